@@ -1,0 +1,107 @@
+//! The agent registry, with the original registry's protocol under /api.
+
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use shared::{AgentDeleted, AgentInfo, HeartbeatAck, RegisterAgent};
+
+use super::error::{ApiError, Json, Path, Query};
+use super::{validate, AppState};
+use crate::store::NewAgent;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agents", get(list))
+        .route("/agents/register", post(register))
+        .route("/agents/{id}", get(detail).delete(remove))
+        .route("/agents/{id}/heartbeat", post(heartbeat))
+        .route("/agents/{id}/docs", get(docs))
+}
+
+const METADATA_LIMIT: usize = 4000;
+
+async fn register(State(state): State<AppState>, Json(body): Json<RegisterAgent>) -> Result<axum::Json<AgentInfo>, ApiError> {
+    let agent = validated(body)?;
+    Ok(axum::Json(state.store.register_agent(agent).await?))
+}
+
+fn validated(body: RegisterAgent) -> Result<NewAgent, ApiError> {
+    validate::name("agent_id", &body.agent_id, 255)?;
+    validate::name("agent_name", &body.agent_name, 256)?;
+    validate::name("host", &body.host, 256)?;
+    // The host ends up in a redirect URL: only hostname and IP address characters.
+    if !body.host.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c)) {
+        return Err(ApiError::invalid("`host` must be a hostname or an IP address"));
+    }
+    let port = u16::try_from(body.port)
+        .ok()
+        .filter(|p| *p >= 1)
+        .ok_or_else(|| ApiError::invalid("`port` must be between 1 and 65535"))?;
+    let ttl_seconds = body.ttl_seconds.unwrap_or(60);
+    if !(1..=3600).contains(&ttl_seconds) {
+        return Err(ApiError::invalid("`ttl_seconds` must be between 1 and 3600"));
+    }
+    // The original sent metadata as a JSON string; an object or list is stored as its text.
+    let metadata = match body.metadata {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text),
+        Some(value @ (Value::Object(_) | Value::Array(_))) => Some(value.to_string()),
+        Some(_) => return Err(ApiError::invalid("`metadata` must be a JSON string, object or list")),
+    };
+    if let Some(text) = &metadata {
+        validate::text("metadata", text, METADATA_LIMIT)?;
+    }
+    Ok(NewAgent { agent_id: body.agent_id, agent_name: body.agent_name, host: body.host, port, ttl_seconds, metadata })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    include_dead: bool,
+}
+
+async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<axum::Json<Vec<AgentInfo>>, ApiError> {
+    let mut agents = state.store.list_agents().await?;
+    if !query.include_dead {
+        agents.retain(|agent| agent.is_alive);
+    }
+    Ok(axum::Json(agents))
+}
+
+async fn find(state: &AppState, id: &str) -> Result<AgentInfo, ApiError> {
+    state.store.get_agent(id).await?.ok_or_else(|| unknown_agent(id))
+}
+
+fn unknown_agent(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no agent with id {id}"))
+}
+
+async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<AgentInfo>, ApiError> {
+    Ok(axum::Json(find(&state, &id).await?))
+}
+
+async fn heartbeat(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<HeartbeatAck>, ApiError> {
+    let agent = state.store.heartbeat(&id).await?;
+    Ok(axum::Json(HeartbeatAck { status: "ok".to_owned(), last_heartbeat: agent.last_heartbeat }))
+}
+
+async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<AgentDeleted>, ApiError> {
+    state.store.delete_agent(&id, None).await?.ok_or_else(|| unknown_agent(&id))?;
+    Ok(axum::Json(AgentDeleted { status: "deleted".to_owned(), agent_id: id }))
+}
+
+/// Redirects to the agent's own OpenAPI page.
+async fn docs(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    let agent = find(&state, &id).await?;
+    let host = if agent.host.contains(':') && !agent.host.starts_with('[') {
+        format!("[{}]", agent.host)
+    } else {
+        agent.host
+    };
+    Ok((StatusCode::TEMPORARY_REDIRECT, [(LOCATION, format!("http://{host}:{}/docs", agent.port))]))
+}

@@ -1,0 +1,63 @@
+//! The HTTP surface: shared state, the router, and one module per resource.
+
+mod agents;
+pub mod error;
+mod run_filter;
+mod stream;
+pub mod summary;
+mod validate;
+mod workflows;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use axum::Router;
+use std::any::Any;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::DashboardArgs;
+use crate::events::EventBus;
+use crate::store::Store;
+use error::error_response;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub bus: EventBus,
+    pub config: Arc<DashboardArgs>,
+    /// Turns true on graceful shutdown; open event streams end then.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(workflows::routes())
+        .merge(agents::routes())
+        .merge(summary::routes())
+        .merge(stream::routes())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .nest("/api", api)
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn unknown_route(uri: Uri) -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route".to_owned())
+}
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
+}

@@ -1,0 +1,162 @@
+//! `GET /api/workflows` query → a validated `RunFilter`, and the opaque keyset cursor.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use shared::{RunQuery, RunSort, RunStatus, WorkflowRun};
+
+use super::error::ApiError;
+use crate::store::{RunFilter, SortKey, Ts};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+/// What a cursor holds: the sort it belongs to and the last row's position in it.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    sort: RunSort,
+    desc: bool,
+    key: SortKey,
+    id: String,
+}
+
+pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, ApiError> {
+    let statuses = match non_empty(&query.status) {
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<RunStatus>().map_err(ApiError::invalid))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let (since, until) = match (non_empty(&query.range), query.since, query.until) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(ApiError::invalid("use either `range` or `since`/`until`, not both"))
+        }
+        (Some("today"), ..) => (Some(now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()), None),
+        (Some("week"), ..) => (Some(now - Duration::days(7)), None),
+        (Some("all"), ..) => (None, None),
+        (Some(other), ..) => {
+            return Err(ApiError::invalid(format!("unknown range `{other}` (expected today, week or all)")))
+        }
+        (None, since, until) => (since, until),
+    };
+    if let (Some(since), Some(until)) = (since, until) {
+        if since > until {
+            return Err(ApiError::invalid("`since` is after `until`"));
+        }
+    }
+    let (sort, descending) = match non_empty(&query.sort) {
+        None => (RunSort::StartedAt, true),
+        Some(text) => match text.strip_prefix('-') {
+            Some(column) => (column.parse().map_err(ApiError::invalid)?, true),
+            None => (text.parse().map_err(ApiError::invalid)?, false),
+        },
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(format!("`limit` must be between 1 and {MAX_LIMIT}")));
+    }
+    let after = non_empty(&query.cursor).map(|text| decode(text, sort, descending)).transpose()?;
+    let text = non_empty(&query.q).map(str::to_owned);
+    if let Some(text) = &text {
+        super::validate::text("q", text, 256)?;
+    }
+    let workflow = non_empty(&query.workflow).map(str::to_owned);
+    Ok(RunFilter {
+        statuses,
+        workflow,
+        since: since.map(Ts::from),
+        until: until.map(Ts::from),
+        text,
+        sort,
+        descending,
+        after,
+        limit,
+    })
+}
+
+/// Browsers send empty fields of a form as `name=`; they mean "no filter".
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub fn encode(last: &WorkflowRun, filter: &RunFilter) -> String {
+    let cursor = Cursor {
+        sort: filter.sort,
+        desc: filter.descending,
+        key: SortKey::of(last, filter.sort),
+        id: last.id.clone(),
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+}
+
+fn decode(text: &str, sort: RunSort, descending: bool) -> Result<(SortKey, String), ApiError> {
+    let malformed = || ApiError::invalid("`cursor` is malformed; use the `next_cursor` of a previous page");
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| malformed())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    if cursor.sort != sort || cursor.desc != descending {
+        return Err(ApiError::invalid("`cursor` belongs to a different sort order"));
+    }
+    // Numbers come back from JSON as whichever variant fits; align them with the column.
+    let key = match (sort, cursor.key) {
+        (RunSort::StartedAt, key @ SortKey::Time(_)) => key,
+        (RunSort::TotalTokens, SortKey::Int(v)) => SortKey::Int(v),
+        (RunSort::DurationSeconds | RunSort::TotalCostUsd, SortKey::Float(v)) => SortKey::Float(v),
+        (RunSort::DurationSeconds | RunSort::TotalCostUsd, SortKey::Int(v)) => SortKey::Float(v as f64),
+        _ => return Err(malformed()),
+    };
+    Ok((key, cursor.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `a=1&b=x` as axum's Query would deserialize it (numbers as numbers).
+    fn query(pairs: &str) -> RunQuery {
+        let map: serde_json::Map<String, serde_json::Value> = pairs
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap();
+                let value = v.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| v.into());
+                (k.to_owned(), value)
+            })
+            .collect();
+        serde_json::from_value(map.into()).unwrap()
+    }
+
+    #[test]
+    fn defaults_to_newest_first() {
+        let filter = parse(&query(""), Utc::now()).unwrap();
+        assert_eq!((filter.sort, filter.descending, filter.limit), (RunSort::StartedAt, true, DEFAULT_LIMIT));
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_honour() {
+        for bad in ["status=done", "range=month", "sort=name", "limit=0", "limit=501", "cursor=abc", "range=today&since=2026-01-01T00:00:00Z"] {
+            assert!(parse(&query(bad), Utc::now()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursor_round_trips_and_is_tied_to_its_sort() {
+        let filter = parse(&query("sort=-total_cost_usd"), Utc::now()).unwrap();
+        let run = WorkflowRun {
+            id: "5b0c8b9e-0000-4000-8000-000000000000".into(),
+            workflow_name: "w".into(),
+            status: RunStatus::Completed,
+            started_at: Utc::now(),
+            completed_at: None,
+            duration_seconds: None,
+            total_tokens: None,
+            total_cost_usd: Some(2.0),
+            error_message: None,
+            restarted_from: None,
+        };
+        let cursor = encode(&run, &filter);
+        assert_eq!(decode(&cursor, RunSort::TotalCostUsd, true).unwrap(), (SortKey::Float(2.0), run.id.clone()));
+        assert!(decode(&cursor, RunSort::StartedAt, true).is_err());
+    }
+}

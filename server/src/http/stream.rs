@@ -1,0 +1,227 @@
+//! Live events over Server-Sent Events.
+//!
+//! Each connection subscribes to the bus first, then replays persisted events after
+//! the client's `Last-Event-ID` from the database, then follows the bus. Ids only
+//! grow and commit in order, so any jump in ids (an event published late, or the
+//! subscriber lagging behind the channel) is filled from the database: nothing
+//! persisted is skipped, nothing is sent twice.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use futures_util::StreamExt;
+use shared::Event;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::error::{ApiError, Query};
+use super::{summary, validate, AppState};
+use crate::events::Published;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(all))
+        .route("/metrics/workflows/stream", get(workflows))
+        .route("/metrics/agents/stream", get(agents))
+}
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const REPLAY_BATCH: i64 = 500;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    /// Comma-separated: workflows, logs, agents, summary. Default: all but logs.
+    topics: Option<String>,
+    /// Only this run's workflow, node-state and log events.
+    run: Option<String>,
+    /// For clients that cannot set the `Last-Event-ID` header.
+    last_event_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Topics {
+    workflows: bool,
+    logs: bool,
+    agents: bool,
+    summary: bool,
+    run: Option<String>,
+}
+
+impl Topics {
+    /// `list` is comma-separated; `run` narrows run events to one run.
+    fn parse(list: &str, run: Option<&str>) -> Result<Topics, ApiError> {
+        let mut topics = Topics::default();
+        for topic in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            match topic {
+                "workflows" => topics.workflows = true,
+                "logs" => topics.logs = true,
+                "agents" => topics.agents = true,
+                "summary" => topics.summary = true,
+                other => {
+                    return Err(ApiError::invalid(format!(
+                        "unknown topic `{other}` (expected workflows, logs, agents or summary)"
+                    )))
+                }
+            }
+        }
+        topics.run = run.map(validate::run_id).transpose()?;
+        Ok(topics)
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        let topic = match event {
+            Event::WorkflowUpdate(_) | Event::NodeState(_) => self.workflows,
+            Event::RunLog(_) => self.logs,
+            Event::AgentUpdate(_) => self.agents,
+            Event::Summary(_) => self.summary,
+            Event::Resync { .. } | Event::Ready { .. } => true,
+        };
+        topic && match (&self.run, event.run_id()) {
+            (Some(wanted), Some(run)) => wanted == run,
+            _ => true,
+        }
+    }
+}
+
+async fn all(state: State<AppState>, headers: HeaderMap, Query(query): Query<StreamQuery>) -> Result<impl IntoResponse, ApiError> {
+    let list = query.topics.as_deref().unwrap_or("workflows,agents,summary");
+    open(state, &headers, &query, list)
+}
+
+/// The seed's stream of workflow changes.
+async fn workflows(state: State<AppState>, headers: HeaderMap, Query(query): Query<StreamQuery>) -> Result<impl IntoResponse, ApiError> {
+    open(state, &headers, &query, "workflows")
+}
+
+/// The seed's stream of agent changes.
+async fn agents(state: State<AppState>, headers: HeaderMap, Query(query): Query<StreamQuery>) -> Result<impl IntoResponse, ApiError> {
+    open(state, &headers, &query, "agents")
+}
+
+fn open(State(state): State<AppState>, headers: &HeaderMap, query: &StreamQuery, topics: &str) -> Result<impl IntoResponse, ApiError> {
+    let topics = Topics::parse(topics, query.run.as_deref())?;
+    let last_event_id = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .ok_or_else(|| ApiError::BadRequest(StatusCode::BAD_REQUEST, "`Last-Event-ID` must be an event id".into()))?,
+        ),
+        None => query.last_event_id,
+    };
+    // Subscribe before reading the database, so nothing committed in between is missed.
+    let live = state.bus.subscribe();
+    let (sender, receiver) = mpsc::channel(256);
+    let mut shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        let feed = Feed { state, topics, sender };
+        tokio::select! {
+            _ = shutdown.wait_for(|stopping| *stopping) => {}
+            result = feed.run(last_event_id, live) => {
+                if let Err(Stop::Failed(error)) = result {
+                    tracing::warn!(%error, "event stream ended");
+                }
+            }
+        }
+    });
+    let stream = ReceiverStream::new(receiver).map(Ok::<_, Infallible>);
+    // Proxies such as nginx must pass events through as they come.
+    let headers = [("x-accel-buffering", HeaderValue::from_static("no"))];
+    Ok((headers, Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))))
+}
+
+enum Stop {
+    /// The client went away.
+    Gone,
+    Failed(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for Stop {
+    fn from(error: crate::store::StoreError) -> Self {
+        Stop::Failed(error)
+    }
+}
+
+struct Feed {
+    state: AppState,
+    topics: Topics,
+    sender: mpsc::Sender<SseEvent>,
+}
+
+impl Feed {
+    async fn run(&self, last_event_id: Option<i64>, mut live: broadcast::Receiver<Published>) -> Result<(), Stop> {
+        let (oldest, newest) = self.state.store.event_bounds().await?;
+        let mut cursor = match last_event_id {
+            None => newest,
+            Some(last) if last > newest => {
+                self.resync(format!("event {last} is unknown here; the newest is {newest}")).await?;
+                newest
+            }
+            Some(last) if last < oldest - 1 => {
+                self.resync(format!("events after {last} are no longer kept")).await?;
+                newest
+            }
+            Some(last) => self.replay(last).await?,
+        };
+        self.send(Some(cursor), &Event::Ready { last_event_id: cursor }).await?;
+        if self.topics.summary {
+            let totals = summary::compute(self.state.store.as_ref()).await?;
+            self.send(None, &Event::Summary(totals)).await?;
+        }
+        loop {
+            match live.recv().await {
+                Ok(Published { id: None, event }) => self.send_wanted(None, &event).await?,
+                Ok(Published { id: Some(id), .. }) if id <= cursor => {}
+                Ok(Published { id: Some(id), event }) if id == cursor + 1 => {
+                    self.send_wanted(Some(id), &event).await?;
+                    cursor = id;
+                }
+                Ok(Published { id: Some(_), .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    cursor = self.replay(cursor).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+
+    /// Sends every persisted event after `cursor`; returns the last id read.
+    async fn replay(&self, mut cursor: i64) -> Result<i64, Stop> {
+        loop {
+            let batch = self.state.store.events_after(cursor, REPLAY_BATCH).await?;
+            let full = batch.len() as i64 == REPLAY_BATCH;
+            for (id, event) in batch {
+                self.send_wanted(Some(id), &event).await?;
+                cursor = id;
+            }
+            if !full {
+                return Ok(cursor);
+            }
+        }
+    }
+
+    async fn resync(&self, reason: String) -> Result<(), Stop> {
+        self.send(None, &Event::Resync { reason }).await
+    }
+
+    async fn send_wanted(&self, id: Option<i64>, event: &Event) -> Result<(), Stop> {
+        if self.topics.wants(event) {
+            self.send(id, event).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, id: Option<i64>, event: &Event) -> Result<(), Stop> {
+        let mut sse = SseEvent::default().event(event.name()).data(event.data().to_string());
+        if let Some(id) = id {
+            sse = sse.id(id.to_string());
+        }
+        self.sender.send(sse).await.map_err(|_| Stop::Gone)
+    }
+}

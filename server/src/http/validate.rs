@@ -1,0 +1,58 @@
+//! Field checks shared by the handlers. Limits follow the original schema's column
+//! sizes, so nothing valid here can fail in the database.
+
+use super::error::ApiError;
+
+/// A required single-line text field: not blank, at most `max` characters, no
+/// control characters (PostgreSQL also refuses NUL in text).
+pub fn name(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid(format!("`{field}` must not be empty")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!("`{field}` must not contain control characters")));
+    }
+    length(field, value, max)
+}
+
+/// Free text (log lines, error messages): newlines and tabs are fine, NUL is not.
+pub fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::invalid(format!("`{field}` must not contain NUL characters")));
+    }
+    length(field, value, max)
+}
+
+fn length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(ApiError::invalid(format!("`{field}` is {chars} characters long; the limit is {max}")));
+    }
+    Ok(())
+}
+
+pub fn non_negative_f64(field: &str, value: Option<f64>) -> Result<(), ApiError> {
+    match value {
+        Some(v) if !v.is_finite() || v < 0.0 => {
+            Err(ApiError::invalid(format!("`{field}` must be a non-negative number")))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub fn non_negative_i64(field: &str, value: Option<i64>) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v < 0 => Err(ApiError::invalid(format!("`{field}` must not be negative"))),
+        _ => Ok(()),
+    }
+}
+
+/// A run id: a uuid, answered in its canonical lowercase form.
+pub fn run_id(value: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(value).map(|id| id.to_string()).map_err(|_| {
+        ApiError::BadRequest(
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("`{}` is not a valid run id (expected a uuid)", value.chars().take(64).collect::<String>()),
+        )
+    })
+}

@@ -1,0 +1,181 @@
+//! Workflow runs: the list and detail for people, the ingest routes for runners,
+//! and cancel / restart.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use shared::{AppendLogs, CreateRun, FinishRun, LogLine, LogPage, NodeState, NodeStateData, RunDetail, RunPage, RunQuery, RunStatus, WorkflowRun};
+
+use super::error::{ApiError, Json, Path, Query};
+use super::{run_filter, validate, AppState};
+use crate::store::{NewRun, Outcome, RunRecord};
+
+const LOG_PAGE: i64 = 500;
+const MAX_LOG_BATCH: usize = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/workflows", get(list).post(create))
+        .route("/workflows/{id}", get(detail))
+        .route("/workflows/{id}/logs", get(logs).post(append_logs))
+        .route("/workflows/{id}/states", post(append_state))
+        .route("/workflows/{id}/start", post(start))
+        .route("/workflows/{id}/complete", post(complete))
+        .route("/workflows/{id}/fail", post(fail))
+        .route("/workflows/{id}/cancel", post(cancel))
+        .route("/workflows/{id}/restart", post(restart))
+}
+
+type ApiResult<T> = Result<axum::Json<T>, ApiError>;
+type Created<T> = Result<(StatusCode, axum::Json<T>), ApiError>;
+
+fn created<T>(value: T) -> Created<T> {
+    Ok((StatusCode::CREATED, axum::Json(value)))
+}
+
+async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> ApiResult<RunPage> {
+    let mut filter = run_filter::parse(&query, chrono::Utc::now())?;
+    let limit = filter.limit as usize;
+    // One row more than asked tells whether another page follows.
+    filter.limit += 1;
+    let mut runs = state.store.list_runs(&filter).await?;
+    let next_cursor = if runs.len() > limit {
+        runs.truncate(limit);
+        runs.last().map(|last| run_filter::encode(last, &filter))
+    } else {
+        None
+    };
+    Ok(axum::Json(RunPage { runs, next_cursor }))
+}
+
+async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<RunDetail> {
+    let id = validate::run_id(&id)?;
+    let record = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
+    let (states, restarted_into, logs) = tokio::try_join!(
+        state.store.run_states(&id),
+        state.store.restarted_into(&id),
+        state.store.run_logs(&id, 0, LOG_PAGE),
+    )?;
+    Ok(axum::Json(RunDetail {
+        inputs: RunRecord::json(&record.inputs),
+        outputs: RunRecord::json(&record.outputs),
+        config_snapshot: RunRecord::json(&record.config_snapshot),
+        bottleneck_info: RunRecord::json(&record.bottleneck_info),
+        run: record.run,
+        states,
+        restarted_into,
+        logs: log_page(logs, LOG_PAGE),
+    }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+async fn logs(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<LogsQuery>) -> ApiResult<LogPage> {
+    let id = validate::run_id(&id)?;
+    let limit = query.limit.unwrap_or(LOG_PAGE);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::invalid("`limit` must be between 1 and 5000"));
+    }
+    if query.after < 0 {
+        return Err(ApiError::invalid("`after` must not be negative"));
+    }
+    state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
+    let lines = state.store.run_logs(&id, query.after, limit).await?;
+    Ok(axum::Json(log_page(lines, limit)))
+}
+
+fn log_page(lines: Vec<LogLine>, limit: i64) -> LogPage {
+    let next_after = (lines.len() as i64 == limit).then(|| lines.last().map(|l| l.id)).flatten();
+    LogPage { lines, next_after }
+}
+
+fn unknown_run(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no workflow run with id {id}"))
+}
+
+async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> Created<WorkflowRun> {
+    validate::name("workflow_name", &body.workflow_name, 256)?;
+    let id = match &body.id {
+        Some(id) => validate::run_id(id).map_err(|_| ApiError::invalid("`id` must be a uuid"))?,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    if body.inputs.as_ref().is_some_and(|inputs| !inputs.is_object()) {
+        return Err(ApiError::invalid("`inputs` must be a JSON object"));
+    }
+    let status = body.status.unwrap_or(RunStatus::Pending);
+    if !status.is_active() {
+        return Err(ApiError::invalid("a new run's `status` is `pending` or `running`"));
+    }
+    let run = NewRun { id, workflow_name: body.workflow_name, status, inputs: body.inputs, config_snapshot: body.config_snapshot };
+    created(state.store.create_run(run).await?)
+}
+
+async fn start(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
+    Ok(axum::Json(state.store.start_run(&validate::run_id(&id)?).await?))
+}
+
+async fn append_state(State(state): State<AppState>, Path(id): Path<String>, Json(data): Json<NodeStateData>) -> Created<NodeState> {
+    let id = validate::run_id(&id)?;
+    validate::name("node_id", &data.node_id, 128)?;
+    validate::non_negative_f64("duration_seconds", data.duration_seconds)?;
+    validate::non_negative_f64("cost_usd", data.cost_usd)?;
+    for (field, value) in [("input_tokens", data.input_tokens), ("output_tokens", data.output_tokens), ("total_tokens", data.total_tokens)] {
+        validate::non_negative_i64(field, value)?;
+    }
+    created(state.store.append_state(&id, data).await?)
+}
+
+async fn append_logs(State(state): State<AppState>, Path(id): Path<String>, Json(body): Json<AppendLogs>) -> Created<Vec<LogLine>> {
+    let id = validate::run_id(&id)?;
+    let lines = match body {
+        AppendLogs::Batch { lines } => lines,
+        AppendLogs::One(line) => vec![line],
+    };
+    if lines.is_empty() || lines.len() > MAX_LOG_BATCH {
+        return Err(ApiError::invalid(format!("send between 1 and {MAX_LOG_BATCH} log lines at a time")));
+    }
+    for line in &lines {
+        validate::text("message", &line.message, 65_536)?;
+        if let Some(node) = &line.node_id {
+            validate::name("node_id", node, 128)?;
+        }
+    }
+    created(state.store.append_logs(&id, lines).await?)
+}
+
+async fn complete(State(state): State<AppState>, Path(id): Path<String>, Json(report): Json<FinishRun>) -> ApiResult<WorkflowRun> {
+    finish(state, id, Outcome::Completed, report).await
+}
+
+async fn fail(State(state): State<AppState>, Path(id): Path<String>, Json(report): Json<FinishRun>) -> ApiResult<WorkflowRun> {
+    if report.error_message.as_deref().is_none_or(|m| m.trim().is_empty()) {
+        return Err(ApiError::invalid("a failed run needs an `error_message`"));
+    }
+    finish(state, id, Outcome::Failed, report).await
+}
+
+async fn finish(state: AppState, id: String, outcome: Outcome, report: FinishRun) -> ApiResult<WorkflowRun> {
+    let id = validate::run_id(&id)?;
+    if let Some(message) = &report.error_message {
+        validate::text("error_message", message, 65_536)?;
+    }
+    validate::non_negative_f64("duration_seconds", report.duration_seconds)?;
+    validate::non_negative_f64("total_cost_usd", report.total_cost_usd)?;
+    validate::non_negative_i64("total_tokens", report.total_tokens)?;
+    Ok(axum::Json(state.store.finish_run(&id, outcome, report).await?))
+}
+
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
+    Ok(axum::Json(state.store.cancel_run(&validate::run_id(&id)?).await?))
+}
+
+async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Created<WorkflowRun> {
+    created(state.store.restart_run(&validate::run_id(&id)?).await?)
+}

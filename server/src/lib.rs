@@ -1,0 +1,37 @@
+//! The configurable-agents dashboard server. `serve` runs the very router production
+//! runs on any listener, which is how the integration tests start it.
+
+pub mod cli;
+pub mod config;
+pub mod events;
+pub mod http;
+mod seed;
+pub mod store;
+mod tasks;
+
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use config::DashboardArgs;
+use events::EventBus;
+use http::AppState;
+
+/// Opens the database, starts the background tasks and serves HTTP on `listener`
+/// until `shutdown` resolves; then ends open event streams and drains requests.
+pub async fn serve(config: DashboardArgs, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let bus = EventBus::default();
+    let store = store::connect(&config.database.database_url, bus.clone()).await?;
+    let (stopping, shutdown_signal) = watch::channel(false);
+    let state = AppState { store, bus, config: Arc::new(config), shutdown: shutdown_signal };
+    let mut background = tasks::spawn(&state);
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        })
+        .await?;
+    background.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Storage: one `Store` trait, implemented once in SQL shared by SQLite and
+//! PostgreSQL (`sql.rs`), with the per-database connection details beside it.
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+pub mod time;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use shared::{AgentInfo, Event, FinishRun, LogLine, NewLogLine, NodeState, NodeStateData, RunSort, RunStatus, Summary, WorkflowRun};
+use std::sync::Arc;
+
+use crate::events::EventBus;
+pub use rows::RunRecord;
+pub use time::Ts;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A validated filter of the runs list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFilter {
+    pub statuses: Vec<RunStatus>,
+    pub workflow: Option<String>,
+    pub since: Option<Ts>,
+    pub until: Option<Ts>,
+    pub text: Option<String>,
+    pub sort: RunSort,
+    pub descending: bool,
+    /// Keyset position: rows strictly after it in the sort order.
+    pub after: Option<(SortKey, String)>,
+    pub limit: i64,
+}
+
+/// The value of the sort column of one row (nulls sort as -1).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SortKey {
+    Int(i64),
+    Float(f64),
+    Time(#[serde(with = "ts_text")] Ts),
+}
+
+mod ts_text {
+    use super::Ts;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(ts: &Ts, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&ts.utc().to_rfc3339())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ts, D::Error> {
+        let at = chrono::DateTime::<chrono::Utc>::deserialize(d)?;
+        Ok(Ts::from(at))
+    }
+}
+
+impl SortKey {
+    pub fn of(run: &WorkflowRun, sort: RunSort) -> SortKey {
+        match sort {
+            RunSort::StartedAt => SortKey::Time(Ts::from(run.started_at)),
+            RunSort::DurationSeconds => SortKey::Float(run.duration_seconds.unwrap_or(-1.0)),
+            RunSort::TotalTokens => SortKey::Int(run.total_tokens.unwrap_or(-1)),
+            RunSort::TotalCostUsd => SortKey::Float(run.total_cost_usd.unwrap_or(-1.0)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub workflow_name: String,
+    pub status: RunStatus,
+    pub inputs: Option<Value>,
+    pub config_snapshot: Option<Value>,
+}
+
+/// How a run ends when its runner reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub host: String,
+    pub port: u16,
+    pub ttl_seconds: i64,
+    pub metadata: Option<String>,
+}
+
+/// Sample data for one run, written in bulk by `seed`.
+#[derive(Debug, Clone)]
+pub struct SeedRun {
+    pub record: RunRecord,
+    pub states: Vec<(Ts, NodeStateData)>,
+    pub logs: Vec<(Ts, NewLogLine)>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> &'static str;
+
+    // Runs: reads.
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>>;
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>>;
+    async fn run_states(&self, id: &str) -> Result<Vec<NodeState>>;
+    async fn restarted_into(&self, id: &str) -> Result<Vec<String>>;
+    async fn run_logs(&self, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>>;
+
+    // Runs: writes. Each publishes its events after commit.
+    async fn create_run(&self, run: NewRun) -> Result<WorkflowRun>;
+    async fn start_run(&self, id: &str) -> Result<WorkflowRun>;
+    async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState>;
+    async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>>;
+    async fn finish_run(&self, id: &str, outcome: Outcome, report: FinishRun) -> Result<WorkflowRun>;
+    async fn cancel_run(&self, id: &str) -> Result<WorkflowRun>;
+    async fn restart_run(&self, id: &str) -> Result<WorkflowRun>;
+
+    // Agents.
+    async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo>;
+    async fn heartbeat(&self, id: &str) -> Result<AgentInfo>;
+    async fn list_agents(&self) -> Result<Vec<AgentInfo>>;
+    async fn get_agent(&self, id: &str) -> Result<Option<AgentInfo>>;
+    /// Deletes the agent; with `if_heartbeat`, only if it has not sent a heartbeat since.
+    async fn delete_agent(&self, id: &str, if_heartbeat: Option<Ts>) -> Result<Option<AgentInfo>>;
+    /// Records and publishes an event that no row change carries (an agent expiring).
+    async fn record_event(&self, event: Event) -> Result<()>;
+
+    // Totals and the event log.
+    /// The run half of the summary (agent counts left at zero), by SQL aggregates
+    /// over all runs that read only the covering index.
+    async fn run_totals(&self) -> Result<Summary>;
+    /// Persisted events with `id > after`, oldest first.
+    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, Event)>>;
+    /// Oldest and newest kept event ids (0, 0 when there are none).
+    async fn event_bounds(&self) -> Result<(i64, i64)>;
+    /// Deletes events older than `before`, always keeping the newest.
+    async fn prune_events(&self, before: Ts) -> Result<u64>;
+
+    async fn seed(&self, runs: Vec<SeedRun>, agents: Vec<(NewAgent, Ts)>) -> Result<()>;
+}
+
+/// Opens (creating a SQLite file if needed) and migrates the database named by `url`.
+pub async fn connect(url: &str, bus: EventBus) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, bus).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::connect(url, bus).await?))
+    } else {
+        Err(anyhow::Error::msg(format!(
+            "unsupported database URL `{}`: use sqlite://FILE or postgres://...",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}

@@ -1,0 +1,183 @@
+//! Rows as both databases return them, and their conversion to wire types.
+
+use serde_json::Value;
+use shared::{capabilities_from_metadata, AgentInfo, LogLevel, LogLine, NodeState, NodeStateData, RunStatus, WorkflowRun};
+
+use super::{StoreError, Ts};
+
+/// Columns of the runs list, in this order, for every query that returns runs.
+pub(super) const RUN_COLUMNS: &str = "id, workflow_name, status, started_at, completed_at, duration_seconds, \
+     total_tokens, total_cost_usd, error_message, restarted_from";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct RunRow {
+    id: String,
+    workflow_name: String,
+    status: String,
+    started_at: Ts,
+    completed_at: Option<Ts>,
+    duration_seconds: Option<f64>,
+    total_tokens: Option<i64>,
+    total_cost_usd: Option<f64>,
+    error_message: Option<String>,
+    restarted_from: Option<String>,
+}
+
+impl TryFrom<RunRow> for WorkflowRun {
+    type Error = StoreError;
+    fn try_from(row: RunRow) -> Result<Self, StoreError> {
+        Ok(WorkflowRun {
+            status: row.status.parse::<RunStatus>().map_err(StoreError::Corrupt)?,
+            id: row.id,
+            workflow_name: row.workflow_name,
+            started_at: row.started_at.utc(),
+            completed_at: row.completed_at.map(Ts::utc),
+            duration_seconds: row.duration_seconds,
+            total_tokens: row.total_tokens,
+            total_cost_usd: row.total_cost_usd,
+            error_message: row.error_message,
+            restarted_from: row.restarted_from,
+        })
+    }
+}
+
+pub(super) fn runs(rows: Vec<RunRow>) -> Result<Vec<WorkflowRun>, StoreError> {
+    rows.into_iter().map(WorkflowRun::try_from).collect()
+}
+
+/// A run with its JSON columns, as stored (text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub run: WorkflowRun,
+    pub inputs: Option<String>,
+    pub outputs: Option<String>,
+    pub config_snapshot: Option<String>,
+    pub bottleneck_info: Option<String>,
+}
+
+impl RunRecord {
+    /// The JSON of a text column; text that is not JSON is shown as a string
+    /// rather than hidden.
+    pub fn json(text: &Option<String>) -> Option<Value> {
+        text.as_deref()
+            .map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct RunRecordRow {
+    #[sqlx(flatten)]
+    run: RunRow,
+    inputs: Option<String>,
+    outputs: Option<String>,
+    config_snapshot: Option<String>,
+    bottleneck_info: Option<String>,
+}
+
+impl TryFrom<RunRecordRow> for RunRecord {
+    type Error = StoreError;
+    fn try_from(row: RunRecordRow) -> Result<Self, StoreError> {
+        Ok(RunRecord {
+            run: row.run.try_into()?,
+            inputs: row.inputs,
+            outputs: row.outputs,
+            config_snapshot: row.config_snapshot,
+            bottleneck_info: row.bottleneck_info,
+        })
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct StateRow {
+    id: i64,
+    run_id: String,
+    node_id: String,
+    state_data: String,
+    created_at: Ts,
+}
+
+impl From<StateRow> for NodeState {
+    fn from(row: StateRow) -> NodeState {
+        // A state_data the runtime wrote but we cannot read keeps its text visible.
+        let state_data = serde_json::from_str::<NodeStateData>(&row.state_data).unwrap_or_else(|_| {
+            let mut data = NodeStateData { node_id: row.node_id.clone(), ..Default::default() };
+            data.extra.insert("raw".into(), Value::String(row.state_data.clone()));
+            data
+        });
+        NodeState { id: row.id, run_id: row.run_id, node_id: row.node_id, created_at: row.created_at.utc(), state_data }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct LogRow {
+    id: i64,
+    run_id: String,
+    ts: Ts,
+    level: String,
+    node_id: Option<String>,
+    message: String,
+}
+
+pub(super) fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warning => "warning",
+        LogLevel::Error => "error",
+    }
+}
+
+impl From<LogRow> for LogLine {
+    fn from(row: LogRow) -> LogLine {
+        let level = serde_json::from_value(Value::String(row.level)).unwrap_or_default();
+        LogLine { id: row.id, run_id: row.run_id, ts: row.ts.utc(), level, node_id: row.node_id, message: row.message }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct AgentRow {
+    pub agent_id: String,
+    agent_name: String,
+    host: String,
+    port: i32,
+    pub last_heartbeat: Ts,
+    ttl_seconds: i32,
+    agent_metadata: Option<String>,
+    registered_at: Ts,
+}
+
+impl AgentRow {
+    pub fn info(self, now: Ts) -> AgentInfo {
+        let ttl = i64::from(self.ttl_seconds);
+        let expires = self.last_heartbeat.plus_seconds(ttl);
+        AgentInfo {
+            capabilities: capabilities_from_metadata(self.agent_metadata.as_deref()),
+            agent_id: self.agent_id,
+            agent_name: self.agent_name,
+            host: self.host,
+            port: u16::try_from(self.port).unwrap_or_default(),
+            is_alive: now < expires,
+            last_heartbeat: self.last_heartbeat.utc(),
+            registered_at: self.registered_at.utc(),
+            ttl_seconds: ttl,
+            metadata: self.agent_metadata,
+            expires_at: expires.utc(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct EventRow {
+    pub id: i64,
+    kind: String,
+    payload: String,
+}
+
+impl EventRow {
+    pub fn event(self) -> Result<(i64, shared::Event), StoreError> {
+        let data: Value = serde_json::from_str(&self.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let event = serde_json::from_value(serde_json::json!({ "type": self.kind, "data": data }))
+            .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", self.id)))?;
+        Ok((self.id, event))
+    }
+}

@@ -1,0 +1,605 @@
+//! The `Store` implementation, written once for both databases. The SQL is the common
+//! subset of SQLite and PostgreSQL (`$N` parameters, `RETURNING`, `ON CONFLICT`, row
+//! values); the only dialect difference, case-insensitive `LIKE`, is a macro argument.
+//!
+//! Every write runs in a transaction from the backend's `begin_write` (which serialises
+//! writers, so event ids commit in order), records its events in `dashboard_events`
+//! in that same transaction, and publishes them only after commit.
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, like = $like:literal) => {
+        use $crate::store::rows::{self, AgentRow, EventRow, LogRow, RunRecordRow, RunRow, StateRow, RUN_COLUMNS};
+        use $crate::store::{
+            NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, SortKey, Store, StoreError, Ts,
+        };
+        use shared::{
+            AgentChange, AgentInfo, AgentUpdate, Event, FinishRun, LogLevel, LogLine, NewLogLine, NodeState,
+            NodeStateData, RunSort, RunStatus, Summary, WorkflowRun,
+        };
+        use sqlx::{QueryBuilder, Transaction};
+
+        const AGENT_COLUMNS: &str =
+            "agent_id, agent_name, host, port, last_heartbeat, ttl_seconds, agent_metadata, registered_at";
+        const ACTIVE: &str = "status IN ('pending', 'running')";
+
+        type Tx = Transaction<'static, $db>;
+
+        fn not_found(id: &str) -> StoreError {
+            StoreError::NotFound(format!("no workflow run with id {id}"))
+        }
+
+        fn json_text(value: &Option<serde_json::Value>) -> Option<String> {
+            value.as_ref().map(serde_json::Value::to_string)
+        }
+
+        impl $store {
+            async fn emit(tx: &mut Tx, event: Event) -> Result<(i64, Event)> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO dashboard_events (kind, run_id, payload, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(event.name())
+                .bind(event.run_id().map(str::to_owned))
+                .bind(event.data().to_string())
+                .bind(Ts::now())
+                .fetch_one(&mut **tx)
+                .await?;
+                Ok((id, event))
+            }
+
+            async fn commit(&self, tx: Tx, events: Vec<(i64, Event)>) -> Result<()> {
+                tx.commit().await?;
+                for (id, event) in events {
+                    self.bus.publish(Some(id), event);
+                }
+                Ok(())
+            }
+
+            async fn run_in(tx: &mut Tx, id: &str) -> Result<Option<WorkflowRun>> {
+                let row: Option<RunRow> =
+                    sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                row.map(WorkflowRun::try_from).transpose()
+            }
+
+            /// The run, if it exists and can still take reports; a finished run is a
+            /// conflict so that a runner reporting into a cancelled run stops.
+            async fn active_run(tx: &mut Tx, id: &str) -> Result<WorkflowRun> {
+                let run = Self::run_in(tx, id).await?.ok_or_else(|| not_found(id))?;
+                if !run.status.is_active() {
+                    return Err(StoreError::Conflict(format!(
+                        "run {id} is already {}; it takes no more reports",
+                        run.status
+                    )));
+                }
+                Ok(run)
+            }
+
+            async fn updated_run(tx: &mut Tx, id: &str) -> Result<(WorkflowRun, Event)> {
+                let run = Self::run_in(tx, id).await?.ok_or_else(|| not_found(id))?;
+                Ok((run.clone(), Event::WorkflowUpdate(run)))
+            }
+
+            async fn insert_logs(tx: &mut Tx, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>> {
+                let ts = Ts::now();
+                let mut stored = Vec::with_capacity(lines.len());
+                for line in lines {
+                    let row: LogRow = sqlx::query_as(
+                        "INSERT INTO run_logs (run_id, ts, level, node_id, message) VALUES ($1, $2, $3, $4, $5) \
+                         RETURNING id, run_id, ts, level, node_id, message",
+                    )
+                    .bind(id)
+                    .bind(ts)
+                    .bind(rows::level_name(line.level))
+                    .bind(line.node_id)
+                    .bind(line.message)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    stored.push(LogLine::from(row));
+                }
+                Ok(stored)
+            }
+
+            async fn agent_event(&self, mut tx: Tx, row: AgentRow, change: AgentChange) -> Result<AgentInfo> {
+                let agent = row.info(Ts::now());
+                let event = Self::emit(&mut tx, Event::AgentUpdate(AgentUpdate { change, agent: agent.clone() })).await?;
+                self.commit(tx, vec![event]).await?;
+                Ok(agent)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>> {
+                let key = match filter.sort {
+                    RunSort::StartedAt => "started_at",
+                    RunSort::DurationSeconds => "COALESCE(duration_seconds, -1)",
+                    RunSort::TotalTokens => "COALESCE(total_tokens, -1)",
+                    RunSort::TotalCostUsd => "COALESCE(total_cost_usd, -1)",
+                };
+                let mut query = QueryBuilder::<$db>::new(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
+                if !filter.statuses.is_empty() {
+                    query.push(" AND status IN (");
+                    let mut list = query.separated(", ");
+                    for status in &filter.statuses {
+                        list.push_bind(status.as_str());
+                    }
+                    query.push(")");
+                }
+                if let Some(name) = &filter.workflow {
+                    query.push(" AND workflow_name = ").push_bind(name.clone());
+                }
+                if let Some(since) = filter.since {
+                    query.push(" AND started_at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    query.push(" AND started_at < ").push_bind(until);
+                }
+                if let Some(text) = &filter.text {
+                    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    let pattern = format!("%{escaped}%");
+                    query.push(concat!(" AND (workflow_name ", $like, " "))
+                        .push_bind(pattern.clone())
+                        .push(concat!(" ESCAPE '\\' OR id ", $like, " "))
+                        .push_bind(pattern)
+                        .push(" ESCAPE '\\')");
+                }
+                let (direction, beyond) = if filter.descending { ("DESC", "<") } else { ("ASC", ">") };
+                if let Some((position, id)) = &filter.after {
+                    query.push(format!(" AND ({key}, id) {beyond} ("));
+                    match *position {
+                        SortKey::Int(v) => query.push_bind(v),
+                        SortKey::Float(v) => query.push_bind(v),
+                        SortKey::Time(v) => query.push_bind(v),
+                    };
+                    query.push(", ").push_bind(id.clone()).push(")");
+                }
+                query.push(format!(" ORDER BY {key} {direction}, id {direction} LIMIT ")).push_bind(filter.limit);
+                let found: Vec<RunRow> = query.build_query_as().fetch_all(&self.reader).await?;
+                rows::runs(found)
+            }
+
+            async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
+                let row: Option<RunRecordRow> = sqlx::query_as(&format!(
+                    "SELECT {RUN_COLUMNS}, inputs, outputs, config_snapshot, bottleneck_info \
+                     FROM workflow_runs WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?;
+                row.map(RunRecord::try_from).transpose()
+            }
+
+            async fn run_states(&self, id: &str) -> Result<Vec<NodeState>> {
+                let found: Vec<StateRow> = sqlx::query_as(
+                    "SELECT id, run_id, node_id, state_data, created_at FROM execution_states \
+                     WHERE run_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(found.into_iter().map(NodeState::from).collect())
+            }
+
+            async fn restarted_into(&self, id: &str) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM workflow_runs WHERE restarted_from = $1 ORDER BY started_at, id")
+                    .bind(id)
+                    .fetch_all(&self.reader)
+                    .await?)
+            }
+
+            async fn run_logs(&self, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>> {
+                let found: Vec<LogRow> = sqlx::query_as(
+                    "SELECT id, run_id, ts, level, node_id, message FROM run_logs \
+                     WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(found.into_iter().map(LogLine::from).collect())
+            }
+
+            async fn create_run(&self, run: NewRun) -> Result<WorkflowRun> {
+                let mut tx = self.begin_write().await?;
+                if Self::run_in(&mut tx, &run.id).await?.is_some() {
+                    return Err(StoreError::Conflict(format!("a run with id {} already exists", run.id)));
+                }
+                sqlx::query(
+                    "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, started_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&run.id)
+                .bind(&run.workflow_name)
+                .bind(run.status.as_str())
+                .bind(json_text(&run.inputs))
+                .bind(json_text(&run.config_snapshot))
+                .bind(Ts::now())
+                .execute(&mut *tx)
+                .await?;
+                let (created, event) = Self::updated_run(&mut tx, &run.id).await?;
+                let event = Self::emit(&mut tx, event).await?;
+                self.commit(tx, vec![event]).await?;
+                Ok(created)
+            }
+
+            async fn start_run(&self, id: &str) -> Result<WorkflowRun> {
+                let mut tx = self.begin_write().await?;
+                let run = Self::active_run(&mut tx, id).await?;
+                if run.status == RunStatus::Running {
+                    return Ok(run);
+                }
+                sqlx::query("UPDATE workflow_runs SET status = 'running' WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let (started, event) = Self::updated_run(&mut tx, id).await?;
+                let event = Self::emit(&mut tx, event).await?;
+                self.commit(tx, vec![event]).await?;
+                Ok(started)
+            }
+
+            async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState> {
+                let mut tx = self.begin_write().await?;
+                Self::active_run(&mut tx, id).await?;
+                let text = serde_json::to_string(&state).map_err(|e| StoreError::Unprocessable(e.to_string()))?;
+                let row: StateRow = sqlx::query_as(
+                    "INSERT INTO execution_states (run_id, node_id, state_data, created_at) VALUES ($1, $2, $3, $4) \
+                     RETURNING id, run_id, node_id, state_data, created_at",
+                )
+                .bind(id)
+                .bind(&state.node_id)
+                .bind(text)
+                .bind(Ts::now())
+                .fetch_one(&mut *tx)
+                .await?;
+                // Totals grow as nodes report, so a running run shows what it has spent so far.
+                sqlx::query(
+                    "UPDATE workflow_runs SET status = 'running', \
+                     total_tokens = COALESCE(total_tokens, 0) + $2, \
+                     total_cost_usd = COALESCE(total_cost_usd, 0) + $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(state.tokens().unwrap_or(0))
+                .bind(state.cost_usd.unwrap_or(0.0))
+                .execute(&mut *tx)
+                .await?;
+                let stored = NodeState::from(row);
+                let node_event = Self::emit(&mut tx, Event::NodeState(stored.clone())).await?;
+                let (_, run_event) = Self::updated_run(&mut tx, id).await?;
+                let run_event = Self::emit(&mut tx, run_event).await?;
+                self.commit(tx, vec![node_event, run_event]).await?;
+                Ok(stored)
+            }
+
+            async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>> {
+                let mut tx = self.begin_write().await?;
+                Self::active_run(&mut tx, id).await?;
+                let stored = Self::insert_logs(&mut tx, id, lines).await?;
+                let mut events = Vec::with_capacity(stored.len());
+                for line in &stored {
+                    events.push(Self::emit(&mut tx, Event::RunLog(line.clone())).await?);
+                }
+                self.commit(tx, events).await?;
+                Ok(stored)
+            }
+
+            async fn finish_run(&self, id: &str, outcome: Outcome, report: FinishRun) -> Result<WorkflowRun> {
+                let mut tx = self.begin_write().await?;
+                let run = Self::active_run(&mut tx, id).await?;
+                let now = Ts::now();
+                let status = match outcome {
+                    Outcome::Completed => RunStatus::Completed,
+                    Outcome::Failed => RunStatus::Failed,
+                };
+                let duration = report.duration_seconds.unwrap_or_else(|| now.seconds_since(Ts::from(run.started_at)));
+                sqlx::query(&format!(
+                    "UPDATE workflow_runs SET status = $2, completed_at = $3, duration_seconds = $4, \
+                     outputs = COALESCE($5, outputs), error_message = COALESCE($6, error_message), \
+                     total_tokens = COALESCE($7, total_tokens), total_cost_usd = COALESCE($8, total_cost_usd), \
+                     bottleneck_info = COALESCE($9, bottleneck_info) WHERE id = $1 AND {ACTIVE}"
+                ))
+                .bind(id)
+                .bind(status.as_str())
+                .bind(now)
+                .bind(duration)
+                .bind(json_text(&report.outputs))
+                .bind(report.error_message)
+                .bind(report.total_tokens)
+                .bind(report.total_cost_usd)
+                .bind(json_text(&report.bottleneck_info))
+                .execute(&mut *tx)
+                .await?;
+                let (finished, event) = Self::updated_run(&mut tx, id).await?;
+                let event = Self::emit(&mut tx, event).await?;
+                self.commit(tx, vec![event]).await?;
+                Ok(finished)
+            }
+
+            async fn cancel_run(&self, id: &str) -> Result<WorkflowRun> {
+                let mut tx = self.begin_write().await?;
+                let run = Self::run_in(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+                if !run.status.is_active() {
+                    return Err(StoreError::Conflict(format!(
+                        "run {id} is {}; only pending or running runs can be cancelled",
+                        run.status
+                    )));
+                }
+                let now = Ts::now();
+                sqlx::query(&format!(
+                    "UPDATE workflow_runs SET status = 'cancelled', completed_at = $2, duration_seconds = $3 \
+                     WHERE id = $1 AND {ACTIVE}"
+                ))
+                .bind(id)
+                .bind(now)
+                .bind(now.seconds_since(Ts::from(run.started_at)))
+                .execute(&mut *tx)
+                .await?;
+                let note = NewLogLine {
+                    level: LogLevel::Warning,
+                    message: "Run cancelled from the dashboard".to_owned(),
+                    node_id: None,
+                };
+                let mut events = Vec::new();
+                for line in Self::insert_logs(&mut tx, id, vec![note]).await? {
+                    events.push(Self::emit(&mut tx, Event::RunLog(line)).await?);
+                }
+                let (cancelled, event) = Self::updated_run(&mut tx, id).await?;
+                events.push(Self::emit(&mut tx, event).await?);
+                self.commit(tx, events).await?;
+                Ok(cancelled)
+            }
+
+            async fn restart_run(&self, id: &str) -> Result<WorkflowRun> {
+                let original = self.get_run(id).await?.ok_or_else(|| not_found(id))?;
+                if original.run.status.is_active() {
+                    return Err(StoreError::Conflict(format!(
+                        "run {id} is still {}; cancel it or wait for it to finish before restarting",
+                        original.run.status
+                    )));
+                }
+                if original.config_snapshot.is_none() {
+                    return Err(StoreError::Unprocessable(format!(
+                        "run {id} has no config snapshot to restart from"
+                    )));
+                }
+                let new_id = uuid::Uuid::new_v4().to_string();
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, started_at, restarted_from) \
+                     VALUES ($1, $2, 'pending', $3, $4, $5, $6)",
+                )
+                .bind(&new_id)
+                .bind(&original.run.workflow_name)
+                .bind(&original.inputs)
+                .bind(&original.config_snapshot)
+                .bind(Ts::now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let (restarted, event) = Self::updated_run(&mut tx, &new_id).await?;
+                let event = Self::emit(&mut tx, event).await?;
+                self.commit(tx, vec![event]).await?;
+                Ok(restarted)
+            }
+
+            async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo> {
+                let mut tx = self.begin_write().await?;
+                let now = Ts::now();
+                let row: AgentRow = sqlx::query_as(&format!(
+                    "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $5) \
+                     ON CONFLICT (agent_id) DO UPDATE SET agent_name = excluded.agent_name, host = excluded.host, \
+                     port = excluded.port, last_heartbeat = excluded.last_heartbeat, \
+                     ttl_seconds = excluded.ttl_seconds, agent_metadata = excluded.agent_metadata \
+                     RETURNING {AGENT_COLUMNS}"
+                ))
+                .bind(&agent.agent_id)
+                .bind(&agent.agent_name)
+                .bind(&agent.host)
+                .bind(i32::from(agent.port))
+                .bind(now)
+                .bind(agent.ttl_seconds as i32)
+                .bind(&agent.metadata)
+                .fetch_one(&mut *tx)
+                .await?;
+                self.agent_event(tx, row, AgentChange::Registered).await
+            }
+
+            async fn heartbeat(&self, id: &str) -> Result<AgentInfo> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<AgentRow> = sqlx::query_as(&format!(
+                    "UPDATE agents SET last_heartbeat = $2 WHERE agent_id = $1 RETURNING {AGENT_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(Ts::now())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let row = row.ok_or_else(|| StoreError::NotFound(format!("no agent with id {id}")))?;
+                self.agent_event(tx, row, AgentChange::Heartbeat).await
+            }
+
+            async fn list_agents(&self) -> Result<Vec<AgentInfo>> {
+                let found: Vec<AgentRow> =
+                    sqlx::query_as(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY agent_name, agent_id"))
+                        .fetch_all(&self.reader)
+                        .await?;
+                let now = Ts::now();
+                Ok(found.into_iter().map(|row| row.info(now)).collect())
+            }
+
+            async fn get_agent(&self, id: &str) -> Result<Option<AgentInfo>> {
+                let found: Option<AgentRow> =
+                    sqlx::query_as(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE agent_id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.reader)
+                        .await?;
+                Ok(found.map(|row| row.info(Ts::now())))
+            }
+
+            async fn delete_agent(&self, id: &str, if_heartbeat: Option<Ts>) -> Result<Option<AgentInfo>> {
+                let mut tx = self.begin_write().await?;
+                let mut query = QueryBuilder::<$db>::new("DELETE FROM agents WHERE agent_id = ");
+                query.push_bind(id.to_owned());
+                if let Some(heartbeat) = if_heartbeat {
+                    query.push(" AND last_heartbeat = ").push_bind(heartbeat);
+                }
+                query.push(format!(" RETURNING {AGENT_COLUMNS}"));
+                let row: Option<AgentRow> = query.build_query_as().fetch_optional(&mut *tx).await?;
+                match row {
+                    Some(row) => self.agent_event(tx, row, AgentChange::Removed).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+
+            async fn record_event(&self, event: Event) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let event = Self::emit(&mut tx, event).await?;
+                self.commit(tx, vec![event]).await
+            }
+
+            async fn run_totals(&self) -> Result<Summary> {
+                let groups: Vec<(String, i64, f64, i64)> = sqlx::query_as(
+                    "SELECT status, COUNT(*), COALESCE(SUM(total_cost_usd), 0.0), \
+                     CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT) FROM workflow_runs GROUP BY status",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                let mut summary = Summary::default();
+                for (status, count, cost, tokens) in groups {
+                    summary.total_workflows += count;
+                    summary.total_cost_usd += cost;
+                    summary.total_tokens += tokens;
+                    match status.parse::<RunStatus>() {
+                        Ok(RunStatus::Pending) => summary.pending = count,
+                        Ok(RunStatus::Running) => summary.running = count,
+                        Ok(RunStatus::Completed) => summary.completed = count,
+                        Ok(RunStatus::Failed) => summary.failed = count,
+                        Ok(RunStatus::Cancelled) => summary.cancelled = count,
+                        Err(_) => {}
+                    }
+                }
+                Ok(summary)
+            }
+
+            async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, Event)>> {
+                let found: Vec<EventRow> =
+                    sqlx::query_as("SELECT id, kind, payload FROM dashboard_events WHERE id > $1 ORDER BY id LIMIT $2")
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(&self.reader)
+                        .await?;
+                found.into_iter().map(EventRow::event).collect()
+            }
+
+            async fn event_bounds(&self) -> Result<(i64, i64)> {
+                Ok(sqlx::query_as(
+                    "SELECT CAST(COALESCE(MIN(id), 0) AS BIGINT), CAST(COALESCE(MAX(id), 0) AS BIGINT) \
+                     FROM dashboard_events",
+                )
+                .fetch_one(&self.reader)
+                .await?)
+            }
+
+            async fn prune_events(&self, before: Ts) -> Result<u64> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "DELETE FROM dashboard_events WHERE created_at < $1 \
+                     AND id < (SELECT MAX(id) FROM dashboard_events)",
+                )
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn seed(&self, runs: Vec<SeedRun>, agents: Vec<(NewAgent, Ts)>) -> Result<()> {
+                // Chunks keep each statement under both databases' bind-parameter limits.
+                const CHUNK: usize = 1000;
+                let mut tx = self.begin_write().await?;
+                for chunk in runs.chunks(CHUNK) {
+                    let mut query = QueryBuilder::<$db>::new(
+                        "INSERT INTO workflow_runs (id, workflow_name, status, config_snapshot, inputs, outputs, \
+                         error_message, started_at, completed_at, duration_seconds, total_tokens, total_cost_usd, \
+                         bottleneck_info, restarted_from) ",
+                    );
+                    query.push_values(chunk, |mut row, seed| {
+                        let (run, record) = (&seed.record.run, &seed.record);
+                        row.push_bind(run.id.clone())
+                            .push_bind(run.workflow_name.clone())
+                            .push_bind(run.status.as_str())
+                            .push_bind(record.config_snapshot.clone())
+                            .push_bind(record.inputs.clone())
+                            .push_bind(record.outputs.clone())
+                            .push_bind(run.error_message.clone())
+                            .push_bind(Ts::from(run.started_at))
+                            .push_bind(run.completed_at.map(Ts::from))
+                            .push_bind(run.duration_seconds)
+                            .push_bind(run.total_tokens)
+                            .push_bind(run.total_cost_usd)
+                            .push_bind(record.bottleneck_info.clone())
+                            .push_bind(run.restarted_from.clone());
+                    });
+                    query.build().execute(&mut *tx).await?;
+                }
+                let states: Vec<_> = runs
+                    .iter()
+                    .flat_map(|seed| seed.states.iter().map(move |(ts, data)| (&seed.record.run.id, ts, data)))
+                    .collect();
+                for chunk in states.chunks(CHUNK) {
+                    let mut query =
+                        QueryBuilder::<$db>::new("INSERT INTO execution_states (run_id, node_id, state_data, created_at) ");
+                    query.push_values(chunk, |mut row, (run_id, ts, data)| {
+                        row.push_bind((*run_id).clone())
+                            .push_bind(data.node_id.clone())
+                            .push_bind(serde_json::to_string(data).unwrap_or_default())
+                            .push_bind(**ts);
+                    });
+                    query.build().execute(&mut *tx).await?;
+                }
+                let logs: Vec<_> = runs
+                    .iter()
+                    .flat_map(|seed| seed.logs.iter().map(move |(ts, line)| (&seed.record.run.id, ts, line)))
+                    .collect();
+                for chunk in logs.chunks(CHUNK) {
+                    let mut query =
+                        QueryBuilder::<$db>::new("INSERT INTO run_logs (run_id, ts, level, node_id, message) ");
+                    query.push_values(chunk, |mut row, (run_id, ts, line)| {
+                        row.push_bind((*run_id).clone())
+                            .push_bind(**ts)
+                            .push_bind(rows::level_name(line.level))
+                            .push_bind(line.node_id.clone())
+                            .push_bind(line.message.clone());
+                    });
+                    query.build().execute(&mut *tx).await?;
+                }
+                for (agent, heartbeat) in agents {
+                    sqlx::query(&format!(
+                        "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $5) \
+                         ON CONFLICT (agent_id) DO NOTHING"
+                    ))
+                    .bind(agent.agent_id)
+                    .bind(agent.agent_name)
+                    .bind(agent.host)
+                    .bind(i32::from(agent.port))
+                    .bind(heartbeat)
+                    .bind(agent.ttl_seconds as i32)
+                    .bind(agent.metadata)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use sql_store;

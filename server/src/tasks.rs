@@ -1,0 +1,123 @@
+//! Background work that no request triggers: summary events, agent expiry, and
+//! pruning of the event log.
+
+use chrono::Utc;
+use shared::{AgentChange, AgentUpdate, Event, Summary};
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+use crate::http::{summary, AppState};
+use crate::store::Ts;
+
+/// Summaries are recomputed at once on a change, then at most this often under load.
+const SUMMARY_MIN_INTERVAL: Duration = Duration::from_millis(250);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+pub fn spawn(state: &AppState) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    tasks.spawn(publish_summaries(state.clone()));
+    tasks.spawn(expire_agents(state.clone()));
+    tasks.spawn(prune_events(state.clone()));
+    tasks
+}
+
+/// Publishes a `summary` event whenever the totals change. Run totals (the costly
+/// part) are recomputed only after run writes; agent changes recount agents only.
+async fn publish_summaries(state: AppState) {
+    let (store, bus) = (state.store.as_ref(), &state.bus);
+    let mut runs: Option<Summary> = None;
+    let mut last_sent: Option<Summary> = None;
+    loop {
+        let runs_changed = tokio::select! {
+            _ = bus.runs_changed().notified() => true,
+            _ = bus.agents_changed_for_summary().notified() => false,
+        };
+        let totals = match (runs_changed, runs.clone()) {
+            (false, Some(cached)) => Ok(cached),
+            _ => store.run_totals().await,
+        };
+        let current = match (totals, store.list_agents().await) {
+            (Ok(totals), Ok(agents)) => {
+                runs = Some(totals.clone());
+                summary::with_agents(totals, &agents)
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "could not compute the summary");
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
+        };
+        if last_sent.as_ref() != Some(&current) {
+            bus.publish(None, Event::Summary(current.clone()));
+            last_sent = Some(current);
+        }
+        tokio::time::sleep(SUMMARY_MIN_INTERVAL).await;
+    }
+}
+
+/// Sleeps until the next agent expires (or an agent changes), then announces each
+/// newly expired agent once and removes agents expired longer than the grace period.
+async fn expire_agents(state: AppState) {
+    let grace = chrono::Duration::from_std(state.config.agent_grace).unwrap_or(chrono::Duration::MAX);
+    let mut announced: HashSet<(String, chrono::DateTime<Utc>)> = HashSet::new();
+    loop {
+        let agents = match state.store.list_agents().await {
+            Ok(agents) => agents,
+            Err(error) => {
+                tracing::warn!(%error, "could not list agents for expiry");
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
+        };
+        let now = Utc::now();
+        let mut next_wake = now + chrono::Duration::hours(1);
+        let mut expired_now = HashSet::new();
+        for agent in agents {
+            if agent.is_alive {
+                next_wake = next_wake.min(agent.expires_at);
+                continue;
+            }
+            let remove_at = agent.expires_at.checked_add_signed(grace).unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+            if now >= remove_at {
+                // Only if it has not come back in the meantime.
+                let removed = state.store.delete_agent(&agent.agent_id, Some(Ts::from(agent.last_heartbeat))).await;
+                if let Err(error) = removed {
+                    tracing::warn!(%error, agent = %agent.agent_id, "could not remove an expired agent");
+                }
+                continue;
+            }
+            next_wake = next_wake.min(remove_at);
+            let key = (agent.agent_id.clone(), agent.last_heartbeat);
+            if !announced.contains(&key) {
+                let event = Event::AgentUpdate(AgentUpdate { change: AgentChange::Expired, agent });
+                if let Err(error) = state.store.record_event(event).await {
+                    tracing::warn!(%error, "could not record an agent expiry");
+                    continue;
+                }
+            }
+            expired_now.insert(key);
+        }
+        announced = expired_now;
+        // A few milliseconds late, so the agent is past its strict expiry when checked.
+        let sleep = (next_wake - now).to_std().unwrap_or_default() + Duration::from_millis(5);
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = state.bus.agents_changed().notified() => {}
+        }
+    }
+}
+
+async fn prune_events(state: AppState) {
+    let retention = chrono::Duration::from_std(state.config.event_retention).unwrap_or(chrono::Duration::MAX);
+    loop {
+        let cutoff = Utc::now().checked_sub_signed(retention).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        match state.store.prune_events(Ts::from(cutoff)).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned old live events"),
+            Err(error) => tracing::warn!(%error, "could not prune live events"),
+        }
+        tokio::time::sleep(PRUNE_EVERY).await;
+    }
+}

@@ -1,0 +1,52 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{AgentUpdate, LogLine, NodeState, Summary, WorkflowRun};
+
+/// A live event. On the SSE wire the variant name is the `event:` field and the
+/// content is `data:`; persisted events also carry an increasing `id:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Event {
+    WorkflowUpdate(WorkflowRun),
+    NodeState(NodeState),
+    RunLog(LogLine),
+    AgentUpdate(AgentUpdate),
+    Summary(Summary),
+    /// The client may have missed events (too far behind, or resumed from an id that
+    /// is no longer kept): it should reload what it shows.
+    Resync { reason: String },
+    /// Sent first on every connection: the newest event id at that moment.
+    Ready { last_event_id: i64 },
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::WorkflowUpdate(_) => "workflow_update",
+            Event::NodeState(_) => "node_state",
+            Event::RunLog(_) => "run_log",
+            Event::AgentUpdate(_) => "agent_update",
+            Event::Summary(_) => "summary",
+            Event::Resync { .. } => "resync",
+            Event::Ready { .. } => "ready",
+        }
+    }
+
+    /// The `data:` half of the event: its content without the type tag.
+    pub fn data(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => map.remove("data").unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    /// The run an event belongs to, for per-run streams.
+    pub fn run_id(&self) -> Option<&str> {
+        match self {
+            Event::WorkflowUpdate(run) => Some(&run.id),
+            Event::NodeState(state) => Some(&state.run_id),
+            Event::RunLog(line) => Some(&line.run_id),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Wire types shared by the server and the WASM frontend: one definition of every
+//! request, response and live event, so the two sides cannot drift apart.
+
+pub mod agent;
+pub mod error;
+pub mod event;
+pub mod summary;
+pub mod workflow;
+
+pub use agent::*;
+pub use error::*;
+pub use event::*;
+pub use summary::*;
+pub use workflow::*;
