@@ -1,1 +1,10 @@
+//! One test binary for the whole HTTP API; every test runs on SQLite and on PostgreSQL.
 
+mod helpers;
+
+mod agents;
+mod bad_input;
+mod compat;
+mod events;
+mod summary;
+mod workflows;

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "configurable-agents", version, about = "Control plane and live dashboard for configurable-agents workflows")]
+#[command(
+    name = "configurable-agents",
+    version,
+    about = "Control plane and live dashboard for configurable-agents workflows"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -42,6 +46,10 @@ pub struct DashboardArgs {
     /// How long live events are kept for `Last-Event-ID` resume.
     #[arg(long, env = "DASHBOARD_EVENT_RETENTION", default_value = "86400", value_parser = parse_seconds)]
     pub event_retention: Duration,
+
+    /// Seconds between keep-alive comments on idle event streams.
+    #[arg(long, env = "DASHBOARD_SSE_KEEP_ALIVE", default_value = "15", value_parser = parse_seconds)]
+    pub sse_keep_alive: Duration,
 
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "DASHBOARD_MAX_BODY", default_value_t = 1024 * 1024)]
@@ -82,9 +90,7 @@ pub struct SeedArgs {
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| format!("`{text}` is not a whole number of seconds"))
+    text.parse::<u64>().map(Duration::from_secs).map_err(|_| format!("`{text}` is not a whole number of seconds"))
 }
 
 #[cfg(test)]

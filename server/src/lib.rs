@@ -20,7 +20,11 @@ use http::AppState;
 
 /// Opens the database, starts the background tasks and serves HTTP on `listener`
 /// until `shutdown` resolves; then ends open event streams and drains requests.
-pub async fn serve(config: DashboardArgs, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    config: DashboardArgs,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let bus = EventBus::default();
     let store = store::connect(&config.database.database_url, bus.clone()).await?;
     let (stopping, shutdown_signal) = watch::channel(false);

@@ -28,10 +28,22 @@ const WORKFLOWS: &[Workflow] = &[
 ];
 
 /// Model name and USD per million input / output tokens.
-const MODELS: &[(&str, f64, f64)] =
-    &[("gpt-4o-mini", 0.15, 0.60), ("gpt-4o", 2.50, 10.0), ("claude-3-5-haiku", 0.80, 4.0), ("gemini-1.5-flash", 0.075, 0.30)];
+const MODELS: &[(&str, f64, f64)] = &[
+    ("gpt-4o-mini", 0.15, 0.60),
+    ("gpt-4o", 2.50, 10.0),
+    ("claude-3-5-haiku", 0.80, 4.0),
+    ("gemini-1.5-flash", 0.075, 0.30),
+];
 
-const TOPICS: &[&str] = &["solar storage", "rust async runtimes", "EU AI act", "coffee supply chains", "quantum sensors", "urban cycling", "battery recycling"];
+const TOPICS: &[&str] = &[
+    "solar storage",
+    "rust async runtimes",
+    "EU AI act",
+    "coffee supply chains",
+    "quantum sensors",
+    "urban cycling",
+    "battery recycling",
+];
 
 pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     let store = store::connect(&args.database.database_url, EventBus::default()).await?;
@@ -146,7 +158,10 @@ fn sample_run(rng: &mut fastrand::Rng, started_at: chrono::DateTime<Utc>, live: 
             _ if line == 0 => (LogLevel::Info, format!("starting {} on \"{topic}\"", workflow.name)),
             _ => (LogLevel::Info, format!("node {node}: prompt sent to {model}")),
         };
-        logs.push((Ts::from(started_at).plus_seconds(line as i64), NewLogLine { level, message, node_id: Some(node.to_owned()) }));
+        logs.push((
+            Ts::from(started_at).plus_seconds(line as i64),
+            NewLogLine { level, message, node_id: Some(node.to_owned()) },
+        ));
     }
     let finished = !status.is_active();
     let duration = clock.seconds_since(Ts::from(started_at)).max(0.5);
@@ -164,7 +179,8 @@ fn sample_run(rng: &mut fastrand::Rng, started_at: chrono::DateTime<Utc>, live: 
     };
     let record = RunRecord {
         inputs: Some(json!({ workflow.topic_field: topic }).to_string()),
-        outputs: (status == RunStatus::Completed).then(|| json!({ "result": format!("Report on {topic}"), "score": rng.f64() }).to_string()),
+        outputs: (status == RunStatus::Completed)
+            .then(|| json!({ "result": format!("Report on {topic}"), "score": rng.f64() }).to_string()),
         config_snapshot: Some(config_snapshot(workflow, model).to_string()),
         bottleneck_info: None,
         run,
@@ -184,7 +200,9 @@ fn sample_agents(rng: &mut fastrand::Rng, count: u64) -> Vec<(NewAgent, Ts)> {
                 host: "127.0.0.1".to_owned(),
                 port: 9000 + i as u16,
                 ttl_seconds: 60,
-                metadata: Some(json!({ "capabilities": [workflow.name], "nodes": workflow.nodes, "version": "1.0.0" }).to_string()),
+                metadata: Some(
+                    json!({ "capabilities": [workflow.name], "nodes": workflow.nodes, "version": "1.0.0" }).to_string(),
+                ),
             };
             (agent, heartbeat)
         })

@@ -71,10 +71,9 @@ pub fn capabilities_from_metadata(metadata: Option<&str>) -> Vec<String> {
         return Vec::new();
     };
     let items = match &parsed {
-        Value::Object(map) => map
-            .get("capabilities")
-            .filter(|v| v.is_array())
-            .or_else(|| map.get("nodes").filter(|v| v.is_array())),
+        Value::Object(map) => {
+            map.get("capabilities").filter(|v| v.is_array()).or_else(|| map.get("nodes").filter(|v| v.is_array()))
+        }
         Value::Array(_) => Some(&parsed),
         _ => None,
     };

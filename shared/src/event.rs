@@ -14,9 +14,13 @@ pub enum Event {
     Summary(Summary),
     /// The client may have missed events (too far behind, or resumed from an id that
     /// is no longer kept): it should reload what it shows.
-    Resync { reason: String },
+    Resync {
+        reason: String,
+    },
     /// Sent first on every connection: the newest event id at that moment.
-    Ready { last_event_id: i64 },
+    Ready {
+        last_event_id: i64,
+    },
 }
 
 impl Event {

@@ -24,7 +24,10 @@ pub fn routes() -> Router<AppState> {
 
 const METADATA_LIMIT: usize = 4000;
 
-async fn register(State(state): State<AppState>, Json(body): Json<RegisterAgent>) -> Result<axum::Json<AgentInfo>, ApiError> {
+async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterAgent>,
+) -> Result<axum::Json<AgentInfo>, ApiError> {
     let agent = validated(body)?;
     Ok(axum::Json(state.store.register_agent(agent).await?))
 }
@@ -65,7 +68,10 @@ struct ListQuery {
     include_dead: bool,
 }
 
-async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<axum::Json<Vec<AgentInfo>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<Vec<AgentInfo>>, ApiError> {
     let mut agents = state.store.list_agents().await?;
     if !query.include_dead {
         agents.retain(|agent| agent.is_alive);
@@ -85,7 +91,10 @@ async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Result
     Ok(axum::Json(find(&state, &id).await?))
 }
 
-async fn heartbeat(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<HeartbeatAck>, ApiError> {
+async fn heartbeat(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<HeartbeatAck>, ApiError> {
     let agent = state.store.heartbeat(&id).await?;
     Ok(axum::Json(HeartbeatAck { status: "ok".to_owned(), last_heartbeat: agent.last_heartbeat }))
 }
@@ -98,10 +107,7 @@ async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result
 /// Redirects to the agent's own OpenAPI page.
 async fn docs(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     let agent = find(&state, &id).await?;
-    let host = if agent.host.contains(':') && !agent.host.starts_with('[') {
-        format!("[{}]", agent.host)
-    } else {
-        agent.host
-    };
+    let host =
+        if agent.host.contains(':') && !agent.host.starts_with('[') { format!("[{}]", agent.host) } else { agent.host };
     Ok((StatusCode::TEMPORARY_REDIRECT, [(LOCATION, format!("http://{host}:{}/docs", agent.port))]))
 }

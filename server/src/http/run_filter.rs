@@ -82,12 +82,8 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 }
 
 pub fn encode(last: &WorkflowRun, filter: &RunFilter) -> String {
-    let cursor = Cursor {
-        sort: filter.sort,
-        desc: filter.descending,
-        key: SortKey::of(last, filter.sort),
-        id: last.id.clone(),
-    };
+    let cursor =
+        Cursor { sort: filter.sort, desc: filter.descending, key: SortKey::of(last, filter.sort), id: last.id.clone() };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }
 
@@ -135,7 +131,15 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_honour() {
-        for bad in ["status=done", "range=month", "sort=name", "limit=0", "limit=501", "cursor=abc", "range=today&since=2026-01-01T00:00:00Z"] {
+        for bad in [
+            "status=done",
+            "range=month",
+            "sort=name",
+            "limit=0",
+            "limit=501",
+            "cursor=abc",
+            "range=today&since=2026-01-01T00:00:00Z",
+        ] {
             assert!(parse(&query(bad), Utc::now()).is_err(), "{bad}");
         }
     }

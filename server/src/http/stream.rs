@@ -15,7 +15,6 @@ use axum::Router;
 use futures_util::StreamExt;
 use shared::Event;
 use std::convert::Infallible;
-use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -30,7 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics/agents/stream", get(agents))
 }
 
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const REPLAY_BATCH: i64 = 500;
 
 #[derive(serde::Deserialize)]
@@ -82,40 +80,55 @@ impl Topics {
             Event::Summary(_) => self.summary,
             Event::Resync { .. } | Event::Ready { .. } => true,
         };
-        topic && match (&self.run, event.run_id()) {
-            (Some(wanted), Some(run)) => wanted == run,
-            _ => true,
-        }
+        topic
+            && match (&self.run, event.run_id()) {
+                (Some(wanted), Some(run)) => wanted == run,
+                _ => true,
+            }
     }
 }
 
-async fn all(state: State<AppState>, headers: HeaderMap, Query(query): Query<StreamQuery>) -> Result<impl IntoResponse, ApiError> {
+async fn all(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Result<impl IntoResponse, ApiError> {
     let list = query.topics.as_deref().unwrap_or("workflows,agents,summary");
     open(state, &headers, &query, list)
 }
 
 /// The seed's stream of workflow changes.
-async fn workflows(state: State<AppState>, headers: HeaderMap, Query(query): Query<StreamQuery>) -> Result<impl IntoResponse, ApiError> {
+async fn workflows(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Result<impl IntoResponse, ApiError> {
     open(state, &headers, &query, "workflows")
 }
 
 /// The seed's stream of agent changes.
-async fn agents(state: State<AppState>, headers: HeaderMap, Query(query): Query<StreamQuery>) -> Result<impl IntoResponse, ApiError> {
+async fn agents(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Result<impl IntoResponse, ApiError> {
     open(state, &headers, &query, "agents")
 }
 
-fn open(State(state): State<AppState>, headers: &HeaderMap, query: &StreamQuery, topics: &str) -> Result<impl IntoResponse, ApiError> {
+fn open(
+    State(state): State<AppState>,
+    headers: &HeaderMap,
+    query: &StreamQuery,
+    topics: &str,
+) -> Result<impl IntoResponse, ApiError> {
     let topics = Topics::parse(topics, query.run.as_deref())?;
     let last_event_id = match headers.get("last-event-id") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .ok_or_else(|| ApiError::BadRequest(StatusCode::BAD_REQUEST, "`Last-Event-ID` must be an event id".into()))?,
-        ),
+        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
+            ApiError::BadRequest(StatusCode::BAD_REQUEST, "`Last-Event-ID` must be an event id".into())
+        })?),
         None => query.last_event_id,
     };
+    let keep_alive_every = state.config.sse_keep_alive;
     // Subscribe before reading the database, so nothing committed in between is missed.
     let live = state.bus.subscribe();
     let (sender, receiver) = mpsc::channel(256);
@@ -134,7 +147,8 @@ fn open(State(state): State<AppState>, headers: &HeaderMap, query: &StreamQuery,
     let stream = ReceiverStream::new(receiver).map(Ok::<_, Infallible>);
     // Proxies such as nginx must pass events through as they come.
     let headers = [("x-accel-buffering", HeaderValue::from_static("no"))];
-    Ok((headers, Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))))
+    let keep_alive = KeepAlive::new().interval(keep_alive_every);
+    Ok((headers, Sse::new(stream).keep_alive(keep_alive)))
 }
 
 enum Stop {

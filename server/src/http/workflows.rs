@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use shared::{AppendLogs, CreateRun, FinishRun, LogLine, LogPage, NodeState, NodeStateData, RunDetail, RunPage, RunQuery, RunStatus, WorkflowRun};
+use shared::{
+    AppendLogs, CreateRun, FinishRun, LogLine, LogPage, NodeState, NodeStateData, RunDetail, RunPage, RunQuery,
+    RunStatus, WorkflowRun,
+};
 
 use super::error::{ApiError, Json, Path, Query};
 use super::{run_filter, validate, AppState};
@@ -77,7 +80,11 @@ struct LogsQuery {
     limit: Option<i64>,
 }
 
-async fn logs(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<LogsQuery>) -> ApiResult<LogPage> {
+async fn logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> ApiResult<LogPage> {
     let id = validate::run_id(&id)?;
     let limit = query.limit.unwrap_or(LOG_PAGE);
     if !(1..=5000).contains(&limit) {
@@ -113,7 +120,13 @@ async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> C
     if !status.is_active() {
         return Err(ApiError::invalid("a new run's `status` is `pending` or `running`"));
     }
-    let run = NewRun { id, workflow_name: body.workflow_name, status, inputs: body.inputs, config_snapshot: body.config_snapshot };
+    let run = NewRun {
+        id,
+        workflow_name: body.workflow_name,
+        status,
+        inputs: body.inputs,
+        config_snapshot: body.config_snapshot,
+    };
     created(state.store.create_run(run).await?)
 }
 
@@ -121,18 +134,30 @@ async fn start(State(state): State<AppState>, Path(id): Path<String>) -> ApiResu
     Ok(axum::Json(state.store.start_run(&validate::run_id(&id)?).await?))
 }
 
-async fn append_state(State(state): State<AppState>, Path(id): Path<String>, Json(data): Json<NodeStateData>) -> Created<NodeState> {
+async fn append_state(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(data): Json<NodeStateData>,
+) -> Created<NodeState> {
     let id = validate::run_id(&id)?;
     validate::name("node_id", &data.node_id, 128)?;
     validate::non_negative_f64("duration_seconds", data.duration_seconds)?;
     validate::non_negative_f64("cost_usd", data.cost_usd)?;
-    for (field, value) in [("input_tokens", data.input_tokens), ("output_tokens", data.output_tokens), ("total_tokens", data.total_tokens)] {
+    for (field, value) in [
+        ("input_tokens", data.input_tokens),
+        ("output_tokens", data.output_tokens),
+        ("total_tokens", data.total_tokens),
+    ] {
         validate::non_negative_i64(field, value)?;
     }
     created(state.store.append_state(&id, data).await?)
 }
 
-async fn append_logs(State(state): State<AppState>, Path(id): Path<String>, Json(body): Json<AppendLogs>) -> Created<Vec<LogLine>> {
+async fn append_logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<AppendLogs>,
+) -> Created<Vec<LogLine>> {
     let id = validate::run_id(&id)?;
     let lines = match body {
         AppendLogs::Batch { lines } => lines,
@@ -150,11 +175,19 @@ async fn append_logs(State(state): State<AppState>, Path(id): Path<String>, Json
     created(state.store.append_logs(&id, lines).await?)
 }
 
-async fn complete(State(state): State<AppState>, Path(id): Path<String>, Json(report): Json<FinishRun>) -> ApiResult<WorkflowRun> {
+async fn complete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(report): Json<FinishRun>,
+) -> ApiResult<WorkflowRun> {
     finish(state, id, Outcome::Completed, report).await
 }
 
-async fn fail(State(state): State<AppState>, Path(id): Path<String>, Json(report): Json<FinishRun>) -> ApiResult<WorkflowRun> {
+async fn fail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(report): Json<FinishRun>,
+) -> ApiResult<WorkflowRun> {
     if report.error_message.as_deref().is_none_or(|m| m.trim().is_empty()) {
         return Err(ApiError::invalid("a failed run needs an `error_message`"));
     }

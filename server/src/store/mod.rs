@@ -9,7 +9,10 @@ pub mod time;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use shared::{AgentInfo, Event, FinishRun, LogLine, NewLogLine, NodeState, NodeStateData, RunSort, RunStatus, Summary, WorkflowRun};
+use shared::{
+    AgentInfo, Event, FinishRun, LogLine, NewLogLine, NodeState, NodeStateData, RunSort, RunStatus, Summary,
+    WorkflowRun,
+};
 use std::sync::Arc;
 
 use crate::events::EventBus;

@@ -1,7 +1,9 @@
 //! Rows as both databases return them, and their conversion to wire types.
 
 use serde_json::Value;
-use shared::{capabilities_from_metadata, AgentInfo, LogLevel, LogLine, NodeState, NodeStateData, RunStatus, WorkflowRun};
+use shared::{
+    capabilities_from_metadata, AgentInfo, LogLevel, LogLine, NodeState, NodeStateData, RunStatus, WorkflowRun,
+};
 
 use super::{StoreError, Ts};
 
@@ -59,8 +61,7 @@ impl RunRecord {
     /// The JSON of a text column; text that is not JSON is shown as a string
     /// rather than hidden.
     pub fn json(text: &Option<String>) -> Option<Value> {
-        text.as_deref()
-            .map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
+        text.as_deref().map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
     }
 }
 

@@ -1,0 +1,125 @@
+//! Hostile and malformed requests: each gets a 4xx JSON error and changes nothing.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+crate::on_both_databases!(
+    malformed_requests_get_json_errors_and_change_nothing,
+    oversized_bodies_are_refused,
+    hostile_strings_are_stored_verbatim
+);
+
+async fn assert_nothing_changed(app: &TestApp) {
+    let summary: Value = app.fetch("/api/summary").await;
+    assert_eq!(
+        (summary["total_workflows"].as_i64(), summary["registered_agents"].as_i64()),
+        (Some(0), Some(0)),
+        "{summary}"
+    );
+}
+
+async fn raw(app: &TestApp, method: Method, path: &str, content_type: Option<&str>, body: &str) -> (StatusCode, Value) {
+    let mut request = app.client.request(method, app.url(path)).body(body.to_owned());
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn malformed_requests_get_json_errors_and_change_nothing(app: TestApp) {
+    let json_type = Some("application/json");
+    let run = "00000000-0000-4000-8000-000000000000";
+    let cases: Vec<(Method, String, Option<&str>, &str)> = vec![
+        (Method::POST, "/api/workflows".into(), json_type, "{not json"),
+        (Method::POST, "/api/workflows".into(), json_type, ""),
+        (Method::POST, "/api/workflows".into(), None, r#"{"workflow_name":"w"}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"{"workflow_name":42}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"{"workflow_name":"w","unexpected":1}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"{"workflow_name":"w","status":"completed"}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"{"workflow_name":"w","status":"exploded"}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"{"workflow_name":"w","inputs":[1,2]}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"{"workflow_name":"w","id":"not-a-uuid"}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"{"workflow_name":"   "}"#),
+        (Method::POST, "/api/workflows".into(), json_type, r#"[]"#),
+        (Method::POST, "/api/agents/register".into(), json_type, r#"{"agent_id":"a"}"#),
+        (
+            Method::POST,
+            "/api/agents/register".into(),
+            json_type,
+            r#"{"agent_id":"a","agent_name":"a","host":"h","port":1e99}"#,
+        ),
+        (Method::GET, "/api/workflows/not-a-uuid".into(), None, ""),
+        (Method::GET, "/api/workflows/'%20OR%201=1--".into(), None, ""),
+        (Method::GET, format!("/api/workflows/{run}"), None, ""),
+        (Method::POST, format!("/api/workflows/{run}/states"), json_type, r#"{"node_id":"n"}"#),
+        (Method::POST, format!("/api/workflows/{run}/states"), json_type, r#"{"status":"completed"}"#),
+        (Method::POST, format!("/api/workflows/{run}/logs"), json_type, r#"{"lines":[]}"#),
+        (Method::GET, "/api/workflows?limit=-5".into(), None, ""),
+        (Method::GET, "/api/workflows?limit=abc".into(), None, ""),
+        (Method::GET, "/api/workflows?status=done".into(), None, ""),
+        (Method::GET, "/api/workflows?colour=red".into(), None, ""),
+        (Method::GET, "/api/workflows?since=yesterday".into(), None, ""),
+        (Method::GET, "/api/workflows?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z".into(), None, ""),
+        (Method::GET, "/api/workflows?cursor=%00%01".into(), None, ""),
+        (Method::GET, "/api/agents?include_dead=maybe".into(), None, ""),
+        (Method::GET, "/api/nowhere".into(), None, ""),
+        (Method::DELETE, "/api/workflows".into(), None, ""),
+        (Method::PUT, "/api/agents/register".into(), json_type, "{}"),
+    ];
+    for (method, path, content_type, body) in cases {
+        let (status, error) = raw(&app, method.clone(), &path, content_type, body).await;
+        assert!(status.is_client_error(), "{method} {path} {body}: {status}");
+        assert!(
+            error["error"]["code"].is_string() && error["error"]["message"].is_string(),
+            "{method} {path}: {error}"
+        );
+    }
+    assert_nothing_changed(&app).await;
+
+    // A refused report into a real run leaves it as it was.
+    let id = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
+    for body in [
+        json!({ "node_id": "n", "cost_usd": -1 }),
+        json!({ "node_id": "n", "total_tokens": -3 }),
+        json!({ "node_id": "x".repeat(129) }),
+    ] {
+        let (status, _) = app.post(&format!("/api/workflows/{id}/states"), body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (status, _) = app
+        .post(&format!("/api/workflows/{id}/complete"), json!({ "total_cost_usd": f64::MAX, "duration_seconds": -1 }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let detail: shared::RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert!(detail.states.is_empty());
+    assert_eq!(detail.run.status, shared::RunStatus::Running);
+}
+
+async fn oversized_bodies_are_refused(app: TestApp) {
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let (status, error) = app.post("/api/workflows", json!({ "workflow_name": "w", "inputs": { "blob": huge } })).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{error}");
+    assert_eq!(error["error"]["code"], "payload_too_large");
+    let (status, _) = app.post("/api/workflows", json!({ "workflow_name": "n".repeat(10_000) })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app.get(&format!("/api/workflows?q={}", "q".repeat(1000))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_nothing_changed(&app).await;
+}
+
+async fn hostile_strings_are_stored_verbatim(app: TestApp) {
+    let name = "<script>alert('x')</script> '; DROP TABLE workflow_runs; -- ✓ 🚀";
+    let id =
+        app.create_run(json!({ "workflow_name": name, "inputs": { "sql": "' OR 1=1 --", "nul": "a\u{0}b" } })).await;
+    let detail: shared::RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.run.workflow_name, name);
+    assert_eq!(detail.inputs.unwrap()["nul"], "a\u{0}b", "NUL inside JSON survives as an escape");
+    let page: shared::RunPage = app.fetch("/api/workflows?q=DROP%20TABLE").await;
+    assert_eq!(page.runs.len(), 1);
+    let (status, _) = app.post("/api/workflows", json!({ "workflow_name": "nul\u{0}name" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -1,0 +1,353 @@
+//! `TestApp`: the real server on 127.0.0.1:0 with its own fresh database (a temp
+//! SQLite file, or a new PostgreSQL database), spoken to over real HTTP.
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use server::config::{DashboardArgs, DatabaseArgs};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per database for each listed test function, in
+/// modules `sqlite` and `postgres`. Plain tests are `async fn name(app: TestApp)`;
+/// after `backend:` they are `async fn name(backend: Backend)` and start their own
+/// server (for non-default settings).
+#[macro_export]
+macro_rules! on_both_databases {
+    (backend: $($test:ident),* $(,)?) => {
+        $crate::on_both_databases!(@each sqlite, Sqlite, |backend| backend, $($test),*);
+        $crate::on_both_databases!(@each postgres, Postgres, |backend| backend, $($test),*);
+    };
+    ($($test:ident),* $(,)?) => {
+        $crate::on_both_databases!(@each sqlite, Sqlite, |backend| $crate::helpers::TestApp::spawn(backend).await, $($test),*);
+        $crate::on_both_databases!(@each postgres, Postgres, |backend| $crate::helpers::TestApp::spawn(backend).await, $($test),*);
+    };
+    (@each $module:ident, $backend:ident, |$arg:ident| $setup:expr, $($test:ident),*) => {
+        mod $module {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let $arg = $crate::helpers::Backend::$backend;
+                super::$test($setup).await
+            })*
+        }
+    };
+}
+
+/// The database server the PostgreSQL tests create their databases in.
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::Sqlite(tempfile::tempdir().expect("temp dir")),
+            Backend::Postgres => {
+                let name = format!("dashboard_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&postgres_admin_url())
+                    .await
+                    .expect("PostgreSQL must run on 127.0.0.1:5432 (see README)");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
+                admin.close().await;
+                TestDb::Postgres(name)
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!("sqlite://{}", dir.path().join("dashboard.db").display()),
+            TestDb::Postgres(name) => {
+                let admin = postgres_admin_url();
+                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres(name) = self {
+            let name = name.clone();
+            // Drop runs outside any async context we can borrow; use a thread of our own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async {
+                    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub config: DashboardArgs,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+pub fn config(database_url: String) -> DashboardArgs {
+    DashboardArgs {
+        host: "127.0.0.1".to_owned(),
+        port: 0,
+        database: DatabaseArgs { database_url },
+        mlflow_uri: None,
+        agent_grace: Duration::from_secs(600),
+        event_retention: Duration::from_secs(86_400),
+        sse_keep_alive: Duration::from_secs(15),
+        max_body_bytes: 1024 * 1024,
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> TestApp {
+        let db = TestDb::create(backend).await;
+        let mut config = config(db.url());
+        adjust(&mut config);
+        Self::start(db, config).await
+    }
+
+    /// Starts the server on an existing database.
+    pub async fn start(db: TestDb, config: DashboardArgs) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server_config = config.clone();
+        let server = tokio::spawn(async move {
+            server::serve(server_config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server failed");
+        });
+        let backend = match db {
+            TestDb::Sqlite(_) => Backend::Sqlite,
+            TestDb::Postgres(_) => Backend::Postgres,
+        };
+        let app = TestApp {
+            backend,
+            address,
+            client: reqwest::Client::new(),
+            db,
+            config,
+            stop: Some(stop),
+            server: Some(server),
+        };
+        app.wait_until_ready().await;
+        app
+    }
+
+    async fn wait_until_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(response) = self.client.get(self.url("/api/health")).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("server did not become ready");
+    }
+
+    /// Shuts the server down gracefully and waits for it to finish.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("graceful shutdown took too long")
+                .unwrap();
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database (on a new port).
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut DashboardArgs)) -> TestApp {
+        self.shutdown().await;
+        let mut config = self.config.clone();
+        adjust(&mut config);
+        let db = std::mem::replace(&mut self.db, TestDb::Sqlite(tempfile::tempdir().unwrap()));
+        Self::start(db, config).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    /// POST without a body (cancel, restart, heartbeat, start).
+    pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::POST, path, None).await
+    }
+
+    /// GET that must succeed, decoded.
+    pub async fn fetch<T: DeserializeOwned>(&self, path: &str) -> T {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    /// Creates a run through the ingest API and returns its id.
+    pub async fn create_run(&self, body: Value) -> String {
+        let (status, run) = self.post("/api/workflows", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        run["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn events(&self, path: &str, last_event_id: Option<i64>) -> EventStream {
+        EventStream::connect(&self.client, &self.url(path), last_event_id).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// One parsed SSE message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseMessage {
+    pub id: Option<i64>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A live SSE connection, parsed as it arrives.
+pub struct EventStream {
+    pub headers: reqwest::header::HeaderMap,
+    messages: mpsc::UnboundedReceiver<Result<SseMessage, String>>,
+}
+
+pub const COMMENT: &str = ":comment";
+
+impl EventStream {
+    async fn connect(client: &reqwest::Client, url: &str, last_event_id: Option<i64>) -> EventStream {
+        let mut request = client.get(url).header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.expect("connect to event stream");
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers().clone();
+        let (sender, messages) = mpsc::unbounded_channel();
+        let mut body = response.bytes_stream();
+        tokio::spawn(async move {
+            let mut buffer = String::new();
+            while let Some(chunk) = body.next().await {
+                let Ok(chunk) = chunk else { break };
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let frame: String = buffer.drain(..end + 2).collect();
+                    if sender.send(parse_frame(&frame)).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = sender.send(Err("stream ended".to_owned()));
+        });
+        EventStream { headers, messages }
+    }
+
+    /// The next message (comments included, as event `:comment`), or an error if the
+    /// stream ended or nothing came within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Result<SseMessage, String> {
+        match tokio::time::timeout(wait, self.messages.recv()).await {
+            Ok(Some(message)) => message,
+            Ok(None) => Err("stream ended".to_owned()),
+            Err(_) => Err(format!("no event within {wait:?}")),
+        }
+    }
+
+    /// The next event of one of `kinds`, skipping others; panics after 5 s.
+    pub async fn expect(&mut self, kinds: &[&str]) -> SseMessage {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let message = self.next_within(left).await.unwrap_or_else(|e| panic!("waiting for {kinds:?}: {e}"));
+            if kinds.contains(&message.event.as_str()) {
+                return message;
+            }
+        }
+    }
+
+    /// Every message that arrives within `wait` of the previous one.
+    pub async fn drain(&mut self, wait: Duration) -> Vec<SseMessage> {
+        let mut all = Vec::new();
+        while let Ok(message) = self.next_within(wait).await {
+            all.push(message);
+        }
+        all
+    }
+}
+
+fn parse_frame(frame: &str) -> Result<SseMessage, String> {
+    let (mut id, mut event, mut data) = (None, "message".to_owned(), String::new());
+    for line in frame.lines() {
+        if line.starts_with(':') {
+            return Ok(SseMessage { id: None, event: COMMENT.to_owned(), data: Value::Null });
+        }
+        let (field, value) =
+            line.split_once(':').map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
+        match field {
+            "id" => id = Some(value.parse().map_err(|_| format!("bad id {value}"))?),
+            "event" => event = value.to_owned(),
+            "data" => data.push_str(value),
+            _ => {}
+        }
+    }
+    let data = serde_json::from_str(&data).map_err(|e| format!("bad data {data}: {e}"))?;
+    Ok(SseMessage { id, event, data })
+}

@@ -1,0 +1,261 @@
+use reqwest::StatusCode;
+use serde_json::json;
+use shared::{RunDetail, RunPage, RunStatus, WorkflowRun};
+
+use crate::helpers::TestApp;
+
+crate::on_both_databases!(
+    runner_reports_a_run_from_start_to_finish,
+    logs_page_with_an_after_cursor,
+    filters_narrow_the_list,
+    text_search_is_case_insensitive_and_literal,
+    time_range_filters,
+    keyset_pages_are_complete_and_stable_under_inserts,
+    sorting_by_cost_pages_in_order,
+    cancel_conflicts_and_finality,
+    restart_conflicts_and_lineage,
+    failing_needs_an_error_message,
+    runner_chosen_ids_are_kept_and_unique,
+);
+
+fn config() -> serde_json::Value {
+    json!({ "flow": { "name": "article_writer" }, "nodes": [{ "id": "research" }, { "id": "write" }] })
+}
+
+async fn runner_reports_a_run_from_start_to_finish(app: TestApp) {
+    let id = app
+        .create_run(
+            json!({ "workflow_name": "article_writer", "inputs": { "topic": "rust" }, "config_snapshot": config() }),
+        )
+        .await;
+    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.run.status, RunStatus::Pending);
+    assert_eq!(detail.inputs, Some(json!({ "topic": "rust" })));
+
+    let (status, _) = app.post_empty(&format!("/api/workflows/{id}/start")).await;
+    assert_eq!(status, StatusCode::OK);
+    for (node, tokens, cost) in [("research", 120, 0.01), ("write", 300, 0.02)] {
+        let state = json!({ "node_id": node, "status": "completed", "duration_seconds": 1.5, "input_tokens": tokens - 20,
+            "output_tokens": 20, "total_tokens": tokens, "model": "gpt-4o-mini", "cost_usd": cost, "outputs": { "notes": "n" } });
+        let (status, body) = app.post(&format!("/api/workflows/{id}/states"), state).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let running: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(running.run.status, RunStatus::Running);
+    assert_eq!(running.run.total_tokens, Some(420), "totals accumulate while running");
+    assert_eq!(running.states.iter().map(|s| s.node_id.as_str()).collect::<Vec<_>>(), ["research", "write"]);
+    assert_eq!(running.states[0].state_data.model.as_deref(), Some("gpt-4o-mini"));
+    assert_eq!(running.states[1].state_data.outputs, Some(json!({ "notes": "n" })));
+
+    let (status, done) =
+        app.post(&format!("/api/workflows/{id}/complete"), json!({ "outputs": { "article": "done" } })).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let done: WorkflowRun = serde_json::from_value(done).unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    assert!(done.completed_at.is_some() && done.duration_seconds.is_some());
+    assert!((done.total_cost_usd.unwrap() - 0.03).abs() < 1e-9);
+    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.outputs, Some(json!({ "article": "done" })));
+    assert_eq!(detail.config_snapshot, Some(config()));
+}
+
+async fn logs_page_with_an_after_cursor(app: TestApp) {
+    let id = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
+    let lines: Vec<_> =
+        (0..7).map(|i| json!({ "message": format!("line {i}"), "level": "info", "node_id": "n" })).collect();
+    let (status, stored) = app.post(&format!("/api/workflows/{id}/logs"), json!({ "lines": lines })).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    let (status, _) =
+        app.post(&format!("/api/workflows/{id}/logs"), json!({ "message": "single", "level": "error" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let first: shared::LogPage = app.fetch(&format!("/api/workflows/{id}/logs?limit=5")).await;
+    assert_eq!(first.lines.len(), 5);
+    let after = first.next_after.expect("a full page has a next cursor");
+    let rest: shared::LogPage = app.fetch(&format!("/api/workflows/{id}/logs?after={after}&limit=5")).await;
+    let messages: Vec<_> = first.lines.iter().chain(&rest.lines).map(|l| l.message.as_str()).collect();
+    assert_eq!(messages, ["line 0", "line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "single"]);
+    assert_eq!(rest.lines.last().unwrap().level, shared::LogLevel::Error);
+    assert_eq!(rest.next_after, None);
+    let (status, _) = app.get("/api/workflows/00000000-0000-4000-8000-000000000000/logs").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn list(app: &TestApp, query: &str) -> Vec<WorkflowRun> {
+    app.fetch::<RunPage>(&format!("/api/workflows?{query}")).await.runs
+}
+
+fn names(runs: &[WorkflowRun]) -> Vec<&str> {
+    runs.iter().map(|r| r.workflow_name.as_str()).collect()
+}
+
+async fn filters_narrow_the_list(app: TestApp) {
+    let a = app.create_run(json!({ "workflow_name": "alpha" })).await;
+    let b = app.create_run(json!({ "workflow_name": "beta", "status": "running" })).await;
+    app.create_run(json!({ "workflow_name": "alpha", "status": "running" })).await;
+    app.post(&format!("/api/workflows/{b}/fail"), json!({ "error_message": "boom" })).await;
+    app.post_empty(&format!("/api/workflows/{a}/cancel")).await;
+
+    assert_eq!(names(&list(&app, "").await), ["alpha", "beta", "alpha"]);
+    assert_eq!(names(&list(&app, "status=failed").await), ["beta"]);
+    assert_eq!(list(&app, "status=running,cancelled").await.len(), 2);
+    assert_eq!(list(&app, "workflow=alpha").await.len(), 2);
+    assert_eq!(list(&app, "workflow=alpha&status=cancelled").await[0].id, a);
+    assert!(list(&app, "workflow=gamma").await.is_empty());
+    assert_eq!(list(&app, "status=&workflow=").await.len(), 3, "empty form fields mean no filter");
+}
+
+async fn text_search_is_case_insensitive_and_literal(app: TestApp) {
+    let id = app.create_run(json!({ "workflow_name": "Article_Writer" })).await;
+    app.create_run(json!({ "workflow_name": "support 100%" })).await;
+    app.create_run(json!({ "workflow_name": "articleXwriter" })).await;
+    assert_eq!(names(&list(&app, "q=article_w").await), ["Article_Writer"], "`_` is literal, case ignored");
+    assert_eq!(names(&list(&app, "q=100%25").await), ["support 100%"]);
+    assert_eq!(list(&app, &format!("q={}", &id[..8])).await[0].id, id, "ids are searched too");
+}
+
+async fn time_range_filters(app: TestApp) {
+    app.create_run(json!({ "workflow_name": "now" })).await;
+    assert_eq!(list(&app, "range=today").await.len(), 1);
+    assert_eq!(list(&app, "range=week").await.len(), 1);
+    assert_eq!(list(&app, "range=all").await.len(), 1);
+    assert!(list(&app, "since=2099-01-01T00:00:00Z").await.is_empty());
+    assert_eq!(list(&app, "since=2000-01-01T00:00:00Z&until=2099-01-01T00:00:00Z").await.len(), 1);
+    assert!(list(&app, "until=2000-01-01T00:00:00Z").await.is_empty());
+}
+
+async fn keyset_pages_are_complete_and_stable_under_inserts(app: TestApp) {
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(app.create_run(json!({ "workflow_name": format!("run{i}") })).await);
+    }
+    let first: RunPage = app.fetch("/api/workflows?limit=3").await;
+    // New runs arriving between pages must not shift what the next pages show.
+    app.create_run(json!({ "workflow_name": "late" })).await;
+    let mut seen: Vec<String> = first.runs.iter().map(|r| r.id.clone()).collect();
+    let mut cursor = first.next_cursor;
+    while let Some(next) = cursor {
+        let page: RunPage = app.fetch(&format!("/api/workflows?limit=3&cursor={next}")).await;
+        seen.extend(page.runs.iter().map(|r| r.id.clone()));
+        cursor = page.next_cursor;
+    }
+    created.reverse();
+    assert_eq!(seen, created, "newest first, each run exactly once");
+}
+
+async fn sorting_by_cost_pages_in_order(app: TestApp) {
+    for cost in [0.5, 0.1, 0.9, 0.3] {
+        let id = app.create_run(json!({ "workflow_name": format!("cost {cost}"), "status": "running" })).await;
+        app.post(&format!("/api/workflows/{id}/complete"), json!({ "total_cost_usd": cost })).await;
+    }
+    app.create_run(json!({ "workflow_name": "no cost yet" })).await;
+    let mut costs = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let page: RunPage = app.fetch(&format!("/api/workflows?sort=-total_cost_usd&limit=2{query}")).await;
+        costs.extend(page.runs.iter().map(|r| r.total_cost_usd));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(costs, [Some(0.9), Some(0.5), Some(0.3), Some(0.1), None]);
+    let ascending = list(&app, "sort=total_cost_usd").await;
+    assert_eq!(ascending.first().unwrap().total_cost_usd, None, "runs without a cost sort lowest");
+    let (status, _) = app.get("/api/workflows?sort=-total_cost_usd&cursor=bm9wZQ").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn cancel_conflicts_and_finality(app: TestApp) {
+    let (status, body) = app.post_empty("/api/workflows/00000000-0000-4000-8000-000000000000/cancel").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+
+    let id = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
+    let (status, cancelled) = app.post_empty(&format!("/api/workflows/{id}/cancel")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(cancelled["completed_at"].is_string());
+
+    let (status, body) = app.post_empty(&format!("/api/workflows/{id}/cancel")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // A runner that keeps reporting is told to stop, and nothing flips the run back.
+    for (path, body) in [
+        ("states", json!({ "node_id": "n", "status": "completed" })),
+        ("logs", json!({ "message": "still going" })),
+        ("complete", json!({})),
+        ("fail", json!({ "error_message": "x" })),
+    ] {
+        let (status, _) = app.post(&format!("/api/workflows/{id}/{path}"), body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}");
+    }
+    let (status, _) = app.post_empty(&format!("/api/workflows/{id}/start")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.run.status, RunStatus::Cancelled);
+    assert!(detail.states.is_empty());
+    assert_eq!(detail.logs.lines.len(), 1, "the cancellation itself is logged");
+
+    let done = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
+    app.post(&format!("/api/workflows/{done}/complete"), json!({})).await;
+    let (status, _) = app.post_empty(&format!("/api/workflows/{done}/cancel")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+async fn restart_conflicts_and_lineage(app: TestApp) {
+    let (status, _) = app.post_empty("/api/workflows/00000000-0000-4000-8000-000000000000/restart").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let id = app
+        .create_run(json!({ "workflow_name": "article_writer", "status": "running", "inputs": { "topic": "x" }, "config_snapshot": config() }))
+        .await;
+    let (status, body) = app.post_empty(&format!("/api/workflows/{id}/restart")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    app.post(&format!("/api/workflows/{id}/fail"), json!({ "error_message": "LLM timeout" })).await;
+    let (status, restarted) = app.post_empty(&format!("/api/workflows/{id}/restart")).await;
+    assert_eq!(status, StatusCode::CREATED, "{restarted}");
+    let new_id = restarted["id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id);
+    assert_eq!(restarted["restarted_from"], id.as_str());
+    assert_eq!(restarted["status"], "pending");
+
+    let new: RunDetail = app.fetch(&format!("/api/workflows/{new_id}")).await;
+    assert_eq!((new.inputs, new.config_snapshot), (Some(json!({ "topic": "x" })), Some(config())));
+    assert_eq!(new.run.workflow_name, "article_writer");
+    let old: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(old.restarted_into, [new_id]);
+
+    let bare = app.create_run(json!({ "workflow_name": "adhoc", "status": "running" })).await;
+    app.post(&format!("/api/workflows/{bare}/complete"), json!({})).await;
+    let (status, body) = app.post_empty(&format!("/api/workflows/{bare}/restart")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+async fn failing_needs_an_error_message(app: TestApp) {
+    let id = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
+    let (status, _) = app.post(&format!("/api/workflows/{id}/fail"), json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, failed) = app
+        .post(
+            &format!("/api/workflows/{id}/fail"),
+            json!({ "error_message": "node write failed", "duration_seconds": 2.5 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (failed["status"].as_str(), failed["error_message"].as_str()),
+        (Some("failed"), Some("node write failed"))
+    );
+    assert_eq!(failed["duration_seconds"], 2.5);
+}
+
+async fn runner_chosen_ids_are_kept_and_unique(app: TestApp) {
+    let chosen = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";
+    let id = app.create_run(json!({ "id": chosen, "workflow_name": "w" })).await;
+    assert_eq!(id, chosen.to_lowercase());
+    let (status, _) = app.post("/api/workflows", json!({ "id": chosen, "workflow_name": "w" })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let detail: RunDetail = app.fetch(&format!("/api/workflows/{chosen}")).await;
+    assert_eq!(detail.run.id, id);
+}
