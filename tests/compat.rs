@@ -137,4 +137,15 @@ async fn opens_a_database_written_by_the_original() {
     );
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM workflow_runs").fetch_one(&mut original).await.unwrap();
     assert_eq!(count, 4);
+    sqlx::query("UPDATE workflow_runs SET status = 'completed', total_cost_usd = 1.5 WHERE id = '11111111-1111-4111-8111-111111111111'")
+        .execute(&mut original)
+        .await
+        .unwrap();
+    original.close().await.unwrap();
+
+    // Totals include what the original wrote while the dashboard was down.
+    let app = app.restart().await;
+    let summary: shared::Summary = app.fetch("/api/summary").await;
+    assert_eq!((summary.total_workflows, summary.completed, summary.pending, summary.running), (4, 2, 1, 0));
+    assert!((summary.total_cost_usd - (0.00321 + 1.5)).abs() < 1e-9, "{}", summary.total_cost_usd);
 }

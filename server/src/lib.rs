@@ -5,7 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod http;
-mod seed;
+pub mod seed;
 pub mod store;
 mod tasks;
 

@@ -10,8 +10,6 @@ CREATE INDEX IF NOT EXISTS ix_runs_duration ON workflow_runs (COALESCE(duration_
 CREATE INDEX IF NOT EXISTS ix_runs_tokens ON workflow_runs (COALESCE(total_tokens, -1), id);
 CREATE INDEX IF NOT EXISTS ix_runs_cost ON workflow_runs (COALESCE(total_cost_usd, -1), id);
 CREATE INDEX IF NOT EXISTS ix_runs_restarted_from ON workflow_runs (restarted_from);
--- Covers the summary aggregates: they read this index, never the run rows.
-CREATE INDEX IF NOT EXISTS ix_runs_totals ON workflow_runs (status, total_cost_usd, total_tokens);
 CREATE INDEX IF NOT EXISTS ix_states_run ON execution_states (run_id, id);
 
 CREATE TABLE run_logs (

@@ -147,8 +147,8 @@ pub trait Store: Send + Sync + 'static {
     async fn record_event(&self, event: Event) -> Result<()>;
 
     // Totals and the event log.
-    /// The run half of the summary (agent counts left at zero), by SQL aggregates
-    /// over all runs that read only the covering index.
+    /// The run half of the summary (agent counts left at zero), over all runs, from
+    /// the trigger-maintained per-status totals.
     async fn run_totals(&self) -> Result<Summary>;
     /// Persisted events with `id > after`, oldest first.
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, Event)>>;

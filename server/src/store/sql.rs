@@ -465,11 +465,9 @@ macro_rules! sql_store {
             }
 
             async fn run_totals(&self) -> Result<Summary> {
-                let groups: Vec<(String, i64, f64, i64)> = sqlx::query_as(
-                    "SELECT status, COUNT(*), COALESCE(SUM(total_cost_usd), 0.0), \
-                     CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT) FROM workflow_runs GROUP BY status",
-                )
-                .fetch_all(&self.reader)
+                let groups: Vec<(String, i64, f64, i64)> =
+                    sqlx::query_as("SELECT status, runs, cost_usd, tokens FROM dashboard_run_totals")
+                        .fetch_all(&self.reader)
                 .await?;
                 let mut summary = Summary::default();
                 for (status, count, cost, tokens) in groups {
