@@ -2,6 +2,7 @@
 
 mod agents;
 pub mod error;
+mod frontend;
 mod run_filter;
 mod stream;
 pub mod summary;
@@ -16,6 +17,7 @@ use std::any::Any;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::DashboardArgs;
@@ -40,9 +42,11 @@ pub fn router(state: AppState) -> Router {
         .merge(stream::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
+    // Only the app's files are compressed: compressing event streams would buffer them.
+    let app = Router::new().fallback(frontend::serve).layer(CompressionLayer::new());
     Router::new()
         .nest("/api", api)
-        .fallback(unknown_route)
+        .fallback_service(app)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())

@@ -1,9 +1,7 @@
 //! Rows as both databases return them, and their conversion to wire types.
 
 use serde_json::Value;
-use shared::{
-    capabilities_from_metadata, AgentInfo, LogLevel, LogLine, NodeState, NodeStateData, RunStatus, WorkflowRun,
-};
+use shared::{capabilities_from_metadata, AgentInfo, LogLine, NodeState, NodeStateData, RunStatus, WorkflowRun};
 
 use super::{StoreError, Ts};
 
@@ -117,15 +115,6 @@ pub(super) struct LogRow {
     level: String,
     node_id: Option<String>,
     message: String,
-}
-
-pub(super) fn level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warning => "warning",
-        LogLevel::Error => "error",
-    }
 }
 
 impl From<LogRow> for LogLine {

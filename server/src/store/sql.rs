@@ -92,7 +92,7 @@ macro_rules! sql_store {
                     )
                     .bind(id)
                     .bind(ts)
-                    .bind(rows::level_name(line.level))
+                    .bind(line.level.as_str())
                     .bind(line.node_id)
                     .bind(line.message)
                     .fetch_one(&mut **tx)
@@ -572,7 +572,7 @@ macro_rules! sql_store {
                     query.push_values(chunk, |mut row, (run_id, ts, line)| {
                         row.push_bind((*run_id).clone())
                             .push_bind(**ts)
-                            .push_bind(rows::level_name(line.level))
+                            .push_bind(line.level.as_str())
                             .push_bind(line.node_id.clone())
                             .push_bind(line.message.clone());
                     });

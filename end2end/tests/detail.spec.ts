@@ -1,0 +1,40 @@
+import { test, expect, waitLive } from './fixtures';
+
+test('run detail shows the node timeline and tails logs live', async ({ page, dashboard }) => {
+  const id = await dashboard.run('article_writer', { status: 'running', tokens: 500, cost: 0.02 });
+  await dashboard.api('POST', `/api/workflows/${id}/logs`, { message: 'research started', node_id: 'research' });
+  await page.goto(`${dashboard.url}/workflows/${id}`);
+  await waitLive(page);
+  await expect(page.getByRole('heading', { name: /article_writer/ })).toBeVisible();
+  await expect(page.getByTestId('timeline')).toContainText('research');
+  await expect(page.getByTestId('timeline')).toContainText('gpt-4o-mini');
+  await expect(page.getByTestId('logs')).toContainText('research started');
+
+  await dashboard.api('POST', `/api/workflows/${id}/logs`, { lines: [{ message: 'writing now', node_id: 'write' }] });
+  await expect(page.getByTestId('logs')).toContainText('writing now', { timeout: 1000 });
+  await dashboard.api('POST', `/api/workflows/${id}/states`, { node_id: 'write', status: 'failed', duration_seconds: 2, error: 'model refused' });
+  await expect(page.locator('.node.failed')).toContainText('model refused');
+  await dashboard.api('POST', `/api/workflows/${id}/fail`, { error_message: 'node write failed' });
+  await expect(page.getByRole('alert')).toContainText('node write failed');
+  await expect(page.locator('h1 .badge')).toHaveText(/failed/);
+});
+
+test('restart links the new run both ways', async ({ page, dashboard }) => {
+  const id = await dashboard.run('article_writer', { status: 'failed' });
+  await page.goto(`${dashboard.url}/workflows/${id}`);
+  await waitLive(page);
+  await page.getByRole('button', { name: 'Restart' }).click();
+  const lineage = page.getByTestId('lineage');
+  await expect(lineage).toContainText('Restarted into');
+  await lineage.getByRole('link').click();
+  await expect(page.getByTestId('lineage')).toContainText('Restarted from');
+  await expect(page.locator('h1 .badge')).toHaveText(/pending/);
+});
+
+test.describe('unknown run', () => {
+  test.use({ expectedConsoleErrors: [/status of 404/] });
+  test('an unknown run says so', async ({ page, dashboard }) => {
+  await page.goto(`${dashboard.url}/workflows/00000000-0000-4000-8000-000000000000`);
+  await expect(page.getByRole('alert')).toContainText('no workflow run');
+});
+});

@@ -1,0 +1,118 @@
+// A fresh dashboard for every test: the real release binary (with the built app
+// embedded) on a free loopback port over its own SQLite file, plus helpers to talk
+// to its API and a check that the page logged no errors.
+import { test as base, expect, Page } from '@playwright/test';
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const binary = process.env.DASHBOARD_BIN ?? resolve(__dirname, '../../target/release/configurable-agents');
+
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => done(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+export class Dashboard {
+  private process?: ChildProcess;
+  constructor(readonly port: number, readonly dir: string, private extraArgs: string[]) {}
+
+  get url() { return `http://127.0.0.1:${this.port}`; }
+
+  async start() {
+    this.process = spawn(binary, [
+      'dashboard', '--port', String(this.port), '--database-url', `sqlite://${join(this.dir, 'e2e.db')}`, ...this.extraArgs,
+    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(`${this.url}/api/health`)).ok) return;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('dashboard did not start');
+  }
+
+  async stop() {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async api(method: string, path: string, body?: unknown): Promise<any> {
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** A run through the ingest API, optionally with node states and a final status. */
+  async run(name: string, opts: { status?: 'running' | 'completed' | 'failed'; cost?: number; tokens?: number; config?: boolean } = {}) {
+    const run = await this.api('POST', '/api/workflows', {
+      workflow_name: name,
+      status: opts.status ? 'running' : 'pending',
+      inputs: { topic: 'browsers' },
+      config_snapshot: opts.config === false ? undefined : { flow: { name } },
+    });
+    if (opts.tokens !== undefined) {
+      await this.api('POST', `/api/workflows/${run.id}/states`, {
+        node_id: 'research', status: 'completed', duration_seconds: 1.2, input_tokens: opts.tokens - 10,
+        output_tokens: 10, total_tokens: opts.tokens, model: 'gpt-4o-mini', cost_usd: opts.cost ?? 0.001,
+      });
+    }
+    if (opts.status === 'completed') await this.api('POST', `/api/workflows/${run.id}/complete`, { outputs: { article: 'done' } });
+    if (opts.status === 'failed') await this.api('POST', `/api/workflows/${run.id}/fail`, { error_message: 'rate limited' });
+    return run.id as string;
+  }
+}
+
+type Fixtures = {
+  dashboard: Dashboard;
+  serverArgs: string[];
+  /** Console errors matching these are expected (a test that stops the server). */
+  expectedConsoleErrors: RegExp[];
+};
+
+export const test = base.extend<Fixtures>({
+  expectedConsoleErrors: [[], { option: true }],
+  serverArgs: [[], { option: true }],
+  dashboard: async ({ serverArgs }, use) => {
+    const dir = mkdtempSync(join(tmpdir(), 'dashboard-e2e-'));
+    const dashboard = new Dashboard(await freePort(), dir, serverArgs);
+    await dashboard.start();
+    await use(dashboard);
+    await dashboard.stop();
+    rmSync(dir, { recursive: true, force: true });
+  },
+  page: async ({ page, expectedConsoleErrors }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      const text = message.text();
+      if (message.type() === 'error' && !expectedConsoleErrors.some((pattern) => pattern.test(text))) {
+        errors.push(`console: ${text}`);
+      }
+    });
+    await use(page);
+    expect(errors, 'the page logged errors').toEqual([]);
+  },
+});
+
+export { expect };
+
+export async function waitLive(page: Page) {
+  await expect(page.getByTestId('connection')).toHaveText('live');
+}

@@ -1,0 +1,52 @@
+// Screenshots of the main pages, from the real app with sample data, for the README.
+import { test, expect, waitLive } from './fixtures';
+import { resolve } from 'node:path';
+
+const shots = resolve(__dirname, '../../docs/screenshots');
+
+test('screenshots of each main page', async ({ page, dashboard }) => {
+  for (const [name, status, tokens, cost] of [
+    ['article_writer', 'completed', 5200, 0.012], ['support_triage', 'failed', 900, 0.002],
+    ['code_review', 'running', 3100, 0.041], ['market_research', 'completed', 12800, 0.18],
+    ['invoice_extractor', 'completed', 2200, 0.004],
+  ] as const) {
+    await dashboard.run(name, { status, tokens, cost });
+  }
+  for (const [id, ttl] of [['writer-1', 3600], ['triage-1', 3600], ['reviewer-1', 1]] as const) {
+    await dashboard.api('POST', '/api/agents/register', {
+      agent_id: id, agent_name: id.replace('-1', ' agent'), host: '10.0.0.5', port: 8001, ttl_seconds: ttl,
+      metadata: JSON.stringify({ capabilities: [id.split('-')[0], 'summarize'] }),
+    });
+  }
+  const detail = await dashboard.run('article_writer', { status: 'running', tokens: 1800, cost: 0.006 });
+  await dashboard.api('POST', `/api/workflows/${detail}/logs`, { lines: [
+    { message: 'starting article_writer on "browsers"', node_id: 'research' },
+    { message: 'prompt sent to gpt-4o-mini', node_id: 'research' },
+    { level: 'warning', message: 'retrying after a 429', node_id: 'write' },
+  ] });
+  await dashboard.api('POST', `/api/workflows/${detail}/states`, { node_id: 'write', status: 'completed', duration_seconds: 4.8,
+    input_tokens: 2100, output_tokens: 900, total_tokens: 3000, model: 'gpt-4o', cost_usd: 0.0143, outputs: { article: 'Browsers…' } });
+
+  await page.goto(dashboard.url);
+  await waitLive(page);
+  await expect(page.getByTestId('total-workflows')).toHaveText('6');
+  await page.screenshot({ path: `${shots}/dashboard.png`, fullPage: true });
+  await page.goto(`${dashboard.url}/workflows`);
+  await expect(page.locator('tbody tr')).toHaveCount(6);
+  await page.screenshot({ path: `${shots}/workflows.png`, fullPage: true });
+  await page.goto(`${dashboard.url}/workflows/${detail}`);
+  await expect(page.getByTestId('timeline')).toContainText('write');
+  await page.screenshot({ path: `${shots}/workflow-detail.png`, fullPage: true });
+  await page.goto(`${dashboard.url}/agents?expired=1`);
+  await expect(page.locator('tr[data-agent-id="reviewer-1"]')).toContainText('expired', { timeout: 4000 });
+  await page.screenshot({ path: `${shots}/agents.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${dashboard.url}/workflows`);
+  await expect(page.locator('tbody tr')).toHaveCount(6);
+  await page.screenshot({ path: `${shots}/workflows-phone.png` });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(dashboard.url);
+  await expect(page.getByTestId('total-workflows')).toHaveText('6');
+  await page.screenshot({ path: `${shots}/dashboard-dark.png`, fullPage: true });
+});

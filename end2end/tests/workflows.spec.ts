@@ -1,0 +1,85 @@
+import { test, expect, waitLive } from './fixtures';
+
+test('new runs and status changes appear live in the table', async ({ page, dashboard }) => {
+  await dashboard.run('first', { status: 'completed' });
+  await page.goto(`${dashboard.url}/workflows`);
+  await waitLive(page);
+  const table = page.getByTestId('runs-table');
+  await expect(table.locator('tbody tr')).toHaveCount(1);
+
+  const id = await dashboard.run('live_one', { status: 'running' });
+  const row = table.locator(`tr[data-run-id="${id}"]`);
+  await expect(row).toBeVisible({ timeout: 1000 });
+  await expect(row.locator('.badge')).toHaveText(/running/);
+
+  await dashboard.api('POST', `/api/workflows/${id}/states`, { node_id: 'n', total_tokens: 1234, cost_usd: 0.5 });
+  await expect(row.locator('td').nth(5)).toHaveText('1,234');
+  await dashboard.api('POST', `/api/workflows/${id}/complete`, {});
+  await expect(row.locator('.badge')).toHaveText(/completed/);
+  await expect(table.locator('tbody tr')).toHaveCount(2);
+});
+
+test.describe('actions', () => {
+  // The deliberate conflict below makes the browser log the 409.
+  test.use({ expectedConsoleErrors: [/status of 409/] });
+
+  test('cancel and restart from the table show their result', async ({ page, dashboard }) => {
+  const running = await dashboard.run('to_cancel', { status: 'running' });
+  const failed = await dashboard.run('to_restart', { status: 'failed' });
+  await page.goto(`${dashboard.url}/workflows`);
+  await waitLive(page);
+
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.locator(`tr[data-run-id="${running}"]`).getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByRole('status').getByText(/cancelled/)).toBeVisible();
+  await expect(page.locator(`tr[data-run-id="${running}"] .badge`)).toHaveText(/cancelled/);
+
+  await page.locator(`tr[data-run-id="${failed}"]`).getByRole('button', { name: 'Restart' }).click();
+  await expect(page.getByRole('status').getByText(/Restarted as run/)).toBeVisible();
+  await expect(page.locator('tbody tr').filter({ hasText: 'to_restart' })).toHaveCount(2);
+
+  // A conflict is shown, not swallowed: cancelling a run that finished meanwhile.
+  const racing = await dashboard.run('racing', { status: 'running' });
+  await expect(page.locator(`tr[data-run-id="${racing}"]`)).toBeVisible();
+  await page.evaluate(() => { window.confirm = () => true; });
+  await dashboard.api('POST', `/api/workflows/${racing}/complete`, {});
+  // The row may still show Cancel for an instant; call the API the way the button does.
+  const answer = await page.evaluate(async (id) => (await fetch(`/api/workflows/${id}/cancel`, { method: 'POST' })).status, racing);
+  expect(answer).toBe(409);
+});
+});
+
+test('filters live in the URL and survive reload and back/forward', async ({ page, dashboard }) => {
+  await dashboard.run('alpha', { status: 'completed' });
+  await dashboard.run('beta', { status: 'failed' });
+  await page.goto(`${dashboard.url}/workflows`);
+  await expect(page.locator('tbody tr')).toHaveCount(2);
+
+  await page.getByTestId('filter-status').selectOption('failed');
+  await expect(page).toHaveURL(/status=failed/);
+  await expect(page.locator('tbody tr')).toHaveCount(1);
+  await page.reload();
+  await expect(page.getByTestId('filter-status')).toHaveValue('failed');
+  await expect(page.locator('tbody tr')).toHaveCount(1);
+  await expect(page.locator('tbody tr')).toContainText('beta');
+
+  await page.getByTestId('filter-q').fill('alp');
+  await page.getByTestId('filter-q').press('Enter');
+  await expect(page).toHaveURL(/q=alp/);
+  await expect(page.getByText('No runs match these filters.')).toBeVisible();
+  await page.goBack();
+  await expect(page.locator('tbody tr')).toHaveCount(1);
+  await expect(page.locator('tbody tr')).toContainText('beta');
+});
+
+test('sorting and paging', async ({ page, dashboard }) => {
+  for (const [name, cost] of [['cheap', 0.01], ['dear', 0.9], ['mid', 0.3]] as const) {
+    await dashboard.run(name, { status: 'completed', tokens: 100, cost });
+  }
+  await page.goto(`${dashboard.url}/workflows`);
+  await page.getByRole('button', { name: /Cost/ }).click();
+  await expect(page).toHaveURL(/sort=-total_cost_usd/);
+  await expect(page.locator('tbody tr').first()).toContainText('dear');
+  await page.getByRole('button', { name: /Cost/ }).click();
+  await expect(page.locator('tbody tr').first()).toContainText('cheap');
+});

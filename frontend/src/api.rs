@@ -1,0 +1,129 @@
+//! The one typed client of the REST API, and every URL the app uses.
+
+use serde::de::DeserializeOwned;
+use shared::{AgentDeleted, AgentInfo, ErrorBody, LogPage, RunDetail, RunPage, RunQuery, Summary, WorkflowRun};
+use std::fmt;
+
+/// An API call that did not succeed: the server's message, or why there was none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+async fn read<T: DeserializeOwned>(request: gloo_net::http::RequestBuilder) -> ApiResult<T> {
+    let unreachable =
+        |e: gloo_net::Error| ApiError { status: None, message: format!("the server is unreachable ({e})") };
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status();
+    if response.ok() {
+        return response
+            .json()
+            .await
+            .map_err(|e| ApiError { status: Some(status), message: format!("unreadable answer: {e}") });
+    }
+    let message = match response.json::<ErrorBody>().await {
+        Ok(body) => body.error.message,
+        Err(_) => format!("the server answered {status}"),
+    };
+    Err(ApiError { status: Some(status), message })
+}
+
+fn get(path: &str) -> gloo_net::http::RequestBuilder {
+    gloo_net::http::Request::get(path)
+}
+
+fn post(path: &str) -> gloo_net::http::RequestBuilder {
+    gloo_net::http::Request::post(path)
+}
+
+/// `key=value&...` of the set fields, values URI-encoded.
+pub fn query_string(pairs: &[(&str, Option<String>)]) -> String {
+    pairs
+        .iter()
+        .filter_map(|(key, value)| value.as_ref().filter(|v| !v.is_empty()).map(|v| format!("{key}={}", encode(v))))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(value: &str) -> String {
+    js_sys::encode_uri_component(value).into()
+}
+
+pub fn run_query_pairs(query: &RunQuery) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        ("status", query.status.clone()),
+        ("workflow", query.workflow.clone()),
+        ("range", query.range.clone()),
+        ("q", query.q.clone()),
+        ("sort", query.sort.clone()),
+        ("limit", query.limit.map(|l| l.to_string())),
+        ("cursor", query.cursor.clone()),
+    ]
+}
+
+pub async fn runs(query: &RunQuery) -> ApiResult<RunPage> {
+    read(get(&format!("/api/workflows?{}", query_string(&run_query_pairs(query))))).await
+}
+
+pub async fn run(id: &str) -> ApiResult<RunDetail> {
+    read(get(&format!("/api/workflows/{}", encode(id)))).await
+}
+
+pub async fn run_logs(id: &str, after: i64) -> ApiResult<LogPage> {
+    read(get(&format!("/api/workflows/{}/logs?after={after}", encode(id)))).await
+}
+
+pub async fn cancel(id: &str) -> ApiResult<WorkflowRun> {
+    read(post(&format!("/api/workflows/{}/cancel", encode(id)))).await
+}
+
+pub async fn restart(id: &str) -> ApiResult<WorkflowRun> {
+    read(post(&format!("/api/workflows/{}/restart", encode(id)))).await
+}
+
+pub async fn summary() -> ApiResult<Summary> {
+    read(get("/api/summary")).await
+}
+
+pub async fn agents(include_dead: bool) -> ApiResult<Vec<AgentInfo>> {
+    read(get(&format!("/api/agents?include_dead={include_dead}"))).await
+}
+
+pub async fn deregister(id: &str) -> ApiResult<AgentDeleted> {
+    read(gloo_net::http::Request::delete(&format!("/api/agents/{}", encode(id)))).await
+}
+
+pub fn agent_docs(id: &str) -> String {
+    format!("/api/agents/{}/docs", encode(id))
+}
+
+/// The live event stream; `last_event_id` resumes a stream the browser had to drop.
+pub fn events(topics: &str, run: Option<&str>, last_event_id: Option<i64>) -> String {
+    let query = query_string(&[
+        ("topics", Some(topics.to_owned())),
+        ("run", run.map(str::to_owned)),
+        ("last_event_id", last_event_id.map(|id| id.to_string())),
+    ]);
+    format!("/api/events?{query}")
+}
+
+/// Paths of the app's own pages.
+pub mod pages {
+    pub const DASHBOARD: &str = "/";
+    pub const WORKFLOWS: &str = "/workflows";
+    pub const AGENTS: &str = "/agents";
+    pub const OBSERVABILITY: &str = "/observability";
+
+    pub fn workflow(id: &str) -> String {
+        format!("/workflows/{id}")
+    }
+}

@@ -1,0 +1,11 @@
+//! Small pieces every page uses.
+
+mod badges;
+mod clock;
+mod notices;
+mod states;
+
+pub use badges::{AliveDot, StatusBadge};
+pub use clock::{provide_clock, Time};
+pub use notices::{notify, provide_notices, NoticeArea, Tone};
+pub use states::{Empty, Failure, Loading};

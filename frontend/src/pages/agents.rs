@@ -1,0 +1,142 @@
+//! Registered agents: health, capabilities, heartbeat age (ticking), docs, deregister.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use shared::{AgentChange, AgentInfo, Event};
+
+use crate::components::{notify, AliveDot, Empty, Failure, Loading, Time, Tone};
+use crate::{api, live};
+
+#[component]
+pub fn Agents() -> impl IntoView {
+    let params = use_query_map();
+    let include_dead = Memo::new(move |_| params.with(|p| p.get("expired").as_deref() == Some("1")));
+    let navigate = use_navigate();
+    let toggle = move |_| {
+        let next = if include_dead.get_untracked() {
+            api::pages::AGENTS.to_owned()
+        } else {
+            format!("{}?expired=1", api::pages::AGENTS)
+        };
+        navigate(&next, Default::default());
+    };
+
+    // All agents are kept; the toggle only filters, so an agent that expires while
+    // expired ones are hidden can reappear without a reload.
+    let agents: RwSignal<Option<Result<Vec<AgentInfo>, String>>> = RwSignal::new(None);
+    let load = move || {
+        leptos::task::spawn_local(async move { agents.set(Some(api::agents(true).await.map_err(|e| e.message))) })
+    };
+    load();
+    live::global().on_event(move |event| match event {
+        Event::AgentUpdate(update) => agents.update(|loaded| {
+            if let Some(Ok(list)) = loaded {
+                match (list.iter_mut().find(|a| a.agent_id == update.agent.agent_id), update.change) {
+                    (Some(_), AgentChange::Removed) => list.retain(|a| a.agent_id != update.agent.agent_id),
+                    (Some(existing), _) => *existing = update.agent.clone(),
+                    (None, AgentChange::Removed) => {}
+                    (None, _) => {
+                        list.push(update.agent.clone());
+                        list.sort_by(|a, b| (&a.agent_name, &a.agent_id).cmp(&(&b.agent_name, &b.agent_id)));
+                    }
+                }
+            }
+        }),
+        Event::Resync { .. } => load(),
+        _ => {}
+    });
+    let visible = move || {
+        agents
+            .get()
+            .map(|r| r.map(|list| list.into_iter().filter(|a| include_dead.get() || a.is_alive).collect::<Vec<_>>()))
+    };
+
+    view! {
+        <section class="page">
+            <div class="title-row">
+                <h1>"Agents"</h1>
+                <label class="switch">
+                    <input type="checkbox" data-testid="include-expired" prop:checked=include_dead on:change=toggle />
+                    "Show expired agents"
+                </label>
+            </div>
+            {move || match visible() {
+                None => view! { <Loading /> }.into_any(),
+                Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <Empty text=if include_dead.get() { "No agents registered." } else { "No alive agents." }>
+                        <p class="muted">"Agents register with " <code>"POST /api/agents/register"</code> " and stay listed while they send heartbeats."</p>
+                    </Empty>
+                }.into_any(),
+                Some(Ok(list)) => view! { <AgentTable list /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn AgentTable(list: Vec<AgentInfo>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="agents" data-testid="agents-table">
+                <thead>
+                    <tr>
+                        <th>"Health"</th>
+                        <th>"Agent"</th>
+                        <th>"Address"</th>
+                        <th>"Capabilities"</th>
+                        <th>"Last heartbeat"</th>
+                        <th><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|agent| view! { <AgentRow agent /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn AgentRow(agent: AgentInfo) -> impl IntoView {
+    let id = agent.agent_id.clone();
+    let deregister = {
+        let id = id.clone();
+        move |_| {
+            let question = format!("Deregister agent {id}? It is removed until it registers again.");
+            let confirmed = web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false);
+            if !confirmed {
+                return;
+            }
+            let id = id.clone();
+            leptos::task::spawn_local(async move {
+                match api::deregister(&id).await {
+                    Ok(_) => notify(Tone::Success, format!("Agent {id} deregistered.")),
+                    Err(error) => notify(Tone::Error, format!("Could not deregister {id}: {error}")),
+                }
+            });
+        }
+    };
+    view! {
+        <tr data-agent-id=id.clone()>
+            <td><AliveDot alive=agent.is_alive /></td>
+            <td>
+                <strong>{agent.agent_name.clone()}</strong>
+                <div class="muted mono">{id.clone()}</div>
+            </td>
+            <td class="mono">{format!("{}:{}", agent.host, agent.port)}</td>
+            <td>
+                {if agent.capabilities.is_empty() {
+                    view! { <span class="muted">"none declared"</span> }.into_any()
+                } else {
+                    agent.capabilities.iter().map(|c| view! { <span class="chip">{c.clone()}</span> }).collect_view().into_any()
+                }}
+            </td>
+            <td><Time at=agent.last_heartbeat /> <span class="muted">{format!(" · ttl {}s", agent.ttl_seconds)}</span></td>
+            <td class="row-actions">
+                <a class="button small secondary" href=api::agent_docs(&id) target="_blank" rel="noopener noreferrer">"API docs ↗"</a>
+                <button class="small danger" on:click=deregister>"Deregister"</button>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,166 @@
+//! The overview: live totals, the latest runs, and agents that need attention.
+
+use leptos::prelude::*;
+use shared::{AgentChange, AgentInfo, Event, RunQuery, Summary, WorkflowRun};
+
+use crate::components::{AliveDot, Empty, Failure, Loading, StatusBadge, Time};
+use crate::{api, format, live, merge, LiveSummary};
+
+const LATEST: usize = 8;
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let LiveSummary(summary) = expect_context::<LiveSummary>();
+    view! {
+        <section class="page">
+            <h1>"Overview"</h1>
+            {move || match summary.get() {
+                None => view! { <Loading text="Waiting for live totals…" /> }.into_any(),
+                Some(totals) => view! { <Cards totals /> }.into_any(),
+            }}
+            <div class="columns">
+                <LatestRuns />
+                <AgentProblems />
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Cards(totals: Summary) -> impl IntoView {
+    let finished = (totals.completed + totals.failed + totals.cancelled).max(1) as f64;
+    let share = |n: i64| format!("width: {:.2}%", n as f64 * 100.0 / finished);
+    view! {
+        <div class="cards" data-testid="summary">
+            <a class="card" href=api::pages::WORKFLOWS>
+                <span class="card-label">"Workflow runs"</span>
+                <span class="card-value" data-testid="total-workflows">{format::compact(totals.total_workflows)}</span>
+                <span class="card-note">{format!("{} completed · {} failed · {} cancelled", totals.completed, totals.failed, totals.cancelled)}</span>
+            </a>
+            <a class="card" href=format!("{}?status=running,pending", api::pages::WORKFLOWS)>
+                <span class="card-label">"Running now"</span>
+                <span class="card-value" data-testid="running">{totals.running}</span>
+                <span class="card-note">{format!("{} pending", totals.pending)}</span>
+            </a>
+            <a class="card" href=api::pages::AGENTS>
+                <span class="card-label">"Alive agents"</span>
+                <span class="card-value" data-testid="alive-agents">{totals.alive_agents}</span>
+                <span class="card-note">{format!("of {} registered", totals.registered_agents)}</span>
+            </a>
+            <div class="card">
+                <span class="card-label">"Total cost"</span>
+                <span class="card-value" data-testid="total-cost">{format::cost(Some(totals.total_cost_usd))}</span>
+                <span class="card-note">{format!("{} tokens", format::compact(totals.total_tokens))}</span>
+            </div>
+        </div>
+        <div class="outcomes" role="img" aria-label=format!("{} completed, {} failed, {} cancelled", totals.completed, totals.failed, totals.cancelled)>
+            <span class="status-completed" style=share(totals.completed)></span>
+            <span class="status-failed" style=share(totals.failed)></span>
+            <span class="status-cancelled" style=share(totals.cancelled)></span>
+        </div>
+    }
+}
+
+#[component]
+fn LatestRuns() -> impl IntoView {
+    let runs: RwSignal<Option<Result<Vec<WorkflowRun>, String>>> = RwSignal::new(None);
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            let query = RunQuery { limit: Some(LATEST as i64), ..Default::default() };
+            runs.set(Some(api::runs(&query).await.map(|page| page.runs).map_err(|e| e.message)));
+        })
+    };
+    load();
+    live::global().on_event(move |event| match event {
+        Event::WorkflowUpdate(run) => runs.update(|loaded| {
+            if let Some(Ok(list)) = loaded {
+                match list.iter_mut().find(|r| r.id == run.id) {
+                    Some(current) if merge::supersedes(run, current) => *current = run.clone(),
+                    Some(_) => {}
+                    None => {
+                        list.insert(0, run.clone());
+                        list.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+                        list.truncate(LATEST);
+                    }
+                }
+            }
+        }),
+        Event::Resync { .. } => load(),
+        _ => {}
+    });
+    view! {
+        <section class="panel" aria-labelledby="latest-runs">
+            <h2 id="latest-runs">"Latest runs" <a class="more" href=api::pages::WORKFLOWS>"All runs →"</a></h2>
+            {move || match runs.get() {
+                None => view! { <Loading /> }.into_any(),
+                Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <Empty text="No runs yet. Runs appear here the moment a runner reports one." />
+                }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="run-list" data-testid="latest-runs">
+                        {list.into_iter().map(|run| view! {
+                            <li>
+                                <StatusBadge status=run.status />
+                                <a href=api::pages::workflow(&run.id)>{run.workflow_name.clone()}</a>
+                                <span class="muted mono">{format::short_id(&run.id).to_owned()}</span>
+                                <span class="muted"><Time at=run.started_at /></span>
+                                <span class="num">{format::cost(run.total_cost_usd)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn AgentProblems() -> impl IntoView {
+    let agents: RwSignal<Option<Result<Vec<AgentInfo>, String>>> = RwSignal::new(None);
+    let load = move || {
+        leptos::task::spawn_local(async move { agents.set(Some(api::agents(true).await.map_err(|e| e.message))) })
+    };
+    load();
+    live::global().on_event(move |event| match event {
+        Event::AgentUpdate(update) => agents.update(|loaded| {
+            if let Some(Ok(list)) = loaded {
+                list.retain(|a| a.agent_id != update.agent.agent_id);
+                if update.change != AgentChange::Removed {
+                    list.push(update.agent.clone());
+                }
+            }
+        }),
+        Event::Resync { .. } => load(),
+        _ => {}
+    });
+    view! {
+        <section class="panel" aria-labelledby="agent-problems">
+            <h2 id="agent-problems">"Agents needing attention" <a class="more" href=api::pages::AGENTS>"All agents →"</a></h2>
+            {move || match agents.get() {
+                None => view! { <Loading /> }.into_any(),
+                Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <Empty text="No agents registered." /> }.into_any(),
+                Some(Ok(list)) => {
+                    let total = list.len();
+                    let expired: Vec<_> = list.into_iter().filter(|a| !a.is_alive).collect();
+                    if expired.is_empty() {
+                        view! { <p class="all-good">"✓ All " {total} " agents are alive."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="run-list" data-testid="agent-problems">
+                                {expired.into_iter().map(|agent| view! {
+                                    <li>
+                                        <AliveDot alive=false />
+                                        <span>{agent.agent_name.clone()}</span>
+                                        <span class="muted">"last heartbeat " <Time at=agent.last_heartbeat /></span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }
+                }
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,26 @@
+//! One module per page.
+
+mod agents;
+mod dashboard;
+mod observability;
+mod run_actions;
+mod workflow_detail;
+mod workflows;
+
+pub use agents::Agents;
+pub use dashboard::Dashboard;
+pub use observability::Observability;
+pub use workflow_detail::WorkflowDetail;
+pub use workflows::Workflows;
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1>"Page not found"</h1>
+            <p>"Nothing lives at this address. " <a href=crate::api::pages::DASHBOARD>"Back to the dashboard"</a></p>
+        </section>
+    }
+}

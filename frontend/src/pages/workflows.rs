@@ -1,0 +1,254 @@
+//! Every run: a live table with filters (kept in the URL), sorting and keyset pages.
+
+use chrono::Utc;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+use shared::{Event, RunQuery, RunStatus, WorkflowRun};
+
+use super::run_actions::RunActions;
+use crate::components::{Empty, Failure, Loading, StatusBadge, Time};
+use crate::{api, format, live, merge};
+
+const PAGE: i64 = 50;
+
+/// One table row: its own signal, so a live change redraws only that row's cells.
+#[derive(Clone)]
+struct Row {
+    id: String,
+    run: RwSignal<WorkflowRun>,
+}
+
+type Loaded = Option<Result<(Vec<Row>, Option<String>), String>>;
+
+#[component]
+pub fn Workflows() -> impl IntoView {
+    let params = use_query_map();
+    let query = Memo::new(move |_| {
+        params.with(|p| RunQuery {
+            status: p.get("status"),
+            workflow: p.get("workflow"),
+            range: p.get("range"),
+            q: p.get("q"),
+            sort: p.get("sort"),
+            cursor: p.get("cursor"),
+            limit: Some(PAGE),
+            ..Default::default()
+        })
+    });
+    let navigate = use_navigate();
+    let go = move |change: &dyn Fn(&mut RunQuery)| {
+        let mut next = query.get_untracked();
+        change(&mut next);
+        next.limit = None;
+        let search = api::query_string(&api::run_query_pairs(&next));
+        navigate(&format!("{}?{search}", api::pages::WORKFLOWS), NavigateOptions::default());
+    };
+    let go = StoredValue::new_local(go);
+    let set_filter = move |change: &dyn Fn(&mut RunQuery)| {
+        go.with_value(|go| {
+            go(&|q: &mut RunQuery| {
+                change(q);
+                q.cursor = None;
+            })
+        })
+    };
+
+    let loaded: RwSignal<Loaded> = RwSignal::new(None);
+    let generation = StoredValue::new(0u64);
+    let load = move || {
+        let query = query.get_untracked();
+        generation.update_value(|g| *g += 1);
+        let mine = generation.get_value();
+        leptos::task::spawn_local(async move {
+            let result = api::runs(&query).await;
+            // A slower, older request must not overwrite a newer one.
+            if generation.get_value() != mine {
+                return;
+            }
+            loaded.set(Some(
+                result
+                    .map(|page| {
+                        let rows = page
+                            .runs
+                            .into_iter()
+                            .map(|run| Row { id: run.id.clone(), run: RwSignal::new(run) })
+                            .collect();
+                        (rows, page.next_cursor)
+                    })
+                    .map_err(|e| e.message),
+            ));
+        });
+    };
+    Effect::new(move |_| {
+        query.track();
+        load();
+    });
+    live::global().on_event(move |event| match event {
+        Event::WorkflowUpdate(run) => apply(loaded, &query.get_untracked(), run),
+        Event::Resync { .. } => load(),
+        _ => {}
+    });
+
+    let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));
+    let text = RwSignal::new(query.get_untracked().q.unwrap_or_default());
+    let workflow = RwSignal::new(query.get_untracked().workflow.unwrap_or_default());
+
+    view! {
+        <section class="page">
+            <h1>"Workflow runs"</h1>
+            <form class="filters" role="search" on:submit=move |ev| {
+                ev.prevent_default();
+                let (t, w) = (text.get_untracked(), workflow.get_untracked());
+                set_filter(&|q| { q.q = Some(t.clone()); q.workflow = Some(w.clone()); });
+            }>
+                <label>"Status"
+                    <select data-testid="filter-status" on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        set_filter(&|q| q.status = Some(value.clone()));
+                    } prop:value=move || query.with(|q| q.status.clone().unwrap_or_default())>
+                        <option value="">"All"</option>
+                        {RunStatus::ALL.map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                        <option value="pending,running">"active"</option>
+                    </select>
+                </label>
+                <label>"Time"
+                    <select data-testid="filter-range" on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        set_filter(&|q| q.range = Some(value.clone()));
+                    } prop:value=move || query.with(|q| q.range.clone().unwrap_or_default())>
+                        <option value="">"All time"</option>
+                        <option value="today">"Today"</option>
+                        <option value="week">"Last 7 days"</option>
+                    </select>
+                </label>
+                <label>"Workflow"
+                    <input data-testid="filter-workflow" placeholder="exact name" bind:value=workflow />
+                </label>
+                <label class="grow">"Search"
+                    <input type="search" data-testid="filter-q" placeholder="name or run id" bind:value=text />
+                </label>
+                <button type="submit">"Apply"</button>
+                <Show when=move || query.with(|q| q.status.is_some() || q.range.is_some() || q.q.is_some() || q.workflow.is_some())>
+                    <a class="button secondary" href=api::pages::WORKFLOWS>"Clear"</a>
+                </Show>
+            </form>
+            {move || match loaded.get() {
+                None => view! { <Loading /> }.into_any(),
+                Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
+                Some(Ok((rows, _))) if rows.is_empty() => view! {
+                    <Empty text="No runs match these filters." />
+                }.into_any(),
+                Some(Ok((rows, next))) => view! {
+                    <RunTable rows sort on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
+                    <nav class="pager" aria-label="Pages">
+                        <Show when=move || query.with(|q| q.cursor.is_some())>
+                            <button class="secondary" on:click=move |_| go.with_value(|go| go(&|q| q.cursor = None))>"⇤ Newest"</button>
+                        </Show>
+                        {next.map(|cursor| view! {
+                            <button class="secondary" data-testid="next-page" on:click=move |_| {
+                                let cursor = cursor.clone();
+                                go.with_value(|go| go(&|q| q.cursor = Some(cursor.clone())))
+                            }>"Older →"</button>
+                        })}
+                    </nav>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// A run changed: update its row in place, or add it on top of the newest page when
+/// it belongs there.
+fn apply(loaded: RwSignal<Loaded>, query: &RunQuery, run: &WorkflowRun) {
+    let existing = loaded.with_untracked(|l| match l {
+        Some(Ok((rows, _))) => Some(rows.iter().find(|row| row.id == run.id).map(|row| row.run)),
+        _ => None,
+    });
+    match existing {
+        Some(Some(row)) => {
+            if row.with_untracked(|current| merge::supersedes(run, current)) {
+                row.set(run.clone());
+            }
+        }
+        Some(None) => {
+            let newest_first = query.sort.as_deref().is_none_or(|s| s == "-started_at");
+            if query.cursor.is_none() && newest_first && merge::matches(run, query, Utc::now()) {
+                loaded.update(|l| {
+                    if let Some(Ok((rows, _))) = l {
+                        rows.insert(0, Row { id: run.id.clone(), run: RwSignal::new(run.clone()) });
+                        rows.truncate(PAGE as usize);
+                    }
+                });
+            }
+        }
+        None => {}
+    }
+}
+
+#[component]
+fn RunTable(
+    rows: Vec<Row>,
+    sort: Signal<String>,
+    on_sort: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let rows = RwSignal::new(rows);
+    let header = move |key: &'static str, label: &'static str| {
+        let state = move || match sort.get() {
+            s if s == key => "ascending",
+            s if s.strip_prefix('-') == Some(key) => "descending",
+            _ => "none",
+        };
+        view! {
+            <th aria-sort=state class="sortable num">
+                <button class="link" on:click=move |_| on_sort(if sort.get_untracked() == format!("-{key}") { key.to_owned() } else { format!("-{key}") })>
+                    {label}
+                    <span aria-hidden="true">{move || match state() { "ascending" => " ▲", "descending" => " ▼", _ => "" }}</span>
+                </button>
+            </th>
+        }
+    };
+    view! {
+        <div class="table-wrap">
+            <table class="runs" data-testid="runs-table">
+                <thead>
+                    <tr>
+                        <th>"Run"</th>
+                        <th>"Workflow"</th>
+                        <th>"Status"</th>
+                        {header("started_at", "Started")}
+                        {header("duration_seconds", "Duration")}
+                        {header("total_tokens", "Tokens")}
+                        {header("total_cost_usd", "Cost")}
+                        <th><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || rows.get() key=|row| row.id.clone() let:row>
+                        <RunRow run=row.run />
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
+    let id = run.with_untracked(|r| r.id.clone());
+    view! {
+        <tr data-run-id=id.clone()>
+            <td class="mono"><a href=api::pages::workflow(&id) title=id.clone()>{format::short_id(&id).to_owned()}</a></td>
+            <td>{move || run.with(|r| r.workflow_name.clone())}</td>
+            <td><StatusBadge status=Signal::derive(move || run.with(|r| r.status)) /></td>
+            <td><Time at=Signal::derive(move || run.with(|r| r.started_at)) /></td>
+            <td class="num">{move || run.with(|r| format::duration(r.duration_seconds))}</td>
+            <td class="num">{move || run.with(|r| format::tokens(r.total_tokens))}</td>
+            <td class="num">{move || run.with(|r| format::cost(r.total_cost_usd))}</td>
+            <td class="row-actions">
+                <a class="button small secondary" href=api::pages::workflow(&id)>"View"</a>
+                <RunActions run=run />
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,79 @@
+//! The browser app, embedded in the binary from `dist/` (`trunk build --release`), so
+//! a user runs one file. Unknown paths get `index.html` so deep links work; hashed
+//! assets are cached forever, `index.html` is revalidated by its ETag.
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::error::error_response;
+
+#[derive(rust_embed::Embed)]
+#[folder = "$CARGO_MANIFEST_DIR/../dist"]
+#[allow_missing = true]
+struct Assets;
+
+const INDEX: &str = "index.html";
+
+pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    if path == "mlflow" || path.starts_with("mlflow/") {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "MLflow is not configured: start the dashboard with --mlflow-uri".to_owned(),
+        );
+    }
+    match Assets::get(path) {
+        Some(file) if !path.is_empty() && path != INDEX => asset(path, file, "public, max-age=31536000, immutable"),
+        // A missing file with an extension is a broken link, not a page of the app.
+        None if path.rsplit('/').next().is_some_and(|name| name.contains('.')) => {
+            error_response(StatusCode::NOT_FOUND, "not_found", format!("no file /{path}"))
+        }
+        _ => index(&headers),
+    }
+}
+
+fn index(headers: &HeaderMap) -> Response {
+    let Some(file) = Assets::get(INDEX) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html("<!doctype html><title>Dashboard not built</title><h1>The web app is not built into this binary</h1>\
+                  <p>Build it with <code>trunk build --release</code>, then rebuild the server \
+                  (or use <code>bash scripts/dashboard.sh</code>, which does both). The API is available under /api.</p>"),
+        )
+            .into_response();
+    };
+    let etag = format!("\"{}\"", file.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mut response = asset(INDEX, file, "no-cache");
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
+}
+
+fn asset(path: &str, file: rust_embed::EmbeddedFile, cache: &'static str) -> Response {
+    let mime = mime_type(path, &file);
+    (
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static(cache)),
+        ],
+        file.data,
+    )
+        .into_response()
+}
+
+fn mime_type(path: &str, file: &rust_embed::EmbeddedFile) -> String {
+    if path.ends_with(".wasm") {
+        // Browsers compile WebAssembly while it streams only with this exact type.
+        return "application/wasm".to_owned();
+    }
+    file.metadata.mimetype().to_owned()
+}
