@@ -23,33 +23,33 @@ pub fn Agents() -> impl IntoView {
 
     // All agents are kept; the toggle only filters, so an agent that expires while
     // expired ones are hidden can reappear without a reload.
-    let agents: RwSignal<Option<Result<Vec<AgentInfo>, String>>> = RwSignal::new(None);
+    let agents: RwSignal<Vec<AgentInfo>> = RwSignal::new(Vec::new());
+    let phase: RwSignal<Option<Result<(), String>>> = RwSignal::new(None);
     let load = move || {
-        leptos::task::spawn_local(async move { agents.set(Some(api::agents(true).await.map_err(|e| e.message))) })
+        leptos::task::spawn_local(async move {
+            match api::agents(true).await {
+                Ok(list) => {
+                    agents.set(list);
+                    phase.set(Some(Ok(())));
+                }
+                Err(error) => phase.set(Some(Err(error.message))),
+            }
+        })
     };
     load();
     live::global().on_event(move |event| match event {
-        Event::AgentUpdate(update) => agents.update(|loaded| {
-            if let Some(Ok(list)) = loaded {
-                match (list.iter_mut().find(|a| a.agent_id == update.agent.agent_id), update.change) {
-                    (Some(_), AgentChange::Removed) => list.retain(|a| a.agent_id != update.agent.agent_id),
-                    (Some(existing), _) => *existing = update.agent.clone(),
-                    (None, AgentChange::Removed) => {}
-                    (None, _) => {
-                        list.push(update.agent.clone());
-                        list.sort_by(|a, b| (&a.agent_name, &a.agent_id).cmp(&(&b.agent_name, &b.agent_id)));
-                    }
-                }
+        Event::AgentUpdate(update) => agents.update(|list| {
+            let agent = &update.agent;
+            list.retain(|a| a.agent_id != agent.agent_id);
+            if update.change != AgentChange::Removed {
+                list.push(agent.clone());
+                list.sort_by(|a, b| (&a.agent_name, &a.agent_id).cmp(&(&b.agent_name, &b.agent_id)));
             }
         }),
         Event::Resync { .. } => load(),
         _ => {}
     });
-    let visible = move || {
-        agents
-            .get()
-            .map(|r| r.map(|list| list.into_iter().filter(|a| include_dead.get() || a.is_alive).collect::<Vec<_>>()))
-    };
+    let visible = move || agents.get().into_iter().filter(|a| include_dead.get() || a.is_alive).collect::<Vec<_>>();
 
     view! {
         <section class="page">
@@ -60,40 +60,39 @@ pub fn Agents() -> impl IntoView {
                     "Show expired agents"
                 </label>
             </div>
-            {move || match visible() {
+            {move || match phase.get() {
                 None => view! { <Loading /> }.into_any(),
                 Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => view! {
-                    <Empty text=if include_dead.get() { "No agents registered." } else { "No alive agents." }>
-                        <p class="muted">"Agents register with " <code>"POST /api/agents/register"</code> " and stay listed while they send heartbeats."</p>
-                    </Empty>
+                Some(Ok(())) => view! {
+                    <Show when=move || !visible().is_empty() fallback=move || view! {
+                        <Empty text=if include_dead.get() { "No agents registered." } else { "No alive agents." }>
+                            <p class="muted">"Agents register with " <code>"POST /api/agents/register"</code> " and stay listed while they send heartbeats."</p>
+                        </Empty>
+                    }>
+                        <div class="table-wrap">
+                            <table class="agents" data-testid="agents-table">
+                                <thead>
+                                    <tr>
+                                        <th>"Health"</th>
+                                        <th>"Agent"</th>
+                                        <th>"Address"</th>
+                                        <th>"Capabilities"</th>
+                                        <th>"Last heartbeat"</th>
+                                        <th><span class="visually-hidden">"Actions"</span></th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    // Keyed by what can change, so a heartbeat redraws only its row.
+                                    <For each=visible key=|a| (a.agent_id.clone(), a.last_heartbeat, a.is_alive, a.registered_at) let:agent>
+                                        <AgentRow agent />
+                                    </For>
+                                </tbody>
+                            </table>
+                        </div>
+                    </Show>
                 }.into_any(),
-                Some(Ok(list)) => view! { <AgentTable list /> }.into_any(),
             }}
         </section>
-    }
-}
-
-#[component]
-fn AgentTable(list: Vec<AgentInfo>) -> impl IntoView {
-    view! {
-        <div class="table-wrap">
-            <table class="agents" data-testid="agents-table">
-                <thead>
-                    <tr>
-                        <th>"Health"</th>
-                        <th>"Agent"</th>
-                        <th>"Address"</th>
-                        <th>"Capabilities"</th>
-                        <th>"Last heartbeat"</th>
-                        <th><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list.into_iter().map(|agent| view! { <AgentRow agent /> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
     }
 }
 

@@ -3,10 +3,11 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use shared::{Event, LogLine, NodeState, RunDetail};
+use serde_json::Value;
+use shared::{Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRun};
 
 use super::run_actions::RunActions;
-use crate::components::{Failure, Loading, StatusBadge, Time};
+use crate::components::{notify, Failure, Loading, StatusBadge, Time, Tone};
 use crate::live::Stream;
 use crate::{api, format, live, merge};
 
@@ -21,9 +22,77 @@ pub fn WorkflowDetail() -> impl IntoView {
     }
 }
 
+/// A loaded run, one signal per part, so an event redraws only what it changes.
+#[derive(Debug, Clone, Copy)]
+struct RunView {
+    run: RwSignal<WorkflowRun>,
+    states: RwSignal<Vec<NodeState>>,
+    logs: RwSignal<LogPage>,
+    restarted_into: RwSignal<Vec<String>>,
+    inputs: RwSignal<Option<Value>>,
+    outputs: RwSignal<Option<Value>>,
+}
+
+impl RunView {
+    fn new(detail: RunDetail) -> RunView {
+        RunView {
+            run: RwSignal::new(detail.run),
+            states: RwSignal::new(detail.states),
+            logs: RwSignal::new(detail.logs),
+            restarted_into: RwSignal::new(detail.restarted_into),
+            inputs: RwSignal::new(detail.inputs),
+            outputs: RwSignal::new(detail.outputs),
+        }
+    }
+
+    fn replace(self, detail: RunDetail) {
+        self.run.set(detail.run);
+        self.states.set(detail.states);
+        self.logs.set(detail.logs);
+        self.restarted_into.set(detail.restarted_into);
+        self.inputs.set(detail.inputs);
+        self.outputs.set(detail.outputs);
+    }
+
+    /// Merges a live event; events that cross a reload are neither lost nor doubled.
+    fn apply(self, event: &Event) {
+        let id = self.run.with_untracked(|r| r.id.clone());
+        match event {
+            Event::WorkflowUpdate(run) if run.id == id => {
+                if self.run.with_untracked(|current| merge::supersedes(run, current)) {
+                    self.run.set(run.clone());
+                }
+            }
+            Event::WorkflowUpdate(run) if run.restarted_from.as_deref() == Some(id.as_str()) => {
+                if !self.restarted_into.with_untracked(|into| into.contains(&run.id)) {
+                    self.restarted_into.update(|into| into.push(run.id.clone()));
+                }
+            }
+            Event::NodeState(state) if state.run_id == id => {
+                if !self.states.with_untracked(|states| states.iter().any(|s| s.id == state.id)) {
+                    self.states.update(|states| {
+                        states.push(state.clone());
+                        states.sort_by_key(|s| s.id);
+                    });
+                }
+            }
+            Event::RunLog(line) if line.run_id == id => {
+                // Tail only when every earlier line is shown; otherwise "Load more" gets it.
+                let (newest, complete) =
+                    self.logs.with_untracked(|l| (l.lines.last().map_or(0, |l| l.id), l.next_after.is_none()));
+                if line.id > newest && complete {
+                    self.logs.update(|l| l.lines.push(line.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 #[component]
 fn RunPage(id: String) -> impl IntoView {
-    let detail: RwSignal<Option<Result<RunDetail, String>>> = RwSignal::new(None);
+    let loaded: RwSignal<Option<RunView>> = RwSignal::new(None);
+    let failure: RwSignal<Option<String>> = RwSignal::new(None);
     let generation = StoredValue::new(0u64);
     let load = {
         let id = id.clone();
@@ -32,90 +101,66 @@ fn RunPage(id: String) -> impl IntoView {
             generation.update_value(|g| *g += 1);
             let mine = generation.get_value();
             leptos::task::spawn_local(async move {
-                let result = api::run(&id).await.map_err(|e| e.message);
-                if generation.get_value() == mine {
-                    detail.set(Some(result));
+                let result = api::run(&id).await;
+                if generation.get_value() != mine {
+                    return;
+                }
+                match (result, loaded.get_untracked()) {
+                    (Ok(detail), Some(view)) => view.replace(detail),
+                    (Ok(detail), None) => loaded.set(Some(RunView::new(detail))),
+                    (Err(error), Some(_)) => notify(Tone::Error, format!("Could not refresh this run: {error}")),
+                    (Err(error), None) => failure.set(Some(error.message)),
                 }
             });
         }
     };
     load();
 
-    // This run's own stream carries its node states and log lines. Each `ready` (first
-    // connect, or a reconnect the server could not replay) reloads the snapshot; events
-    // that cross it are merged without duplicates.
+    // This run's own stream carries its node states and log lines. A `ready` after the
+    // first (a reconnect) or a `resync` reloads the snapshot; events merge into it.
     let stream = Stream::open("workflows,logs", Some(id.clone()));
     on_cleanup(move || stream.close());
-    {
-        let load = load.clone();
-        let mut first = true;
-        let reloads = StoredValue::new_local(move |event: &Event| match event {
-            Event::Ready { .. } if first => first = false,
-            Event::Ready { .. } | Event::Resync { .. } => load(),
-            _ => {}
-        });
-        stream.on_event(move |event| {
-            reloads.update_value(|f| f(event));
-            detail.update(|loaded| {
-                if let Some(Ok(detail)) = loaded {
-                    apply(detail, event);
+    let readies = StoredValue::new(0u32);
+    let reload = load.clone();
+    stream.on_event(move |event| {
+        match event {
+            Event::Ready { .. } => {
+                readies.update_value(|n| *n += 1);
+                if readies.get_value() > 1 {
+                    reload();
                 }
-            });
-        });
-    }
-    // Restarts of this run arrive on the app-wide stream.
-    let this = id.clone();
-    live::global().on_event(move |event| {
-        if let Event::WorkflowUpdate(run) = event {
-            if run.restarted_from.as_deref() == Some(this.as_str()) {
-                detail.update(|loaded| {
-                    if let Some(Ok(detail)) = loaded {
-                        if !detail.restarted_into.contains(&run.id) {
-                            detail.restarted_into.push(run.id.clone());
-                        }
-                    }
-                });
             }
+            Event::Resync { .. } => reload(),
+            _ => {}
+        }
+        if let Some(view) = loaded.get_untracked() {
+            view.apply(event);
+        }
+    });
+    // Restarts of this run arrive on the app-wide stream.
+    live::global().on_event(move |event| {
+        if let Some(view) = loaded.get_untracked() {
+            view.apply(event);
         }
     });
 
     view! {
         <section class="page">
-            {move || match detail.get() {
-                None => view! { <Loading /> }.into_any(),
-                Some(Err(message)) => view! {
+            {move || match (loaded.get(), failure.get()) {
+                (Some(view), _) => view! { <Loaded view /> }.into_any(),
+                (None, Some(message)) => view! {
                     <h1>"Run " <span class="mono">{format::short_id(&id).to_owned()}</span></h1>
                     <Failure message retry=load.clone() />
                 }.into_any(),
-                Some(Ok(_)) => view! { <Loaded detail /> }.into_any(),
+                (None, None) => view! { <Loading /> }.into_any(),
             }}
         </section>
     }
 }
 
-fn apply(detail: &mut RunDetail, event: &Event) {
-    match event {
-        Event::WorkflowUpdate(run) if run.id == detail.run.id && merge::supersedes(run, &detail.run) => {
-            detail.run = run.clone();
-        }
-        Event::NodeState(state) if state.run_id == detail.run.id && !detail.states.iter().any(|s| s.id == state.id) => {
-            detail.states.push(state.clone());
-            detail.states.sort_by_key(|s| s.id);
-        }
-        Event::RunLog(line) if line.run_id == detail.run.id => {
-            let newest = detail.logs.lines.last().map_or(0, |l| l.id);
-            if line.id > newest && detail.logs.next_after.is_none() {
-                detail.logs.lines.push(line.clone());
-            }
-        }
-        _ => {}
-    }
-}
-
 #[component]
-fn Loaded(detail: RwSignal<Option<Result<RunDetail, String>>>) -> impl IntoView {
-    let get = move || detail.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).cloned());
-    let run = Signal::derive(move || get().map(|d| d.run).unwrap_or_else(|| unreachable_run()));
+fn Loaded(view: RunView) -> impl IntoView {
+    let run = view.run;
     let id = run.with_untracked(|r| r.id.clone());
     view! {
         <header class="detail-head">
@@ -135,62 +180,38 @@ fn Loaded(detail: RwSignal<Option<Result<RunDetail, String>>>) -> impl IntoView 
             <div><dt>"Tokens"</dt><dd data-testid="run-tokens">{move || run.with(|r| format::tokens(r.total_tokens))}</dd></div>
             <div><dt>"Cost"</dt><dd>{move || run.with(|r| format::cost(r.total_cost_usd))}</dd></div>
         </dl>
-        <Lineage detail />
+        <Lineage from=Signal::derive(move || run.with(|r| r.restarted_from.clone())) into=view.restarted_into />
         {move || run.with(|r| r.error_message.clone()).map(|message| view! {
             <div class="error-box" role="alert"><strong>"Error: "</strong>{message}</div>
         })}
         <h2>"Node timeline"</h2>
-        <Timeline states=Signal::derive(move || get().map(|d| d.states).unwrap_or_default()) />
+        <Timeline states=view.states />
         <div class="columns">
-            <Json title="Inputs" value=Signal::derive(move || get().and_then(|d| d.inputs)) />
-            <Json title="Outputs" value=Signal::derive(move || get().and_then(|d| d.outputs)) />
+            <Json title="Inputs" value=view.inputs />
+            <Json title="Outputs" value=view.outputs />
         </div>
-        <Logs detail />
-    }
-}
-
-fn unreachable_run() -> shared::WorkflowRun {
-    // `Loaded` is only shown while the detail is loaded; this keeps the signal total.
-    shared::WorkflowRun {
-        id: String::new(),
-        workflow_name: String::new(),
-        status: shared::RunStatus::Pending,
-        started_at: chrono::Utc::now(),
-        completed_at: None,
-        duration_seconds: None,
-        total_tokens: None,
-        total_cost_usd: None,
-        error_message: None,
-        restarted_from: None,
+        <Logs run_id=id logs=view.logs />
     }
 }
 
 #[component]
-fn Lineage(detail: RwSignal<Option<Result<RunDetail, String>>>) -> impl IntoView {
-    let links = move || {
-        detail.with(|d| match d {
-            Some(Ok(d)) => (d.run.restarted_from.clone(), d.restarted_into.clone()),
-            _ => (None, Vec::new()),
-        })
-    };
+fn Lineage(from: Signal<Option<String>>, into: RwSignal<Vec<String>>) -> impl IntoView {
+    let link =
+        |id: &String| view! { <a class="mono" href=api::pages::workflow(id)>{format::short_id(id).to_owned()}</a> " " };
     view! {
-        {move || {
-            let (from, into) = links();
-            (from.is_some() || !into.is_empty()).then(|| view! {
-                <p class="lineage" data-testid="lineage">
-                    {from.map(|from| view! { "Restarted from " <a class="mono" href=api::pages::workflow(&from)>{format::short_id(&from).to_owned()}</a> ". " })}
-                    {(!into.is_empty()).then(|| view! {
-                        "Restarted into "
-                        {into.iter().map(|id| view! { <a class="mono" href=api::pages::workflow(id)>{format::short_id(id).to_owned()}</a> " " }).collect_view()}
-                    })}
-                </p>
-            })
-        }}
+        <Show when=move || from.with(Option::is_some) || !into.with(Vec::is_empty)>
+            <p class="lineage" data-testid="lineage">
+                {move || from.get().map(|from| view! { "Restarted from " {link(&from)} ". " })}
+                {move || (!into.with(Vec::is_empty)).then(|| view! {
+                    "Restarted into " {into.get().iter().map(link).collect_view()}
+                })}
+            </p>
+        </Show>
     }
 }
 
 #[component]
-fn Timeline(states: Signal<Vec<NodeState>>) -> impl IntoView {
+fn Timeline(states: RwSignal<Vec<NodeState>>) -> impl IntoView {
     let longest = move || {
         states.with(|s| s.iter().filter_map(|s| s.state_data.duration_seconds).fold(0.0f64, f64::max).max(0.001))
     };
@@ -234,12 +255,12 @@ fn Timeline(states: Signal<Vec<NodeState>>) -> impl IntoView {
     }
 }
 
-fn pretty(value: &serde_json::Value) -> String {
+fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 #[component]
-fn Json(title: &'static str, value: Signal<Option<serde_json::Value>>) -> impl IntoView {
+fn Json(title: &'static str, value: RwSignal<Option<Value>>) -> impl IntoView {
     view! {
         <section class="panel">
             <h2>{title}</h2>
@@ -252,47 +273,40 @@ fn Json(title: &'static str, value: Signal<Option<serde_json::Value>>) -> impl I
 }
 
 #[component]
-fn Logs(detail: RwSignal<Option<Result<RunDetail, String>>>) -> impl IntoView {
-    let lines = move || {
-        detail.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).map(|d| d.logs.lines.clone()).unwrap_or_default())
-    };
-    let more = move || detail.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).and_then(|d| d.logs.next_after));
+fn Logs(run_id: String, logs: RwSignal<LogPage>) -> impl IntoView {
     let load_more = move |_| {
-        let Some(after) = more() else { return };
-        let id = detail.with_untracked(|d| d.as_ref().and_then(|r| r.as_ref().ok()).map(|d| d.run.id.clone()));
-        let Some(id) = id else { return };
+        let Some(after) = logs.with_untracked(|l| l.next_after) else { return };
+        let id = run_id.clone();
         leptos::task::spawn_local(async move {
-            if let Ok(page) = api::run_logs(&id, after).await {
-                detail.update(|d| {
-                    if let Some(Ok(d)) = d {
-                        d.logs.lines.extend(page.lines.into_iter().filter(|l: &LogLine| l.id > after));
-                        d.logs.next_after = page.next_after;
-                    }
-                });
+            match api::run_logs(&id, after).await {
+                Ok(page) => logs.update(|l| {
+                    l.lines.extend(page.lines.into_iter().filter(|line: &LogLine| line.id > after));
+                    l.next_after = page.next_after;
+                }),
+                Err(error) => notify(Tone::Error, format!("Could not load more log lines: {error}")),
             }
         });
     };
     view! {
         <section class="panel">
             <h2>"Logs"</h2>
-            {move || if lines().is_empty() {
-                view! { <p class="muted">"No log lines yet; new ones appear here as the run writes them."</p> }.into_any()
-            } else {
-                view! {
-                    <ol class="logs" data-testid="logs" aria-live="polite">
-                        {move || lines().into_iter().map(|line| view! {
-                            <li class=format!("log {}", line.level.as_str())>
-                                <span class="muted"><Time at=line.ts /></span>
-                                <span class="level">{line.level.as_str()}</span>
-                                {line.node_id.clone().map(|n| view! { <span class="node-tag">{n}</span> })}
-                                <span class="message">{line.message.clone()}</span>
-                            </li>
-                        }).collect_view()}
-                    </ol>
-                }.into_any()
-            }}
-            <Show when=move || more().is_some()>
-                <button class="secondary" on:click=load_more>"Load more"</button>
+            <Show
+                when=move || !logs.with(|l| l.lines.is_empty())
+                fallback=|| view! { <p class="muted">"No log lines yet; new ones appear here as the run writes them."</p> }
+            >
+                <ol class="logs" data-testid="logs" aria-live="polite">
+                    <For each=move || logs.get().lines key=|line| line.id let:line>
+                        <li class=format!("log {}", line.level.as_str())>
+                            <span class="muted"><Time at=line.ts /></span>
+                            <span class="level">{line.level.as_str()}</span>
+                            {line.node_id.clone().map(|n| view! { <span class="node-tag">{n}</span> })}
+                            <span class="message">{line.message.clone()}</span>
+                        </li>
+                    </For>
+                </ol>
+            </Show>
+            <Show when=move || logs.with(|l| l.next_after.is_some())>
+                <button class="secondary" on:click=load_more.clone()>"Load more"</button>
             </Show>
         </section>
     }

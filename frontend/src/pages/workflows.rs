@@ -19,7 +19,14 @@ struct Row {
     run: RwSignal<WorkflowRun>,
 }
 
-type Loaded = Option<Result<(Vec<Row>, Option<String>), String>>;
+/// Where loading stands; the rows themselves live in their own signal, so a live
+/// change or a reload never rebuilds the table, only the rows that differ.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Loading,
+    Failed(String),
+    Ready,
+}
 
 #[component]
 pub fn Workflows() -> impl IntoView {
@@ -54,7 +61,9 @@ pub fn Workflows() -> impl IntoView {
         })
     };
 
-    let loaded: RwSignal<Loaded> = RwSignal::new(None);
+    let phase = RwSignal::new(Phase::Loading);
+    let rows: RwSignal<Vec<Row>> = RwSignal::new(Vec::new());
+    let next: RwSignal<Option<String>> = RwSignal::new(None);
     let generation = StoredValue::new(0u64);
     let load = move || {
         let query = query.get_untracked();
@@ -66,18 +75,14 @@ pub fn Workflows() -> impl IntoView {
             if generation.get_value() != mine {
                 return;
             }
-            loaded.set(Some(
-                result
-                    .map(|page| {
-                        let rows = page
-                            .runs
-                            .into_iter()
-                            .map(|run| Row { id: run.id.clone(), run: RwSignal::new(run) })
-                            .collect();
-                        (rows, page.next_cursor)
-                    })
-                    .map_err(|e| e.message),
-            ));
+            match result {
+                Ok(page) => {
+                    replace_rows(rows, page.runs);
+                    next.set(page.next_cursor);
+                    set_phase(phase, Phase::Ready);
+                }
+                Err(error) => set_phase(phase, Phase::Failed(error.message)),
+            }
         });
     };
     Effect::new(move |_| {
@@ -85,7 +90,7 @@ pub fn Workflows() -> impl IntoView {
         load();
     });
     live::global().on_event(move |event| match event {
-        Event::WorkflowUpdate(run) => apply(loaded, &query.get_untracked(), run),
+        Event::WorkflowUpdate(run) => apply(rows, &query.get_untracked(), run),
         Event::Resync { .. } => load(),
         _ => {}
     });
@@ -133,24 +138,23 @@ pub fn Workflows() -> impl IntoView {
                     <a class="button secondary" href=api::pages::WORKFLOWS>"Clear"</a>
                 </Show>
             </form>
-            {move || match loaded.get() {
-                None => view! { <Loading /> }.into_any(),
-                Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
-                Some(Ok((rows, _))) if rows.is_empty() => view! {
-                    <Empty text="No runs match these filters." />
-                }.into_any(),
-                Some(Ok((rows, next))) => view! {
-                    <RunTable rows sort on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
+            {move || match phase.get() {
+                Phase::Loading => view! { <Loading /> }.into_any(),
+                Phase::Failed(message) => view! { <Failure message retry=load /> }.into_any(),
+                Phase::Ready => view! {
+                    <Show when=move || !rows.with(Vec::is_empty) fallback=|| view! { <Empty text="No runs match these filters." /> }>
+                        <RunTable rows sort on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
+                    </Show>
                     <nav class="pager" aria-label="Pages">
                         <Show when=move || query.with(|q| q.cursor.is_some())>
                             <button class="secondary" on:click=move |_| go.with_value(|go| go(&|q| q.cursor = None))>"⇤ Newest"</button>
                         </Show>
-                        {next.map(|cursor| view! {
+                        <Show when=move || next.with(Option::is_some)>
                             <button class="secondary" data-testid="next-page" on:click=move |_| {
-                                let cursor = cursor.clone();
-                                go.with_value(|go| go(&|q| q.cursor = Some(cursor.clone())))
+                                let cursor = next.get_untracked();
+                                go.with_value(|go| go(&|q| q.cursor = cursor.clone()))
                             }>"Older →"</button>
-                        })}
+                        </Show>
                     </nav>
                 }.into_any(),
             }}
@@ -158,41 +162,56 @@ pub fn Workflows() -> impl IntoView {
     }
 }
 
+/// Shows a freshly loaded page. A row already on screen keeps its signal (the table
+/// keys rows by id and keeps their cells) and takes the new values.
+fn replace_rows(rows: RwSignal<Vec<Row>>, runs: Vec<WorkflowRun>) {
+    let current = rows.get_untracked();
+    let fresh = runs
+        .into_iter()
+        .map(|run| match current.iter().find(|row| row.id == run.id) {
+            Some(row) => {
+                row.run.set(run);
+                row.clone()
+            }
+            None => Row { id: run.id.clone(), run: RwSignal::new(run) },
+        })
+        .collect();
+    rows.set(fresh);
+}
+
+fn set_phase(phase: RwSignal<Phase>, next: Phase) {
+    if phase.with_untracked(|current| *current != next) {
+        phase.set(next);
+    }
+}
+
 /// A run changed: update its row in place, or add it on top of the newest page when
 /// it belongs there.
-fn apply(loaded: RwSignal<Loaded>, query: &RunQuery, run: &WorkflowRun) {
-    let existing = loaded.with_untracked(|l| match l {
-        Some(Ok((rows, _))) => Some(rows.iter().find(|row| row.id == run.id).map(|row| row.run)),
-        _ => None,
-    });
-    match existing {
-        Some(Some(row)) => {
+fn apply(rows: RwSignal<Vec<Row>>, query: &RunQuery, run: &WorkflowRun) {
+    match rows.with_untracked(|rows| rows.iter().find(|row| row.id == run.id).map(|row| row.run)) {
+        Some(row) => {
             if row.with_untracked(|current| merge::supersedes(run, current)) {
                 row.set(run.clone());
             }
         }
-        Some(None) => {
+        None => {
             let newest_first = query.sort.as_deref().is_none_or(|s| s == "-started_at");
             if query.cursor.is_none() && newest_first && merge::matches(run, query, Utc::now()) {
-                loaded.update(|l| {
-                    if let Some(Ok((rows, _))) = l {
-                        rows.insert(0, Row { id: run.id.clone(), run: RwSignal::new(run.clone()) });
-                        rows.truncate(PAGE as usize);
-                    }
+                rows.update(|rows| {
+                    rows.insert(0, Row { id: run.id.clone(), run: RwSignal::new(run.clone()) });
+                    rows.truncate(PAGE as usize);
                 });
             }
         }
-        None => {}
     }
 }
 
 #[component]
 fn RunTable(
-    rows: Vec<Row>,
+    rows: RwSignal<Vec<Row>>,
     sort: Signal<String>,
     on_sort: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let rows = RwSignal::new(rows);
     let header = move |key: &'static str, label: &'static str| {
         let state = move || match sort.get() {
             s if s == key => "ascending",
