@@ -82,4 +82,17 @@ test('sorting and paging', async ({ page, dashboard }) => {
   await expect(page.locator('tbody tr').first()).toContainText('dear');
   await page.getByRole('button', { name: /Cost/ }).click();
   await expect(page.locator('tbody tr').first()).toContainText('cheap');
+
+  // 50 runs a page: 52 more make a second page, reached by "Older".
+  for (let i = 0; i < 52; i++) await dashboard.run(`bulk_${i}`);
+  await page.goto(`${dashboard.url}/workflows`);
+  await expect(page.locator('tbody tr')).toHaveCount(50);
+  await expect(page.locator('tbody tr').first()).toContainText('bulk_51');
+  await page.getByTestId('next-page').click();
+  await expect(page).toHaveURL(/cursor=/);
+  await expect(page.locator('tbody tr')).toHaveCount(5);
+  await expect(page.locator('tbody tr').first()).toContainText('bulk_1');
+  await expect(page.getByTestId('next-page')).toHaveCount(0);
+  await page.getByRole('button', { name: /Newest/ }).click();
+  await expect(page.locator('tbody tr')).toHaveCount(50);
 });

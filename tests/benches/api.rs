@@ -21,7 +21,11 @@ const SAMPLES: usize = 200;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let runs = args.iter().position(|a| a == "--runs").and_then(|i| args.get(i + 1)).map_or(1_000_000, |n| n.parse().expect("--runs N"));
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .map_or(1_000_000, |n| n.parse().expect("--runs N"));
     let backend = if args.iter().any(|a| a == "--postgres") { Backend::Postgres } else { Backend::Sqlite };
 
     let db = TestDb::create(backend).await;
@@ -40,7 +44,11 @@ async fn main() {
     let url = db.url();
     let app = TestApp::start(db, config(url)).await;
 
-    println!("\n{runs} runs on {backend:?}, seeded in {:.1} s ({:.0} runs/s)\n", seeded.as_secs_f64(), runs as f64 / seeded.as_secs_f64());
+    println!(
+        "\n{runs} runs on {backend:?}, seeded in {:.1} s ({:.0} runs/s)\n",
+        seeded.as_secs_f64(),
+        runs as f64 / seeded.as_secs_f64()
+    );
     println!("| request | p50 | p95 | p99 |\n| --- | --- | --- | --- |");
     let page: shared::RunPage = app.fetch("/api/workflows?limit=50").await;
     let some_id = page.runs[10].id.clone();
@@ -48,7 +56,10 @@ async fn main() {
     for (label, path) in [
         ("list, first page (50)", "/api/workflows?limit=50".to_owned()),
         ("list, status=failed", "/api/workflows?status=failed".to_owned()),
-        ("list, workflow + status + week", "/api/workflows?workflow=code_review&status=completed&range=week".to_owned()),
+        (
+            "list, workflow + status + week",
+            "/api/workflows?workflow=code_review&status=completed&range=week".to_owned(),
+        ),
         ("list, sorted by cost", "/api/workflows?sort=-total_cost_usd".to_owned()),
         ("list, page 21 by cursor", format!("/api/workflows?limit=50&cursor={deep_cursor}")),
         ("list, text search `invoice`", "/api/workflows?q=invoice".to_owned()),
@@ -96,7 +107,11 @@ async fn ingest_throughput(app: &TestApp, runners: usize, runs_each: usize) -> f
     join_all((0..runners).map(|r| async move {
         for i in 0..runs_each {
             let id = app.create_run(json!({ "workflow_name": "bench", "status": "running" })).await;
-            app.post(&format!("/api/workflows/{id}/states"), json!({ "node_id": "n", "total_tokens": 10, "cost_usd": 0.001 })).await;
+            app.post(
+                &format!("/api/workflows/{id}/states"),
+                json!({ "node_id": "n", "total_tokens": 10, "cost_usd": 0.001 }),
+            )
+            .await;
             app.post(&format!("/api/workflows/{id}/logs"), json!({ "message": format!("runner {r} run {i}") })).await;
             app.post(&format!("/api/workflows/{id}/complete"), json!({})).await;
         }

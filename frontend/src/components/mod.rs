@@ -7,5 +7,5 @@ mod states;
 
 pub use badges::{AliveDot, StatusBadge};
 pub use clock::{provide_clock, Time};
-pub use notices::{notify, provide_notices, NoticeArea, Tone};
+pub use notices::{provide_notices, use_notices, NoticeArea, Tone};
 pub use states::{Empty, Failure, Loading};

@@ -17,11 +17,19 @@ pub fn provide_notices() -> Notices {
     notices
 }
 
-pub fn notify(tone: Tone, text: impl Into<String>) {
-    let Notices(list) = expect_context::<Notices>();
-    let id = js_sys::Date::now() as u64 ^ list.with_untracked(|l| l.len() as u64);
-    list.update(|l| l.push((id, tone, text.into())));
-    set_timeout(move || list.update(|l| l.retain(|(n, ..)| *n != id)), Duration::from_secs(6));
+/// The notice area of this app; take it while a component is created (not inside an
+/// async task, which has no context), then `say` from anywhere.
+pub fn use_notices() -> Notices {
+    expect_context::<Notices>()
+}
+
+impl Notices {
+    pub fn say(self, tone: Tone, text: impl Into<String>) {
+        let Notices(list) = self;
+        let id = js_sys::Date::now() as u64 ^ list.with_untracked(|l| l.len() as u64);
+        list.update(|l| l.push((id, tone, text.into())));
+        set_timeout(move || list.update(|l| l.retain(|(n, ..)| *n != id)), Duration::from_secs(6));
+    }
 }
 
 #[component]

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use shared::{AgentChange, AgentInfo, Event};
 
-use crate::components::{notify, AliveDot, Empty, Failure, Loading, Time, Tone};
+use crate::components::{use_notices, AliveDot, Empty, Failure, Loading, Time, Tone};
 use crate::{api, live};
 
 #[component]
@@ -99,6 +99,7 @@ pub fn Agents() -> impl IntoView {
 #[component]
 fn AgentRow(agent: AgentInfo) -> impl IntoView {
     let id = agent.agent_id.clone();
+    let notices = use_notices();
     let deregister = {
         let id = id.clone();
         move |_| {
@@ -110,8 +111,8 @@ fn AgentRow(agent: AgentInfo) -> impl IntoView {
             let id = id.clone();
             leptos::task::spawn_local(async move {
                 match api::deregister(&id).await {
-                    Ok(_) => notify(Tone::Success, format!("Agent {id} deregistered.")),
-                    Err(error) => notify(Tone::Error, format!("Could not deregister {id}: {error}")),
+                    Ok(_) => notices.say(Tone::Success, format!("Agent {id} deregistered.")),
+                    Err(error) => notices.say(Tone::Error, format!("Could not deregister {id}: {error}")),
                 }
             });
         }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use shared::WorkflowRun;
 
-use crate::components::{notify, Tone};
+use crate::components::{use_notices, Tone};
 use crate::{api, format};
 
 fn confirmed(question: &str) -> bool {
@@ -13,6 +13,7 @@ fn confirmed(question: &str) -> bool {
 #[component]
 pub fn RunActions(#[prop(into)] run: Signal<WorkflowRun>) -> impl IntoView {
     let busy = RwSignal::new(false);
+    let notices = use_notices();
     let cancel = move |_| {
         let run = run.get_untracked();
         let question =
@@ -23,8 +24,8 @@ pub fn RunActions(#[prop(into)] run: Signal<WorkflowRun>) -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             match api::cancel(&run.id).await {
-                Ok(_) => notify(Tone::Success, format!("Run {} cancelled.", format::short_id(&run.id))),
-                Err(error) => notify(Tone::Error, format!("Could not cancel: {error}")),
+                Ok(_) => notices.say(Tone::Success, format!("Run {} cancelled.", format::short_id(&run.id))),
+                Err(error) => notices.say(Tone::Error, format!("Could not cancel: {error}")),
             }
             busy.set(false);
         });
@@ -34,8 +35,8 @@ pub fn RunActions(#[prop(into)] run: Signal<WorkflowRun>) -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             match api::restart(&run.id).await {
-                Ok(new) => notify(Tone::Success, format!("Restarted as run {}.", format::short_id(&new.id))),
-                Err(error) => notify(Tone::Error, format!("Could not restart: {error}")),
+                Ok(new) => notices.say(Tone::Success, format!("Restarted as run {}.", format::short_id(&new.id))),
+                Err(error) => notices.say(Tone::Error, format!("Could not restart: {error}")),
             }
             busy.set(false);
         });

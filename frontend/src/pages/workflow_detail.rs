@@ -7,7 +7,7 @@ use serde_json::Value;
 use shared::{Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRun};
 
 use super::run_actions::RunActions;
-use crate::components::{notify, Failure, Loading, StatusBadge, Time, Tone};
+use crate::components::{use_notices, Failure, Loading, StatusBadge, Time, Tone};
 use crate::live::Stream;
 use crate::{api, format, live, merge};
 
@@ -92,6 +92,7 @@ impl RunView {
 #[component]
 fn RunPage(id: String) -> impl IntoView {
     let loaded: RwSignal<Option<RunView>> = RwSignal::new(None);
+    let notices = use_notices();
     let failure: RwSignal<Option<String>> = RwSignal::new(None);
     let generation = StoredValue::new(0u64);
     let load = {
@@ -108,7 +109,7 @@ fn RunPage(id: String) -> impl IntoView {
                 match (result, loaded.get_untracked()) {
                     (Ok(detail), Some(view)) => view.replace(detail),
                     (Ok(detail), None) => loaded.set(Some(RunView::new(detail))),
-                    (Err(error), Some(_)) => notify(Tone::Error, format!("Could not refresh this run: {error}")),
+                    (Err(error), Some(_)) => notices.say(Tone::Error, format!("Could not refresh this run: {error}")),
                     (Err(error), None) => failure.set(Some(error.message)),
                 }
             });
@@ -274,6 +275,7 @@ fn Json(title: &'static str, value: RwSignal<Option<Value>>) -> impl IntoView {
 
 #[component]
 fn Logs(run_id: String, logs: RwSignal<LogPage>) -> impl IntoView {
+    let notices = use_notices();
     let load_more = move |_| {
         let Some(after) = logs.with_untracked(|l| l.next_after) else { return };
         let id = run_id.clone();
@@ -283,7 +285,7 @@ fn Logs(run_id: String, logs: RwSignal<LogPage>) -> impl IntoView {
                     l.lines.extend(page.lines.into_iter().filter(|line: &LogLine| line.id > after));
                     l.next_after = page.next_after;
                 }),
-                Err(error) => notify(Tone::Error, format!("Could not load more log lines: {error}")),
+                Err(error) => notices.say(Tone::Error, format!("Could not load more log lines: {error}")),
             }
         });
     };

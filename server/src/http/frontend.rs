@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::error::error_response;
 
 #[derive(rust_embed::Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../dist"]
+#[folder = "../dist"]
 #[allow_missing = true]
 struct Assets;
 
