@@ -32,7 +32,7 @@ test('restart links the new run both ways', async ({ page, dashboard }) => {
 });
 
 test.describe('unknown run', () => {
-  test.use({ expectedConsoleErrors: [/status of 404/] });
+  test.use({ expectedConsoleErrors: /status of 404/ });
   test('an unknown run says so', async ({ page, dashboard }) => {
   await page.goto(`${dashboard.url}/workflows/00000000-0000-4000-8000-000000000000`);
   await expect(page.getByRole('alert')).toContainText('no workflow run');
