@@ -117,6 +117,7 @@ pub fn config(database_url: String) -> DashboardArgs {
         event_retention: Duration::from_secs(86_400),
         sse_keep_alive: Duration::from_secs(15),
         max_body_bytes: 1024 * 1024,
+        mlflow_timeout: Duration::from_secs(30),
     }
 }
 

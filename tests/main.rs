@@ -6,5 +6,6 @@ mod agents;
 mod bad_input;
 mod compat;
 mod events;
+mod mlflow;
 mod summary;
 mod workflows;

@@ -16,6 +16,7 @@ crate::on_both_databases!(
     restart_conflicts_and_lineage,
     failing_needs_an_error_message,
     runner_chosen_ids_are_kept_and_unique,
+    mlflow_ids_reported_by_the_runner_are_kept,
 );
 
 fn config() -> serde_json::Value {
@@ -258,4 +259,15 @@ async fn runner_chosen_ids_are_kept_and_unique(app: TestApp) {
     assert_eq!(status, StatusCode::CONFLICT);
     let detail: RunDetail = app.fetch(&format!("/api/workflows/{chosen}")).await;
     assert_eq!(detail.run.id, id);
+}
+
+async fn mlflow_ids_reported_by_the_runner_are_kept(app: TestApp) {
+    let id =
+        app.create_run(json!({ "workflow_name": "w", "status": "running", "mlflow": { "experiment_id": "7" } })).await;
+    let (status, _) =
+        app.post(&format!("/api/workflows/{id}/complete"), json!({ "mlflow": { "run_id": "../../evil" } })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "ids end up in links");
+    app.post(&format!("/api/workflows/{id}/complete"), json!({ "mlflow": { "run_id": "a1b2c3" } })).await;
+    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.mlflow, shared::MlflowIds { experiment_id: Some("7".into()), run_id: Some("a1b2c3".into()) });
 }

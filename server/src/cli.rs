@@ -26,9 +26,10 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port)).await?;
     tracing::info!(
-        "dashboard on http://{} (database {})",
+        "dashboard on http://{} (database {}, MLflow {})",
         listener.local_addr()?,
-        redacted(&args.database.database_url)
+        redacted(&args.database.database_url),
+        args.mlflow_uri.as_deref().unwrap_or("not configured")
     );
     crate::serve(args, listener, shutdown_signal()).await
 }

@@ -39,6 +39,10 @@ pub struct DashboardArgs {
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     pub mlflow_uri: Option<String>,
 
+    /// How long to wait for MLflow's response headers before answering 504.
+    #[arg(long, env = "DASHBOARD_MLFLOW_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub mlflow_timeout: Duration,
+
     /// How long an expired agent stays listed (marked expired) before it is removed.
     #[arg(long, env = "DASHBOARD_AGENT_GRACE", default_value = "600", value_parser = parse_seconds)]
     pub agent_grace: Duration,

@@ -25,10 +25,15 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let mlflow = config
+        .mlflow_uri
+        .as_deref()
+        .map(|uri| http::mlflow::MlflowProxy::new(uri, config.mlflow_timeout))
+        .transpose()?;
     let bus = EventBus::default();
     let store = store::connect(&config.database.database_url, bus.clone()).await?;
     let (stopping, shutdown_signal) = watch::channel(false);
-    let state = AppState { store, bus, config: Arc::new(config), shutdown: shutdown_signal };
+    let state = AppState { store, bus, config: Arc::new(config), mlflow, shutdown: shutdown_signal };
     let mut background = tasks::spawn(&state);
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(async move {

@@ -183,6 +183,7 @@ fn sample_run(rng: &mut fastrand::Rng, started_at: chrono::DateTime<Utc>, live: 
             .then(|| json!({ "result": format!("Report on {topic}"), "score": rng.f64() }).to_string()),
         config_snapshot: Some(config_snapshot(workflow, model).to_string()),
         bottleneck_info: None,
+        mlflow: Default::default(),
         run,
     };
     SeedRun { record, states, logs }

@@ -81,12 +81,24 @@ pub struct RunDetail {
     pub outputs: Option<Value>,
     pub config_snapshot: Option<Value>,
     pub bottleneck_info: Option<Value>,
+    /// Where this run is recorded in MLflow, when its runner said so.
+    pub mlflow: MlflowIds,
     /// Node states, oldest first.
     pub states: Vec<NodeState>,
     /// Runs restarted from this one, oldest first.
     pub restarted_into: Vec<String>,
     /// The first page of logs; fetch more with `GET /api/workflows/{id}/logs?after=`.
     pub logs: LogPage,
+}
+
+/// A run's place in MLflow, as reported by its runner at creation or at the end.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowIds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// The state one node reported (`execution_states.state_data`), in the original's shape.
@@ -190,6 +202,8 @@ pub struct CreateRun {
     /// `pending` (default) or `running`.
     #[serde(default)]
     pub status: Option<RunStatus>,
+    #[serde(default)]
+    pub mlflow: Option<MlflowIds>,
 }
 
 /// `POST /api/workflows/{id}/logs`: one line or a batch.
@@ -227,6 +241,8 @@ pub struct FinishRun {
     pub total_cost_usd: Option<f64>,
     #[serde(default)]
     pub bottleneck_info: Option<Value>,
+    #[serde(default)]
+    pub mlflow: Option<MlflowIds>,
 }
 
 /// Query of `GET /api/workflows`; every field is optional.

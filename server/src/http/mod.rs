@@ -3,6 +3,7 @@
 mod agents;
 pub mod error;
 mod frontend;
+pub mod mlflow;
 mod run_filter;
 mod stream;
 pub mod summary;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub bus: EventBus,
     pub config: Arc<DashboardArgs>,
+    /// The reverse proxy to MLflow, when `--mlflow-uri` is set.
+    pub mlflow: Option<mlflow::MlflowProxy>,
     /// Turns true on graceful shutdown; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -40,12 +43,14 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::routes())
         .merge(summary::routes())
         .merge(stream::routes())
+        .merge(mlflow::status_routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
     // Only the app's files are compressed: compressing event streams would buffer them.
     let app = Router::new().fallback(frontend::serve).layer(CompressionLayer::new());
     Router::new()
         .nest("/api", api)
+        .merge(mlflow::routes())
         .fallback_service(app)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -56,3 +56,18 @@ pub fn run_id(value: &str) -> Result<String, ApiError> {
         )
     })
 }
+
+/// MLflow experiment and run ids end up in links: letters, digits, `-` and `_` only.
+pub fn mlflow_ids(ids: &shared::MlflowIds) -> Result<(), ApiError> {
+    for (field, value) in [("mlflow.experiment_id", &ids.experiment_id), ("mlflow.run_id", &ids.run_id)] {
+        if let Some(value) = value {
+            if value.is_empty()
+                || value.len() > 64
+                || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ApiError::invalid(format!("`{field}` must be 1 to 64 letters, digits, `-` or `_`")));
+            }
+        }
+    }
+    Ok(())
+}

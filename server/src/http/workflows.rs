@@ -65,6 +65,7 @@ async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
         outputs: RunRecord::json(&record.outputs),
         config_snapshot: RunRecord::json(&record.config_snapshot),
         bottleneck_info: RunRecord::json(&record.bottleneck_info),
+        mlflow: record.mlflow,
         run: record.run,
         states,
         restarted_into,
@@ -120,12 +121,15 @@ async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> C
     if !status.is_active() {
         return Err(ApiError::invalid("a new run's `status` is `pending` or `running`"));
     }
+    let mlflow = body.mlflow.unwrap_or_default();
+    validate::mlflow_ids(&mlflow)?;
     let run = NewRun {
         id,
         workflow_name: body.workflow_name,
         status,
         inputs: body.inputs,
         config_snapshot: body.config_snapshot,
+        mlflow,
     };
     created(state.store.create_run(run).await?)
 }
@@ -202,6 +206,9 @@ async fn finish(state: AppState, id: String, outcome: Outcome, report: FinishRun
     validate::non_negative_f64("duration_seconds", report.duration_seconds)?;
     validate::non_negative_f64("total_cost_usd", report.total_cost_usd)?;
     validate::non_negative_i64("total_tokens", report.total_tokens)?;
+    if let Some(ids) = &report.mlflow {
+        validate::mlflow_ids(ids)?;
+    }
     Ok(axum::Json(state.store.finish_run(&id, outcome, report).await?))
 }
 

@@ -10,7 +10,7 @@ pub mod time;
 use async_trait::async_trait;
 use serde_json::Value;
 use shared::{
-    AgentInfo, Event, FinishRun, LogLine, NewLogLine, NodeState, NodeStateData, RunSort, RunStatus, Summary,
+    AgentInfo, Event, FinishRun, LogLine, MlflowIds, NewLogLine, NodeState, NodeStateData, RunSort, RunStatus, Summary,
     WorkflowRun,
 };
 use std::sync::Arc;
@@ -89,6 +89,7 @@ pub struct NewRun {
     pub status: RunStatus,
     pub inputs: Option<Value>,
     pub config_snapshot: Option<Value>,
+    pub mlflow: MlflowIds,
 }
 
 /// How a run ends when its runner reports it.

@@ -1,7 +1,9 @@
 //! Rows as both databases return them, and their conversion to wire types.
 
 use serde_json::Value;
-use shared::{capabilities_from_metadata, AgentInfo, LogLine, NodeState, NodeStateData, RunStatus, WorkflowRun};
+use shared::{
+    capabilities_from_metadata, AgentInfo, LogLine, MlflowIds, NodeState, NodeStateData, RunStatus, WorkflowRun,
+};
 
 use super::{StoreError, Ts};
 
@@ -53,6 +55,7 @@ pub struct RunRecord {
     pub outputs: Option<String>,
     pub config_snapshot: Option<String>,
     pub bottleneck_info: Option<String>,
+    pub mlflow: MlflowIds,
 }
 
 impl RunRecord {
@@ -71,6 +74,8 @@ pub(super) struct RunRecordRow {
     outputs: Option<String>,
     config_snapshot: Option<String>,
     bottleneck_info: Option<String>,
+    mlflow_experiment_id: Option<String>,
+    mlflow_run_id: Option<String>,
 }
 
 impl TryFrom<RunRecordRow> for RunRecord {
@@ -82,6 +87,7 @@ impl TryFrom<RunRecordRow> for RunRecord {
             outputs: row.outputs,
             config_snapshot: row.config_snapshot,
             bottleneck_info: row.bottleneck_info,
+            mlflow: MlflowIds { experiment_id: row.mlflow_experiment_id, run_id: row.mlflow_run_id },
         })
     }
 }

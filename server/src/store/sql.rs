@@ -167,8 +167,8 @@ macro_rules! sql_store {
 
             async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
                 let row: Option<RunRecordRow> = sqlx::query_as(&format!(
-                    "SELECT {RUN_COLUMNS}, inputs, outputs, config_snapshot, bottleneck_info \
-                     FROM workflow_runs WHERE id = $1"
+                    "SELECT {RUN_COLUMNS}, inputs, outputs, config_snapshot, bottleneck_info, \
+                     mlflow_experiment_id, mlflow_run_id FROM workflow_runs WHERE id = $1"
                 ))
                 .bind(id)
                 .fetch_optional(&self.reader)
@@ -213,8 +213,8 @@ macro_rules! sql_store {
                     return Err(StoreError::Conflict(format!("a run with id {} already exists", run.id)));
                 }
                 sqlx::query(
-                    "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, started_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, started_at, \
+                     mlflow_experiment_id, mlflow_run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&run.id)
                 .bind(&run.workflow_name)
@@ -222,6 +222,8 @@ macro_rules! sql_store {
                 .bind(json_text(&run.inputs))
                 .bind(json_text(&run.config_snapshot))
                 .bind(Ts::now())
+                .bind(&run.mlflow.experiment_id)
+                .bind(&run.mlflow.run_id)
                 .execute(&mut *tx)
                 .await?;
                 let (created, event) = Self::updated_run(&mut tx, &run.id).await?;
@@ -304,7 +306,9 @@ macro_rules! sql_store {
                     "UPDATE workflow_runs SET status = $2, completed_at = $3, duration_seconds = $4, \
                      outputs = COALESCE($5, outputs), error_message = COALESCE($6, error_message), \
                      total_tokens = COALESCE($7, total_tokens), total_cost_usd = COALESCE($8, total_cost_usd), \
-                     bottleneck_info = COALESCE($9, bottleneck_info) WHERE id = $1 AND {ACTIVE}"
+                     bottleneck_info = COALESCE($9, bottleneck_info), \
+                     mlflow_experiment_id = COALESCE($10, mlflow_experiment_id), \
+                     mlflow_run_id = COALESCE($11, mlflow_run_id) WHERE id = $1 AND {ACTIVE}"
                 ))
                 .bind(id)
                 .bind(status.as_str())
@@ -315,6 +319,8 @@ macro_rules! sql_store {
                 .bind(report.total_tokens)
                 .bind(report.total_cost_usd)
                 .bind(json_text(&report.bottleneck_info))
+                .bind(report.mlflow.as_ref().and_then(|m| m.experiment_id.clone()))
+                .bind(report.mlflow.as_ref().and_then(|m| m.run_id.clone()))
                 .execute(&mut *tx)
                 .await?;
                 let (finished, event) = Self::updated_run(&mut tx, id).await?;
