@@ -1,7 +1,9 @@
 //! The one typed client of the REST API, and every URL the app uses.
 
 use serde::de::DeserializeOwned;
-use shared::{AgentDeleted, AgentInfo, ErrorBody, LogPage, RunDetail, RunPage, RunQuery, Summary, WorkflowRun};
+use shared::{
+    AgentDeleted, AgentInfo, ErrorBody, LogPage, MlflowStatus, RunDetail, RunPage, RunQuery, Summary, WorkflowRun,
+};
 use std::fmt;
 
 /// An API call that did not succeed: the server's message, or why there was none.
@@ -102,6 +104,29 @@ pub async fn deregister(id: &str) -> ApiResult<AgentDeleted> {
     read(gloo_net::http::Request::delete(&format!("/api/agents/{}", encode(id)))).await
 }
 
+pub async fn mlflow_status() -> ApiResult<MlflowStatus> {
+    read(get("/api/mlflow")).await
+}
+
+/// The id of the MLflow experiment with this name, asked of MLflow through the proxy.
+pub async fn mlflow_experiment_id(name: &str) -> ApiResult<String> {
+    #[derive(serde::Deserialize)]
+    struct Found {
+        experiment: Experiment,
+    }
+    #[derive(serde::Deserialize)]
+    struct Experiment {
+        experiment_id: String,
+    }
+    let url = format!("{MLFLOW}ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name={}", encode(name));
+    let found: Found = read(get(&url)).await?;
+    Ok(found.experiment.experiment_id)
+}
+
+/// The MLflow UI through the server's proxy (the trailing slash matters: MLflow's
+/// own URLs are relative).
+pub const MLFLOW: &str = "/mlflow/";
+
 pub fn agent_docs(id: &str) -> String {
     format!("/api/agents/{}/docs", encode(id))
 }
@@ -125,5 +150,15 @@ pub mod pages {
 
     pub fn workflow(id: &str) -> String {
         format!("/workflows/{id}")
+    }
+
+    /// The MLflow page showing one view of the MLflow UI (`/experiments/1/runs/abc`).
+    pub fn mlflow_view(view: &str) -> String {
+        format!("{OBSERVABILITY}?view={}", super::encode(view))
+    }
+
+    /// The MLflow page showing the experiment with this name.
+    pub fn mlflow_experiment(name: &str) -> String {
+        format!("{OBSERVABILITY}?experiment={}", super::encode(name))
     }
 }

@@ -24,3 +24,11 @@ pub struct Health {
     pub database: String,
     pub version: String,
 }
+
+/// `GET /api/mlflow`: whether the MLflow proxy is configured and its upstream answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MlflowStatus {
+    pub configured: bool,
+    pub reachable: bool,
+    pub message: String,
+}

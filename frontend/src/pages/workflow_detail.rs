@@ -31,11 +31,31 @@ struct RunView {
     restarted_into: RwSignal<Vec<String>>,
     inputs: RwSignal<Option<Value>>,
     outputs: RwSignal<Option<Value>>,
+    mlflow: RwSignal<Option<String>>,
+}
+
+/// Where this run is in the embedded MLflow: its run or experiment as the runner
+/// reported them, else the experiment its config names.
+fn mlflow_link(detail: &RunDetail) -> Option<String> {
+    let ids = &detail.mlflow;
+    match (&ids.experiment_id, &ids.run_id) {
+        (Some(experiment), Some(run)) => {
+            Some(api::pages::mlflow_view(&format!("/experiments/{experiment}/runs/{run}")))
+        }
+        (Some(experiment), None) => Some(api::pages::mlflow_view(&format!("/experiments/{experiment}/runs"))),
+        _ => detail
+            .config_snapshot
+            .as_ref()
+            .and_then(|config| config.pointer("/config/observability/mlflow/experiment_name"))
+            .and_then(Value::as_str)
+            .map(api::pages::mlflow_experiment),
+    }
 }
 
 impl RunView {
     fn new(detail: RunDetail) -> RunView {
         RunView {
+            mlflow: RwSignal::new(mlflow_link(&detail)),
             run: RwSignal::new(detail.run),
             states: RwSignal::new(detail.states),
             logs: RwSignal::new(detail.logs),
@@ -46,6 +66,7 @@ impl RunView {
     }
 
     fn replace(self, detail: RunDetail) {
+        self.mlflow.set(mlflow_link(&detail));
         self.run.set(detail.run);
         self.states.set(detail.states);
         self.logs.set(detail.logs);
@@ -169,7 +190,12 @@ fn Loaded(view: RunView) -> impl IntoView {
                 <p class="crumbs"><a href=api::pages::WORKFLOWS>"Workflow runs"</a> " / " <span class="mono">{id.clone()}</span></p>
                 <h1>{move || run.with(|r| r.workflow_name.clone())} " " <StatusBadge status=Signal::derive(move || run.with(|r| r.status)) /></h1>
             </div>
-            <RunActions run />
+            <div class="actions">
+                {move || view.mlflow.get().map(|href| view! {
+                    <a class="button small secondary" href=href data-testid="mlflow-link">"Open in MLflow"</a>
+                })}
+                <RunActions run />
+            </div>
         </header>
         <dl class="facts" data-testid="run-facts">
             <div><dt>"Started"</dt><dd><Time at=Signal::derive(move || run.with(|r| r.started_at)) /></dd></div>

@@ -19,6 +19,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
+use shared::MlflowStatus;
+
 use super::error::error_response;
 use super::AppState;
 
@@ -178,16 +180,9 @@ fn rewrite_location(location: &str, base: &str) -> Option<String> {
     Some(format!("{PREFIX}{}", if path.starts_with('/') { path.to_owned() } else { format!("/{path}") }))
 }
 
-#[derive(serde::Serialize)]
-struct Status {
-    configured: bool,
-    reachable: bool,
-    message: String,
-}
-
 async fn status(State(state): State<AppState>) -> impl IntoResponse {
     let Some(proxy) = &state.mlflow else {
-        return axum::Json(Status {
+        return axum::Json(MlflowStatus {
             configured: false,
             reachable: false,
             message: "MLflow is not configured".to_owned(),
@@ -202,7 +197,7 @@ async fn status(State(state): State<AppState>) -> impl IntoResponse {
         Ok(response) => (false, format!("MLflow at {} answered {}", proxy.base, response.status())),
         Err(_) => (false, format!("MLflow at {} is unreachable", proxy.base)),
     };
-    axum::Json(Status { configured: true, reachable, message })
+    axum::Json(MlflowStatus { configured: true, reachable, message })
 }
 
 #[cfg(test)]
