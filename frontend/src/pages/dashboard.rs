@@ -79,7 +79,7 @@ fn LatestRuns() -> impl IntoView {
                     Some(_) => {}
                     None => {
                         list.insert(0, run.clone());
-                        list.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+                        list.sort_by_key(|run| std::cmp::Reverse(run.started_at));
                         list.truncate(LATEST);
                     }
                 }

@@ -79,23 +79,25 @@ impl RunView {
     fn apply(self, event: &Event) {
         let id = self.run.with_untracked(|r| r.id.clone());
         match event {
-            Event::WorkflowUpdate(run) if run.id == id => {
-                if self.run.with_untracked(|current| merge::supersedes(run, current)) {
-                    self.run.set(run.clone());
-                }
+            Event::WorkflowUpdate(run)
+                if run.id == id && self.run.with_untracked(|current| merge::supersedes(run, current)) =>
+            {
+                self.run.set(run.clone());
             }
-            Event::WorkflowUpdate(run) if run.restarted_from.as_deref() == Some(id.as_str()) => {
-                if !self.restarted_into.with_untracked(|into| into.contains(&run.id)) {
-                    self.restarted_into.update(|into| into.push(run.id.clone()));
-                }
+            Event::WorkflowUpdate(run)
+                if run.restarted_from.as_deref() == Some(id.as_str())
+                    && !self.restarted_into.with_untracked(|into| into.contains(&run.id)) =>
+            {
+                self.restarted_into.update(|into| into.push(run.id.clone()));
             }
-            Event::NodeState(state) if state.run_id == id => {
-                if !self.states.with_untracked(|states| states.iter().any(|s| s.id == state.id)) {
-                    self.states.update(|states| {
-                        states.push(state.clone());
-                        states.sort_by_key(|s| s.id);
-                    });
-                }
+            Event::NodeState(state)
+                if state.run_id == id
+                    && !self.states.with_untracked(|states| states.iter().any(|s| s.id == state.id)) =>
+            {
+                self.states.update(|states| {
+                    states.push(state.clone());
+                    states.sort_by_key(|s| s.id);
+                });
             }
             Event::RunLog(line) if line.run_id == id => {
                 // Tail only when every earlier line is shown; otherwise "Load more" gets it.
