@@ -12,6 +12,25 @@ crate::on_both_databases!(
     seed_metric_streams,
     bad_stream_requests_are_refused,
 );
+/// Replicas share one PostgreSQL database; each learns of the others' writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_deliver_each_others_writes() {
+    let first = TestApp::spawn(Backend::Postgres).await;
+    let second = first.replica().await;
+    let mut on_second = second.events("/api/events", None).await;
+    on_second.expect(&["ready"]).await;
+    let id = first.create_run(json!({ "workflow_name": "written on the first" })).await;
+    let update = on_second.expect(&["workflow_update"]).await;
+    assert_eq!(update.data["id"], id.as_str());
+    let summary = on_second.expect(&["summary"]).await;
+    assert_eq!(summary.data["total_workflows"], 1);
+
+    let mut on_first = first.events("/api/events?topics=agents", None).await;
+    on_first.expect(&["ready"]).await;
+    second.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "h", "port": 1 })).await;
+    assert_eq!(on_first.expect(&["agent_update"]).await.data["agent"]["agent_id"], "a");
+}
+
 /// Tests that start their own server with other settings.
 mod own_settings {
     use super::*;

@@ -50,6 +50,8 @@ fn postgres_admin_url() -> String {
 pub enum TestDb {
     Sqlite(tempfile::TempDir),
     Postgres(String),
+    /// Another server's database, by URL; that server's `TestDb` owns it.
+    Shared(String),
 }
 
 impl TestDb {
@@ -76,6 +78,7 @@ impl TestDb {
                 let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
                 format!("{base}/{name}")
             }
+            TestDb::Shared(url) => url.clone(),
         }
     }
 }
@@ -146,10 +149,7 @@ impl TestApp {
             .await
             .expect("server failed");
         });
-        let backend = match db {
-            TestDb::Sqlite(_) => Backend::Sqlite,
-            TestDb::Postgres(_) => Backend::Postgres,
-        };
+        let backend = if db.url().starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let app = TestApp {
             backend,
             address,
@@ -199,6 +199,11 @@ impl TestApp {
         adjust(&mut config);
         let db = std::mem::replace(&mut self.db, TestDb::Sqlite(tempfile::tempdir().unwrap()));
         Self::start(db, config).await
+    }
+
+    /// A second server on the same database, as a replica behind a load balancer.
+    pub async fn replica(&self) -> TestApp {
+        Self::start(TestDb::Shared(self.db.url()), self.config.clone()).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,5 +1,5 @@
-//! Background work that no request triggers: summary events, agent expiry, and
-//! pruning of the event log.
+//! Background work that no request triggers: summary events, agent expiry, pruning
+//! of the event log, and (on PostgreSQL) relaying other replicas' events.
 
 use chrono::Utc;
 use shared::{AgentChange, AgentUpdate, Event, Summary};
@@ -20,6 +20,8 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     tasks.spawn(publish_summaries(state.clone()));
     tasks.spawn(expire_agents(state.clone()));
     tasks.spawn(prune_events(state.clone()));
+    let store = state.store.clone();
+    tasks.spawn(async move { store.relay_events().await });
     tasks
 }
 

@@ -155,6 +155,9 @@ pub trait Store: Send + Sync + 'static {
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, Event)>>;
     /// Oldest and newest kept event ids (0, 0 when there are none).
     async fn event_bounds(&self) -> Result<(i64, i64)>;
+    /// Feeds events committed by other processes to this one's bus, until the process
+    /// ends (PostgreSQL replicas); returns at once where there are none (SQLite).
+    async fn relay_events(&self);
     /// Deletes events older than `before`, always keeping the newest.
     async fn prune_events(&self, before: Ts) -> Result<u64>;
 

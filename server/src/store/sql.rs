@@ -3,8 +3,10 @@
 //! values); the only dialect difference, case-insensitive `LIKE`, is a macro argument.
 //!
 //! Every write runs in a transaction from the backend's `begin_write` (which serialises
-//! writers, so event ids commit in order), records its events in `dashboard_events`
-//! in that same transaction, and publishes them only after commit.
+//! writers, so event ids commit in order) and records its events in `dashboard_events`
+//! in that same transaction. The backend then delivers them after commit: SQLite to
+//! this process's bus at once (`deliver`); PostgreSQL to every replica's bus through
+//! `NOTIFY` (`announce`) and each replica's `relay`.
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, like = $like:literal) => {
@@ -47,11 +49,12 @@ macro_rules! sql_store {
                 Ok((id, event))
             }
 
-            async fn commit(&self, tx: Tx, events: Vec<(i64, Event)>) -> Result<()> {
-                tx.commit().await?;
-                for (id, event) in events {
-                    self.bus.publish(Some(id), event);
+            async fn commit(&self, mut tx: Tx, events: Vec<(i64, Event)>) -> Result<()> {
+                if !events.is_empty() {
+                    Self::announce(&mut tx).await?;
                 }
+                tx.commit().await?;
+                self.deliver(events);
                 Ok(())
             }
 
@@ -509,6 +512,10 @@ macro_rules! sql_store {
                 )
                 .fetch_one(&self.reader)
                 .await?)
+            }
+
+            async fn relay_events(&self) {
+                Self::relay(self).await
             }
 
             async fn prune_events(&self, before: Ts) -> Result<u64> {

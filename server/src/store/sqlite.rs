@@ -31,6 +31,19 @@ impl SqliteStore {
         Ok(SqliteStore { reader, writer, bus })
     }
 
+    /// One process serves a SQLite file, so its own bus is every subscriber's.
+    fn deliver(&self, events: Vec<(i64, shared::Event)>) {
+        for (id, event) in events {
+            self.bus.publish(Some(id), event);
+        }
+    }
+
+    async fn announce(_tx: &mut sqlx::Transaction<'static, Sqlite>) -> sqlx::Result<()> {
+        Ok(())
+    }
+
+    async fn relay(&self) {}
+
     /// IMMEDIATE takes the write lock up front: a transaction that reads before it
     /// writes can then never fail on upgrading its lock when another process wrote.
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
