@@ -79,6 +79,8 @@ async fn malformed_requests_get_json_errors_and_change_nothing(app: TestApp) {
         );
     }
     assert_nothing_changed(&app).await;
+    let (_, body) = app.get("/api/nowhere").await;
+    assert_eq!(body["error"]["message"], "no route for /api/nowhere");
 
     // A refused report into a real run leaves it as it was.
     let id = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;

@@ -196,6 +196,7 @@ async fn seed_metric_streams(app: TestApp) {
 async fn bad_stream_requests_are_refused(app: TestApp) {
     for path in [
         "/api/events?topics=everything",
+        "/api/metrics/agents/stream?topics=workflows",
         "/api/events?run=not-a-uuid",
         "/api/events?bogus=1",
         "/api/events?last_event_id=x",

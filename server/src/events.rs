@@ -16,20 +16,18 @@ pub struct Published {
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Published>,
-    /// Poked by run writes; the summary task recomputes run totals once per burst.
-    runs_changed: Arc<Notify>,
-    /// Poked by agent writes, for the summary task and the expiry task.
+    /// Poked by run and agent writes; the summary task recomputes once per burst.
+    totals_changed: Arc<Notify>,
+    /// Poked by agent writes so the expiry task re-plans its next wake-up.
     agents_changed: Arc<Notify>,
-    agents_changed_for_summary: Arc<Notify>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         EventBus {
             sender: broadcast::channel(1024).0,
-            runs_changed: Arc::new(Notify::new()),
+            totals_changed: Arc::new(Notify::new()),
             agents_changed: Arc::new(Notify::new()),
-            agents_changed_for_summary: Arc::new(Notify::new()),
         }
     }
 }
@@ -41,10 +39,10 @@ impl EventBus {
 
     pub fn publish(&self, id: Option<i64>, event: Event) {
         match &event {
-            Event::WorkflowUpdate(_) => self.runs_changed.notify_one(),
+            Event::WorkflowUpdate(_) => self.totals_changed.notify_one(),
             Event::AgentUpdate(_) => {
+                self.totals_changed.notify_one();
                 self.agents_changed.notify_one();
-                self.agents_changed_for_summary.notify_one();
             }
             _ => {}
         }
@@ -52,16 +50,11 @@ impl EventBus {
         let _ = self.sender.send(Published { id, event: Arc::new(event) });
     }
 
-    pub fn runs_changed(&self) -> &Notify {
-        &self.runs_changed
+    pub fn totals_changed(&self) -> &Notify {
+        &self.totals_changed
     }
 
-    /// For the expiry task; the summary task has its own, so neither steals the other's wake-up.
     pub fn agents_changed(&self) -> &Notify {
         &self.agents_changed
-    }
-
-    pub fn agents_changed_for_summary(&self) -> &Notify {
-        &self.agents_changed_for_summary
     }
 }

@@ -25,35 +25,24 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     tasks
 }
 
-/// Publishes a `summary` event whenever the totals change. Run totals (the costly
-/// part) are recomputed only after run writes; agent changes recount agents only.
+/// Publishes a `summary` event when the totals change: recomputed at once after a
+/// write (two small reads), at most every `SUMMARY_MIN_INTERVAL` under load, and sent
+/// only when different from the last one (most heartbeats change nothing).
 async fn publish_summaries(state: AppState) {
-    let (store, bus) = (state.store.as_ref(), &state.bus);
-    let mut runs: Option<Summary> = None;
     let mut last_sent: Option<Summary> = None;
     loop {
-        let runs_changed = tokio::select! {
-            _ = bus.runs_changed().notified() => true,
-            _ = bus.agents_changed_for_summary().notified() => false,
-        };
-        let totals = match (runs_changed, runs.clone()) {
-            (false, Some(cached)) => Ok(cached),
-            _ => store.run_totals().await,
-        };
-        let current = match (totals, store.list_agents().await) {
-            (Ok(totals), Ok(agents)) => {
-                runs = Some(totals.clone());
-                summary::with_agents(totals, &agents)
+        state.bus.totals_changed().notified().await;
+        match summary::compute(state.store.as_ref()).await {
+            Ok(current) if last_sent.as_ref() != Some(&current) => {
+                state.bus.publish(None, Event::Summary(current.clone()));
+                last_sent = Some(current);
             }
-            (Err(error), _) | (_, Err(error)) => {
+            Ok(_) => {}
+            Err(error) => {
                 tracing::warn!(%error, "could not compute the summary");
                 tokio::time::sleep(RETRY_AFTER).await;
-                continue;
+                state.bus.totals_changed().notify_one();
             }
-        };
-        if last_sent.as_ref() != Some(&current) {
-            bus.publish(None, Event::Summary(current.clone()));
-            last_sent = Some(current);
         }
         tokio::time::sleep(SUMMARY_MIN_INTERVAL).await;
     }

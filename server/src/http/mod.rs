@@ -11,7 +11,8 @@ mod validate;
 mod workflows;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, Uri};
+use axum::extract::OriginalUri;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Router;
 use std::any::Any;
@@ -58,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn unknown_route(uri: Uri) -> Response {
+async fn unknown_route(OriginalUri(uri): OriginalUri) -> Response {
     error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()))
 }
 

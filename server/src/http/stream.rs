@@ -103,6 +103,7 @@ async fn workflows(
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
+    fixed_topic(&query)?;
     open(state, &headers, &query, "workflows")
 }
 
@@ -112,7 +113,15 @@ async fn agents(
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
+    fixed_topic(&query)?;
     open(state, &headers, &query, "agents")
+}
+
+fn fixed_topic(query: &StreamQuery) -> Result<(), ApiError> {
+    match query.topics {
+        Some(_) => Err(ApiError::invalid("this stream has a fixed topic; use /api/events?topics= to choose")),
+        None => Ok(()),
+    }
 }
 
 fn open(
