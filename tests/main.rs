@@ -7,5 +7,6 @@ mod bad_input;
 mod compat;
 mod events;
 mod mlflow;
+mod seed;
 mod summary;
 mod workflows;

@@ -68,6 +68,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
         done += count;
         tracing::info!(runs = done, elapsed_s = started.elapsed().as_secs_f64(), "seeded");
     }
+    store.analyze().await?;
     Ok(())
 }
 

@@ -27,6 +27,12 @@ pub struct PgStore {
 
 impl PgStore {
     const BACKEND: &'static str = "postgres";
+    const ANALYZE: &'static str = "VACUUM ANALYZE";
+
+    /// One pool serves reads and writes.
+    fn write_pool(&self) -> Pool<Postgres> {
+        self.reader.clone()
+    }
 
     pub async fn connect(url: &str, bus: EventBus) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new().max_connections(10).connect(url).await?;

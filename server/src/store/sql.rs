@@ -514,6 +514,11 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn analyze(&self) -> Result<()> {
+                sqlx::query(Self::ANALYZE).execute(&self.write_pool()).await?;
+                Ok(())
+            }
+
             async fn relay_events(&self) {
                 Self::relay(self).await
             }

@@ -17,6 +17,12 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
+    const ANALYZE: &'static str = "ANALYZE";
+
+    /// Statements that write outside a transaction go through the writer.
+    fn write_pool(&self) -> Pool<Sqlite> {
+        self.writer.clone()
+    }
 
     pub async fn connect(url: &str, bus: EventBus) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
