@@ -162,8 +162,8 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_events(&self, before: Ts) -> Result<u64>;
 
     async fn seed(&self, runs: Vec<SeedRun>, agents: Vec<(NewAgent, Ts)>) -> Result<()>;
-    /// After a bulk load: fresh planner statistics (and, on PostgreSQL, the dead row
-    /// versions the totals triggers left behind cleared), as autovacuum would later.
+    /// After a bulk load: fresh planner statistics and, on PostgreSQL, the dead row
+    /// versions the totals triggers left behind cleared away.
     async fn analyze(&self) -> Result<()>;
 }
 

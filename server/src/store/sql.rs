@@ -515,7 +515,10 @@ macro_rules! sql_store {
             }
 
             async fn analyze(&self) -> Result<()> {
-                sqlx::query(Self::ANALYZE).execute(&self.write_pool()).await?;
+                // One statement at a time: VACUUM refuses to run inside a transaction.
+                for statement in Self::AFTER_BULK_LOAD {
+                    sqlx::query(statement).execute(&self.write_pool()).await?;
+                }
                 Ok(())
             }
 

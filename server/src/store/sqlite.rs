@@ -17,7 +17,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
-    const ANALYZE: &'static str = "ANALYZE";
+    const AFTER_BULK_LOAD: &'static [&'static str] = &["ANALYZE"];
 
     /// Statements that write outside a transaction go through the writer.
     fn write_pool(&self) -> Pool<Sqlite> {
