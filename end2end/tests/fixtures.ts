@@ -8,7 +8,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const binary = process.env.DASHBOARD_BIN ?? resolve(__dirname, '../../target/release/configurable-agents');
+// The release binary that scripts/build.sh makes (honouring CARGO_TARGET_DIR), or DASHBOARD_BIN.
+const targetDir = process.env.CARGO_TARGET_DIR ? resolve(__dirname, '../..', process.env.CARGO_TARGET_DIR) : resolve(__dirname, '../../target');
+const binary = process.env.DASHBOARD_BIN ?? join(targetDir, 'release/configurable-agents');
 
 async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
