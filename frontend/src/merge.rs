@@ -2,7 +2,31 @@
 //! cross on the wire, so a run is only replaced by a version at least as far along.
 
 use chrono::{DateTime, Duration, Utc};
+use leptos::prelude::*;
 use shared::{RunQuery, RunStatus, WorkflowRun};
+use std::future::Future;
+
+/// Loads that may overlap (a filter changed, a reconnect reloaded): only the answer
+/// to the newest one is applied, so a slower, older answer never overwrites a newer.
+#[derive(Debug, Clone, Copy)]
+pub struct LatestLoad(StoredValue<u64>);
+
+impl LatestLoad {
+    pub fn new() -> LatestLoad {
+        LatestLoad(StoredValue::new(0))
+    }
+
+    pub fn start<T: 'static>(self, request: impl Future<Output = T> + 'static, apply: impl FnOnce(T) + 'static) {
+        self.0.update_value(|n| *n += 1);
+        let mine = self.0.get_value();
+        leptos::task::spawn_local(async move {
+            let answer = request.await;
+            if self.0.get_value() == mine {
+                apply(answer);
+            }
+        });
+    }
+}
 
 fn progress(run: &WorkflowRun) -> (u8, bool, i64) {
     let stage = match run.status {

@@ -117,24 +117,16 @@ fn RunPage(id: String) -> impl IntoView {
     let loaded: RwSignal<Option<RunView>> = RwSignal::new(None);
     let notices = use_notices();
     let failure: RwSignal<Option<String>> = RwSignal::new(None);
-    let generation = StoredValue::new(0u64);
+    let latest = merge::LatestLoad::new();
     let load = {
         let id = id.clone();
         move || {
             let id = id.clone();
-            generation.update_value(|g| *g += 1);
-            let mine = generation.get_value();
-            leptos::task::spawn_local(async move {
-                let result = api::run(&id).await;
-                if generation.get_value() != mine {
-                    return;
-                }
-                match (result, loaded.get_untracked()) {
-                    (Ok(detail), Some(view)) => view.replace(detail),
-                    (Ok(detail), None) => loaded.set(Some(RunView::new(detail))),
-                    (Err(error), Some(_)) => notices.say(Tone::Error, format!("Could not refresh this run: {error}")),
-                    (Err(error), None) => failure.set(Some(error.message)),
-                }
+            latest.start(async move { api::run(&id).await }, move |result| match (result, loaded.get_untracked()) {
+                (Ok(detail), Some(view)) => view.replace(detail),
+                (Ok(detail), None) => loaded.set(Some(RunView::new(detail))),
+                (Err(error), Some(_)) => notices.say(Tone::Error, format!("Could not refresh this run: {error}")),
+                (Err(error), None) => failure.set(Some(error.message)),
             });
         }
     };

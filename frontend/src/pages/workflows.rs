@@ -64,25 +64,16 @@ pub fn Workflows() -> impl IntoView {
     let phase = RwSignal::new(Phase::Loading);
     let rows: RwSignal<Vec<Row>> = RwSignal::new(Vec::new());
     let next: RwSignal<Option<String>> = RwSignal::new(None);
-    let generation = StoredValue::new(0u64);
+    let latest = merge::LatestLoad::new();
     let load = move || {
         let query = query.get_untracked();
-        generation.update_value(|g| *g += 1);
-        let mine = generation.get_value();
-        leptos::task::spawn_local(async move {
-            let result = api::runs(&query).await;
-            // A slower, older request must not overwrite a newer one.
-            if generation.get_value() != mine {
-                return;
+        latest.start(async move { api::runs(&query).await }, move |result| match result {
+            Ok(page) => {
+                replace_rows(rows, page.runs);
+                next.set(page.next_cursor);
+                set_phase(phase, Phase::Ready);
             }
-            match result {
-                Ok(page) => {
-                    replace_rows(rows, page.runs);
-                    next.set(page.next_cursor);
-                    set_phase(phase, Phase::Ready);
-                }
-                Err(error) => set_phase(phase, Phase::Failed(error.message)),
-            }
+            Err(error) => set_phase(phase, Phase::Failed(error.message)),
         });
     };
     Effect::new(move |_| {
