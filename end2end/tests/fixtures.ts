@@ -117,6 +117,11 @@ export const test = base.extend<Fixtures>({
 
 export { expect };
 
+/** Where a README screenshot goes, or nowhere unless UPDATE_SCREENSHOTS is set. */
+export function shot(name: string): string | undefined {
+  return process.env.UPDATE_SCREENSHOTS ? resolve(__dirname, `../../docs/screenshots/${name}.png`) : undefined;
+}
+
 /** A real MLflow tracking server on a free port (from the virtualenv .ci/run makes). */
 export async function startMlflow(): Promise<{ url: string; stop: () => Promise<void> }> {
   const binary = process.env.MLFLOW_BIN ?? resolve(__dirname, '../../.venv-mlflow/bin/mlflow');

@@ -1,8 +1,8 @@
-import { test, expect, Dashboard, startMlflow } from './fixtures';
+import { test, expect, Dashboard, startMlflow, shot } from './fixtures';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 test('without --mlflow-uri the page explains how to connect MLflow', async ({ page, dashboard }) => {
   await page.goto(`${dashboard.url}/observability`);
@@ -28,7 +28,7 @@ test.describe('with MLflow', () => {
       await page.goto(`${dashboard.url}/observability?view=/experiments/${experiment_id}/runs`);
       const frame = page.frameLocator('[data-testid="mlflow-frame"]');
       await expect(frame.getByText('e2e-traced-run').first()).toBeVisible({ timeout: 60_000 });
-      await page.screenshot({ path: resolve(__dirname, '../../docs/screenshots/mlflow.png') });
+      await page.screenshot({ path: shot('mlflow') });
 
       // A run that reported its MLflow ids links to its MLflow run.
       const created = await dashboard.api('POST', '/api/workflows', {

@@ -1,8 +1,7 @@
 // Screenshots of the main pages, from the real app with sample data, for the README.
-import { test, expect, waitLive } from './fixtures';
-import { resolve } from 'node:path';
-
-const shots = resolve(__dirname, '../../docs/screenshots');
+// They are written to docs/screenshots only with UPDATE_SCREENSHOTS=1, so a test run
+// leaves the checkout as it was.
+import { test, expect, waitLive, shot } from './fixtures';
 
 test('screenshots of each main page', async ({ page, dashboard }) => {
   for (const [name, status, tokens, cost] of [
@@ -30,23 +29,23 @@ test('screenshots of each main page', async ({ page, dashboard }) => {
   await page.goto(dashboard.url);
   await waitLive(page);
   await expect(page.getByTestId('total-workflows')).toHaveText('6');
-  await page.screenshot({ path: `${shots}/dashboard.png`, fullPage: true });
+  await page.screenshot({ path: shot('dashboard'), fullPage: true });
   await page.goto(`${dashboard.url}/workflows`);
   await expect(page.locator('tbody tr')).toHaveCount(6);
-  await page.screenshot({ path: `${shots}/workflows.png`, fullPage: true });
+  await page.screenshot({ path: shot('workflows'), fullPage: true });
   await page.goto(`${dashboard.url}/workflows/${detail}`);
   await expect(page.getByTestId('timeline')).toContainText('write');
-  await page.screenshot({ path: `${shots}/workflow-detail.png`, fullPage: true });
+  await page.screenshot({ path: shot('workflow-detail'), fullPage: true });
   await page.goto(`${dashboard.url}/agents?expired=1`);
   await expect(page.locator('tr[data-agent-id="reviewer-1"]')).toContainText('expired', { timeout: 4000 });
-  await page.screenshot({ path: `${shots}/agents.png`, fullPage: true });
+  await page.screenshot({ path: shot('agents'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${dashboard.url}/workflows`);
   await expect(page.locator('tbody tr')).toHaveCount(6);
-  await page.screenshot({ path: `${shots}/workflows-phone.png` });
+  await page.screenshot({ path: shot('workflows-phone') });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(dashboard.url);
   await expect(page.getByTestId('total-workflows')).toHaveText('6');
-  await page.screenshot({ path: `${shots}/dashboard-dark.png`, fullPage: true });
+  await page.screenshot({ path: shot('dashboard-dark'), fullPage: true });
 });
