@@ -132,11 +132,16 @@ export async function startMlflow(): Promise<{ url: string; stop: () => Promise<
     '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`, '--artifacts-destination', join(dir, 'artifacts'),
   ], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 360; i++) {
+  let up = false;
+  for (let i = 0; i < 600 && !up; i++) {
     try {
-      if ((await fetch(`${url}/health`)).ok) break;
+      up = (await fetch(`${url}/health`)).ok;
     } catch { /* starting */ }
-    await new Promise((r) => setTimeout(r, 250));
+    if (!up) await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!up) {
+    child.kill('SIGKILL');
+    throw new Error(`MLflow (${binary}) did not start within 150 s`);
   }
   return {
     url,
