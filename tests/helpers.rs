@@ -121,6 +121,8 @@ pub fn config(database_url: String) -> DashboardArgs {
         sse_keep_alive: Duration::from_secs(15),
         max_body_bytes: 1024 * 1024,
         mlflow_timeout: Duration::from_secs(30),
+        agent_answer_timeout: Duration::from_secs(60),
+        agent_unreachable_timeout: Duration::from_secs(30),
     }
 }
 

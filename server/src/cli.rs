@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Cli, Command, DashboardArgs};
+use crate::config::{Cli, Command, DashboardCommand};
 
 pub async fn run(cli: Cli) -> ExitCode {
     tracing_subscriber::fmt()
@@ -12,6 +12,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Dashboard(args) => dashboard(args).await,
+        Command::DemoAgent(args) => crate::demo::agent::run(args).await,
         Command::Seed(args) => crate::seed::run(args).await,
     };
     match result {
@@ -23,14 +24,23 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
+async fn dashboard(DashboardCommand { server: args, demo }: DashboardCommand) -> anyhow::Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port)).await?;
+    let address = listener.local_addr()?;
     tracing::info!(
-        "dashboard on http://{} (database {}, MLflow {})",
-        listener.local_addr()?,
+        "dashboard on http://{address} (database {}, MLflow {})",
         redacted(&args.database.database_url),
         args.mlflow_uri.as_deref().unwrap_or("not configured")
     );
+    // The demo's agents reach the dashboard over loopback when it listens everywhere.
+    let mut reachable = address;
+    if reachable.ip().is_unspecified() {
+        reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let _demo = match demo.demo {
+        true => Some(crate::demo::start(&format!("http://{reachable}"), &demo).await?),
+        false => None,
+    };
     crate::serve(args, listener, shutdown_signal()).await
 }
 

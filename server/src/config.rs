@@ -17,9 +17,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the dashboard: REST + SSE API and the web UI.
-    Dashboard(DashboardArgs),
+    Dashboard(DashboardCommand),
+    /// Run a demo agent: serves sample workflows with simulated LLM calls and
+    /// registers with a dashboard.
+    DemoAgent(crate::demo::agent::AgentArgs),
     /// Fill a database with realistic sample runs, node states, logs and agents.
     Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DashboardCommand {
+    #[command(flatten)]
+    pub server: DashboardArgs,
+    #[command(flatten)]
+    pub demo: crate::demo::DemoArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -54,6 +65,16 @@ pub struct DashboardArgs {
     /// Seconds between keep-alive comments on idle event streams.
     #[arg(long, env = "DASHBOARD_SSE_KEEP_ALIVE", default_value = "15", value_parser = parse_seconds)]
     pub sse_keep_alive: Duration,
+
+    /// Longest wait for an agent's answer to `POST /run`. Agents of the original kind
+    /// answer within their 30 s sync timeout (with a job id if still running).
+    #[arg(long, env = "DASHBOARD_AGENT_ANSWER_TIMEOUT", default_value = "60", value_parser = parse_seconds)]
+    pub agent_answer_timeout: Duration,
+
+    /// How long an agent running a job may leave status questions unanswered before
+    /// its run fails.
+    #[arg(long, env = "DASHBOARD_AGENT_UNREACHABLE_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub agent_unreachable_timeout: Duration,
 
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "DASHBOARD_MAX_BODY", default_value_t = 1024 * 1024)]
@@ -93,7 +114,7 @@ pub struct SeedArgs {
     pub random_seed: u64,
 }
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     text.parse::<u64>().map(Duration::from_secs).map_err(|_| format!("`{text}` is not a whole number of seconds"))
 }
 

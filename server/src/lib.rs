@@ -3,8 +3,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod dispatch;
 pub mod events;
 pub mod http;
+mod samples;
 pub mod seed;
 pub mod store;
 mod tasks;
@@ -33,14 +36,24 @@ pub async fn serve(
     let bus = EventBus::default();
     let store = store::connect(&config.database.database_url, bus.clone()).await?;
     let (stopping, shutdown_signal) = watch::channel(false);
-    let state = AppState { store, bus, config: Arc::new(config), mlflow, shutdown: shutdown_signal };
+    let timeouts =
+        dispatch::Timeouts { answer: config.agent_answer_timeout, unreachable: config.agent_unreachable_timeout };
+    let dispatcher = dispatch::Dispatcher::new(store.clone(), timeouts)?;
+    let state = AppState { store, bus, config: Arc::new(config), mlflow, dispatcher, shutdown: shutdown_signal };
     let mut background = tasks::spawn(&state);
+    let resumed = state.dispatcher.resume().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "following runs that were in flight on agents");
+    }
+    let dispatcher = state.dispatcher.clone();
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping.send(true);
         })
         .await?;
+    // Runs in flight stay running in the database; the next start resumes them.
+    dispatcher.stop();
     background.shutdown().await;
     Ok(())
 }

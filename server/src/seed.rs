@@ -3,47 +3,16 @@
 //! spread over past days; the newest few are still running.
 
 use chrono::{Duration, Utc};
-use serde_json::{json, Value};
-use shared::{LogLevel, NewLogLine, NodeStateData, RunStatus, WorkflowRun};
+use serde_json::json;
+use shared::{LogLevel, NewLogLine, RunStatus, WorkflowRun};
 use std::time::Instant;
 
 use crate::config::SeedArgs;
 use crate::events::EventBus;
+use crate::samples::{self, TOPICS, WORKFLOWS};
 use crate::store::{self, NewAgent, RunRecord, SeedRun, Ts};
 
 const BATCH: u64 = 5000;
-
-struct Workflow {
-    name: &'static str,
-    nodes: &'static [&'static str],
-    topic_field: &'static str,
-}
-
-const WORKFLOWS: &[Workflow] = &[
-    Workflow { name: "article_writer", nodes: &["research", "write"], topic_field: "topic" },
-    Workflow { name: "support_triage", nodes: &["classify", "draft_reply", "review"], topic_field: "ticket" },
-    Workflow { name: "code_review", nodes: &["fetch_diff", "analyze", "summarize"], topic_field: "pull_request" },
-    Workflow { name: "invoice_extractor", nodes: &["parse", "extract", "validate"], topic_field: "document" },
-    Workflow { name: "market_research", nodes: &["search", "compare", "score", "report"], topic_field: "market" },
-];
-
-/// Model name and USD per million input / output tokens.
-const MODELS: &[(&str, f64, f64)] = &[
-    ("gpt-4o-mini", 0.15, 0.60),
-    ("gpt-4o", 2.50, 10.0),
-    ("claude-3-5-haiku", 0.80, 4.0),
-    ("gemini-1.5-flash", 0.075, 0.30),
-];
-
-const TOPICS: &[&str] = &[
-    "solar storage",
-    "rust async runtimes",
-    "EU AI act",
-    "coffee supply chains",
-    "quantum sensors",
-    "urban cycling",
-    "battery recycling",
-];
 
 pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     let store = store::connect(&args.database.database_url, EventBus::default()).await?;
@@ -78,31 +47,9 @@ fn uuid(rng: &mut fastrand::Rng) -> String {
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
-fn config_snapshot(workflow: &Workflow, model: &str) -> Value {
-    let nodes: Vec<Value> = workflow
-        .nodes
-        .iter()
-        .map(|node| json!({ "id": node, "prompt": format!("{node} for {{state.{}}}", workflow.topic_field), "outputs": [format!("{node}_result")] }))
-        .collect();
-    let mut edges = vec![json!({ "from": "START", "to": workflow.nodes[0] })];
-    edges.extend(workflow.nodes.windows(2).map(|pair| json!({ "from": pair[0], "to": pair[1] })));
-    edges.push(json!({ "from": workflow.nodes[workflow.nodes.len() - 1], "to": "END" }));
-    json!({
-        "schema_version": "1.0",
-        "flow": { "name": workflow.name, "version": "1.0.0" },
-        "state": { "fields": { workflow.topic_field: { "type": "str", "required": true } } },
-        "nodes": nodes,
-        "edges": edges,
-        "config": {
-            "llm": { "provider": "openai", "model": model, "temperature": 0.7 },
-            "observability": { "mlflow": { "enabled": true, "experiment_name": "configurable_agents" } }
-        }
-    })
-}
-
 fn sample_run(rng: &mut fastrand::Rng, started_at: chrono::DateTime<Utc>, live: bool, logs_per_run: u64) -> SeedRun {
     let workflow = &WORKFLOWS[rng.usize(..WORKFLOWS.len())];
-    let (model, price_in, price_out) = MODELS[rng.usize(..MODELS.len())];
+    let model = samples::MODELS[rng.usize(..samples::MODELS.len())].name;
     let topic = TOPICS[rng.usize(..TOPICS.len())];
     let roll = rng.f64();
     let status = match (live, roll) {
@@ -125,30 +72,12 @@ fn sample_run(rng: &mut fastrand::Rng, started_at: chrono::DateTime<Utc>, live: 
         clock = clock.plus_seconds(duration.ceil() as i64);
         let failed_here = status == RunStatus::Failed && index + 1 == executed;
         let state = if failed_here {
-            NodeStateData {
-                node_id: (*node).to_owned(),
-                status: Some("failed".into()),
-                duration_seconds: Some(duration),
-                error: Some(format!("LLM call failed: rate limit exceeded for {model} (429)")),
-                ..Default::default()
-            }
+            samples::failed_node(node, model, duration)
         } else {
-            let (input, output) = (rng.i64(200..4000), rng.i64(50..1500));
-            let node_cost = (input as f64 * price_in + output as f64 * price_out) / 1e6;
-            tokens += input + output;
-            cost += node_cost;
-            NodeStateData {
-                node_id: (*node).to_owned(),
-                status: Some("completed".into()),
-                duration_seconds: Some(duration),
-                input_tokens: Some(input),
-                output_tokens: Some(output),
-                total_tokens: Some(input + output),
-                model: Some(model.to_owned()),
-                cost_usd: Some(node_cost),
-                outputs: Some(json!({ format!("{node}_result"): format!("{node} notes on {topic}") })),
-                ..Default::default()
-            }
+            let state = samples::completed_node(rng, node, model, topic, duration);
+            tokens += state.total_tokens.unwrap_or(0);
+            cost += state.cost_usd.unwrap_or(0.0);
+            state
         };
         states.push((clock, state));
     }
@@ -182,9 +111,10 @@ fn sample_run(rng: &mut fastrand::Rng, started_at: chrono::DateTime<Utc>, live: 
         inputs: Some(json!({ workflow.topic_field: topic }).to_string()),
         outputs: (status == RunStatus::Completed)
             .then(|| json!({ "result": format!("Report on {topic}"), "score": rng.f64() }).to_string()),
-        config_snapshot: Some(config_snapshot(workflow, model).to_string()),
+        config_snapshot: Some(samples::config_snapshot(workflow, model).to_string()),
         bottleneck_info: None,
         mlflow: Default::default(),
+        dispatch: None,
         run,
     };
     SeedRun { record, states, logs }

@@ -21,6 +21,32 @@ pub struct AgentInfo {
     pub expires_at: DateTime<Utc>,
 }
 
+impl AgentInfo {
+    /// The workflows this agent offers: its capabilities, or its own name when it
+    /// lists none (an agent of the original kind serves the one workflow it is named for).
+    pub fn offers(&self) -> Vec<&str> {
+        if self.capabilities.is_empty() {
+            vec![self.agent_name.as_str()]
+        } else {
+            self.capabilities.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// Whether a run of `workflow` may be sent here: named for it, or listing it.
+    pub fn serves(&self, workflow: &str) -> bool {
+        self.agent_name == workflow || self.capabilities.iter().any(|c| c == workflow)
+    }
+
+    /// The agent's base URL, e.g. `http://127.0.0.1:9000` (IPv6 hosts bracketed).
+    pub fn base_url(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
+}
+
 /// `POST /api/agents/register`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,12 +2,14 @@
 //! request, response and live event, so the two sides cannot drift apart.
 
 pub mod agent;
+pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod summary;
 pub mod workflow;
 
 pub use agent::*;
+pub use dispatch::*;
 pub use error::*;
 pub use event::*;
 pub use summary::*;

@@ -83,6 +83,8 @@ pub struct RunDetail {
     pub bottleneck_info: Option<Value>,
     /// Where this run is recorded in MLflow, when its runner said so.
     pub mlflow: MlflowIds,
+    /// The agent the dashboard sent this run to, for runs it started.
+    pub dispatch: Option<crate::Dispatch>,
     /// Node states, oldest first.
     pub states: Vec<NodeState>,
     /// Runs restarted from this one, oldest first.

@@ -34,6 +34,8 @@ pub struct AppState {
     pub config: Arc<DashboardArgs>,
     /// The reverse proxy to MLflow, when `--mlflow-uri` is set.
     pub mlflow: Option<mlflow::MlflowProxy>,
+    /// Starts runs on agents and follows them to the end.
+    pub dispatcher: crate::dispatch::Dispatcher,
     /// Turns true on graceful shutdown; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
 }

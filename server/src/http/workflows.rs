@@ -1,17 +1,19 @@
 //! Workflow runs: the list and detail for people, the ingest routes for runners,
-//! and cancel / restart.
+//! starting runs on agents, and cancel / restart.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
+use serde_json::Value;
 use shared::{
-    AppendLogs, CreateRun, FinishRun, LogLine, LogPage, NodeState, NodeStateData, RunDetail, RunPage, RunQuery,
-    RunStatus, WorkflowRun,
+    AppendLogs, CatalogEntry, CreateRun, FinishRun, LogLine, LogPage, NodeState, NodeStateData, RunDetail, RunPage,
+    RunQuery, RunStatus, StartRun, WorkflowRun,
 };
 
 use super::error::{ApiError, Json, Path, Query};
 use super::{run_filter, validate, AppState};
+use crate::dispatch::{catalog, Start, StartError};
 use crate::store::{NewRun, Outcome, RunRecord};
 
 const LOG_PAGE: i64 = 500;
@@ -20,6 +22,8 @@ const MAX_LOG_BATCH: usize = 1000;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/workflows", get(list).post(create))
+        .route("/workflows/run", post(start_on_agent))
+        .route("/workflows/catalog", get(catalog))
         .route("/workflows/{id}", get(detail))
         .route("/workflows/{id}/logs", get(logs).post(append_logs))
         .route("/workflows/{id}/states", post(append_state))
@@ -66,6 +70,7 @@ async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
         config_snapshot: RunRecord::json(&record.config_snapshot),
         bottleneck_info: RunRecord::json(&record.bottleneck_info),
         mlflow: record.mlflow,
+        dispatch: record.dispatch,
         run: record.run,
         states,
         restarted_into,
@@ -130,6 +135,8 @@ async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> C
         inputs: body.inputs,
         config_snapshot: body.config_snapshot,
         mlflow,
+        restarted_from: None,
+        dispatch: None,
     };
     created(state.store.create_run(run).await?)
 }
@@ -216,6 +223,60 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
     Ok(axum::Json(state.store.cancel_run(&validate::run_id(&id)?).await?))
 }
 
+/// Restarting runs the same workflow with the same inputs on an alive agent, as a new
+/// run linked to the old one.
 async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Created<WorkflowRun> {
-    created(state.store.restart_run(&validate::run_id(&id)?).await?)
+    let id = validate::run_id(&id)?;
+    let original = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
+    if original.run.status.is_active() {
+        return Err(ApiError::Conflict(format!(
+            "run {id} is still {}; cancel it or wait for it to finish before restarting",
+            original.run.status
+        )));
+    }
+    let start = Start {
+        workflow_name: original.run.workflow_name,
+        inputs: RunRecord::json(&original.inputs).unwrap_or_else(empty_inputs),
+        agent_id: None,
+        restarted_from: Some(id),
+        config_snapshot: RunRecord::json(&original.config_snapshot),
+    };
+    created(state.dispatcher.start(start).await?)
+}
+
+async fn start_on_agent(State(state): State<AppState>, Json(body): Json<StartRun>) -> Created<WorkflowRun> {
+    validate::name("workflow_name", &body.workflow_name, 256)?;
+    if let Some(agent_id) = &body.agent_id {
+        validate::name("agent_id", agent_id, 255)?;
+    }
+    let inputs = body.inputs.unwrap_or_else(empty_inputs);
+    if !inputs.is_object() {
+        return Err(ApiError::invalid("`inputs` must be a JSON object of the workflow's input fields"));
+    }
+    let start = Start {
+        workflow_name: body.workflow_name,
+        inputs,
+        agent_id: body.agent_id,
+        restarted_from: None,
+        config_snapshot: None,
+    };
+    created(state.dispatcher.start(start).await?)
+}
+
+async fn catalog(State(state): State<AppState>) -> ApiResult<Vec<CatalogEntry>> {
+    let agents = state.store.list_agents().await?;
+    Ok(axum::Json(catalog::build(state.dispatcher.agents(), &agents).await))
+}
+
+fn empty_inputs() -> Value {
+    Value::Object(Default::default())
+}
+
+impl From<StartError> for ApiError {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::NoAgent(message) => ApiError::Conflict(message),
+            StartError::Store(error) => ApiError::Store(error),
+        }
+    }
 }

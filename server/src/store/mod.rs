@@ -10,8 +10,8 @@ pub mod time;
 use async_trait::async_trait;
 use serde_json::Value;
 use shared::{
-    AgentInfo, Event, FinishRun, LogLine, MlflowIds, NewLogLine, NodeState, NodeStateData, RunSort, RunStatus, Summary,
-    WorkflowRun,
+    AgentInfo, Dispatch, Event, FinishRun, LogLine, MlflowIds, NewLogLine, NodeState, NodeStateData, RunSort,
+    RunStatus, Summary, WorkflowRun,
 };
 use std::sync::Arc;
 
@@ -90,6 +90,18 @@ pub struct NewRun {
     pub inputs: Option<Value>,
     pub config_snapshot: Option<Value>,
     pub mlflow: MlflowIds,
+    pub restarted_from: Option<String>,
+    /// The agent the dashboard sends the run to (job id not yet known).
+    pub dispatch: Option<Dispatch>,
+}
+
+/// A run the dashboard dispatched that has not ended: what resuming it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub inputs: Option<Value>,
+    pub dispatch: Dispatch,
 }
 
 /// How a run ends when its runner reports it.
@@ -135,7 +147,12 @@ pub trait Store: Send + Sync + 'static {
     async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>>;
     async fn finish_run(&self, id: &str, outcome: Outcome, report: FinishRun) -> Result<WorkflowRun>;
     async fn cancel_run(&self, id: &str) -> Result<WorkflowRun>;
-    async fn restart_run(&self, id: &str) -> Result<WorkflowRun>;
+    /// Records the agent's job id of a dispatched run.
+    async fn set_job(&self, id: &str, job_id: &str) -> Result<()>;
+    /// Appends the dashboard's own log line, also to a run that has ended.
+    async fn note(&self, id: &str, line: NewLogLine) -> Result<()>;
+    /// Dispatched runs still pending or running, oldest first.
+    async fn in_flight(&self) -> Result<Vec<InFlight>>;
 
     // Agents.
     async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo>;

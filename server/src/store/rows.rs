@@ -2,10 +2,11 @@
 
 use serde_json::Value;
 use shared::{
-    capabilities_from_metadata, AgentInfo, LogLine, MlflowIds, NodeState, NodeStateData, RunStatus, WorkflowRun,
+    capabilities_from_metadata, AgentInfo, Dispatch, LogLine, MlflowIds, NodeState, NodeStateData, RunStatus,
+    WorkflowRun,
 };
 
-use super::{StoreError, Ts};
+use super::{InFlight, StoreError, Ts};
 
 /// Columns of the runs list, in this order, for every query that returns runs.
 pub(super) const RUN_COLUMNS: &str = "id, workflow_name, status, started_at, completed_at, duration_seconds, \
@@ -56,6 +57,7 @@ pub struct RunRecord {
     pub config_snapshot: Option<String>,
     pub bottleneck_info: Option<String>,
     pub mlflow: MlflowIds,
+    pub dispatch: Option<Dispatch>,
 }
 
 impl RunRecord {
@@ -76,6 +78,44 @@ pub(super) struct RunRecordRow {
     bottleneck_info: Option<String>,
     mlflow_experiment_id: Option<String>,
     mlflow_run_id: Option<String>,
+    #[sqlx(flatten)]
+    dispatch: DispatchColumns,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct DispatchColumns {
+    agent_id: Option<String>,
+    agent_url: Option<String>,
+    agent_job_id: Option<String>,
+}
+
+impl DispatchColumns {
+    fn dispatch(self) -> Option<Dispatch> {
+        Some(Dispatch { agent_id: self.agent_id?, agent_url: self.agent_url?, job_id: self.agent_job_id })
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct InFlightRow {
+    id: String,
+    status: String,
+    inputs: Option<String>,
+    #[sqlx(flatten)]
+    dispatch: DispatchColumns,
+}
+
+impl TryFrom<InFlightRow> for InFlight {
+    type Error = StoreError;
+    fn try_from(row: InFlightRow) -> Result<Self, StoreError> {
+        let dispatch =
+            row.dispatch.dispatch().ok_or_else(|| StoreError::Corrupt(format!("run {} has no agent url", row.id)))?;
+        Ok(InFlight {
+            status: row.status.parse::<RunStatus>().map_err(StoreError::Corrupt)?,
+            inputs: RunRecord::json(&row.inputs),
+            run_id: row.id,
+            dispatch,
+        })
+    }
 }
 
 impl TryFrom<RunRecordRow> for RunRecord {
@@ -88,6 +128,7 @@ impl TryFrom<RunRecordRow> for RunRecord {
             config_snapshot: row.config_snapshot,
             bottleneck_info: row.bottleneck_info,
             mlflow: MlflowIds { experiment_id: row.mlflow_experiment_id, run_id: row.mlflow_run_id },
+            dispatch: row.dispatch.dispatch(),
         })
     }
 }

@@ -10,15 +10,17 @@
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, like = $like:literal) => {
-        use $crate::store::rows::{self, AgentRow, EventRow, LogRow, RunRecordRow, RunRow, StateRow, RUN_COLUMNS};
-        use $crate::store::{
-            NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, SortKey, Store, StoreError, Ts,
-        };
         use shared::{
             AgentChange, AgentInfo, AgentUpdate, Event, FinishRun, LogLevel, LogLine, NewLogLine, NodeState,
             NodeStateData, RunSort, RunStatus, Summary, WorkflowRun,
         };
         use sqlx::{QueryBuilder, Transaction};
+        use $crate::store::rows::{
+            self, AgentRow, EventRow, InFlightRow, LogRow, RunRecordRow, RunRow, StateRow, RUN_COLUMNS,
+        };
+        use $crate::store::{
+            InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, SortKey, Store, StoreError, Ts,
+        };
 
         const AGENT_COLUMNS: &str =
             "agent_id, agent_name, host, port, last_heartbeat, ttl_seconds, agent_metadata, registered_at";
@@ -107,7 +109,8 @@ macro_rules! sql_store {
 
             async fn agent_event(&self, mut tx: Tx, row: AgentRow, change: AgentChange) -> Result<AgentInfo> {
                 let agent = row.info(Ts::now());
-                let event = Self::emit(&mut tx, Event::AgentUpdate(AgentUpdate { change, agent: agent.clone() })).await?;
+                let event =
+                    Self::emit(&mut tx, Event::AgentUpdate(AgentUpdate { change, agent: agent.clone() })).await?;
                 self.commit(tx, vec![event]).await?;
                 Ok(agent)
             }
@@ -126,7 +129,8 @@ macro_rules! sql_store {
                     RunSort::TotalTokens => "COALESCE(total_tokens, -1)",
                     RunSort::TotalCostUsd => "COALESCE(total_cost_usd, -1)",
                 };
-                let mut query = QueryBuilder::<$db>::new(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
+                let mut query =
+                    QueryBuilder::<$db>::new(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
                 if !filter.statuses.is_empty() {
                     query.push(" AND status IN (");
                     let mut list = query.separated(", ");
@@ -147,7 +151,8 @@ macro_rules! sql_store {
                 if let Some(text) = &filter.text {
                     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                     let pattern = format!("%{escaped}%");
-                    query.push(concat!(" AND (workflow_name ", $like, " "))
+                    query
+                        .push(concat!(" AND (workflow_name ", $like, " "))
                         .push_bind(pattern.clone())
                         .push(concat!(" ESCAPE '\\' OR id ", $like, " "))
                         .push_bind(pattern)
@@ -171,7 +176,8 @@ macro_rules! sql_store {
             async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
                 let row: Option<RunRecordRow> = sqlx::query_as(&format!(
                     "SELECT {RUN_COLUMNS}, inputs, outputs, config_snapshot, bottleneck_info, \
-                     mlflow_experiment_id, mlflow_run_id FROM workflow_runs WHERE id = $1"
+                     mlflow_experiment_id, mlflow_run_id, agent_id, agent_url, agent_job_id \
+                     FROM workflow_runs WHERE id = $1"
                 ))
                 .bind(id)
                 .fetch_optional(&self.reader)
@@ -217,7 +223,8 @@ macro_rules! sql_store {
                 }
                 sqlx::query(
                     "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, started_at, \
-                     mlflow_experiment_id, mlflow_run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     mlflow_experiment_id, mlflow_run_id, restarted_from, agent_id, agent_url) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&run.id)
                 .bind(&run.workflow_name)
@@ -227,6 +234,9 @@ macro_rules! sql_store {
                 .bind(Ts::now())
                 .bind(&run.mlflow.experiment_id)
                 .bind(&run.mlflow.run_id)
+                .bind(&run.restarted_from)
+                .bind(run.dispatch.as_ref().map(|d| d.agent_id.clone()))
+                .bind(run.dispatch.as_ref().map(|d| d.agent_url.clone()))
                 .execute(&mut *tx)
                 .await?;
                 let (created, event) = Self::updated_run(&mut tx, &run.id).await?;
@@ -366,37 +376,34 @@ macro_rules! sql_store {
                 Ok(cancelled)
             }
 
-            async fn restart_run(&self, id: &str) -> Result<WorkflowRun> {
-                let original = self.get_run(id).await?.ok_or_else(|| not_found(id))?;
-                if original.run.status.is_active() {
-                    return Err(StoreError::Conflict(format!(
-                        "run {id} is still {}; cancel it or wait for it to finish before restarting",
-                        original.run.status
-                    )));
-                }
-                if original.config_snapshot.is_none() {
-                    return Err(StoreError::Unprocessable(format!(
-                        "run {id} has no config snapshot to restart from"
-                    )));
-                }
-                let new_id = uuid::Uuid::new_v4().to_string();
+            async fn set_job(&self, id: &str, job_id: &str) -> Result<()> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, started_at, restarted_from) \
-                     VALUES ($1, $2, 'pending', $3, $4, $5, $6)",
-                )
-                .bind(&new_id)
-                .bind(&original.run.workflow_name)
-                .bind(&original.inputs)
-                .bind(&original.config_snapshot)
-                .bind(Ts::now())
-                .bind(id)
-                .execute(&mut *tx)
+                sqlx::query("UPDATE workflow_runs SET agent_job_id = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(job_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn note(&self, id: &str, line: NewLogLine) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let mut events = Vec::new();
+                for stored in Self::insert_logs(&mut tx, id, vec![line]).await? {
+                    events.push(Self::emit(&mut tx, Event::RunLog(stored)).await?);
+                }
+                self.commit(tx, events).await
+            }
+
+            async fn in_flight(&self) -> Result<Vec<InFlight>> {
+                let found: Vec<InFlightRow> = sqlx::query_as(&format!(
+                    "SELECT id, status, inputs, agent_id, agent_url, agent_job_id FROM workflow_runs \
+                     WHERE {ACTIVE} AND agent_id IS NOT NULL ORDER BY started_at, id"
+                ))
+                .fetch_all(&self.reader)
                 .await?;
-                let (restarted, event) = Self::updated_run(&mut tx, &new_id).await?;
-                let event = Self::emit(&mut tx, event).await?;
-                self.commit(tx, vec![event]).await?;
-                Ok(restarted)
+                found.into_iter().map(InFlight::try_from).collect()
             }
 
             async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo> {
@@ -477,7 +484,7 @@ macro_rules! sql_store {
                 let groups: Vec<(String, i64, f64, i64)> =
                     sqlx::query_as("SELECT status, runs, cost_usd, tokens FROM dashboard_run_totals")
                         .fetch_all(&self.reader)
-                .await?;
+                        .await?;
                 let mut summary = Summary::default();
                 for (status, count, cost, tokens) in groups {
                     summary.total_workflows += count;
@@ -573,8 +580,9 @@ macro_rules! sql_store {
                     .flat_map(|seed| seed.states.iter().map(move |(ts, data)| (&seed.record.run.id, ts, data)))
                     .collect();
                 for chunk in states.chunks(CHUNK) {
-                    let mut query =
-                        QueryBuilder::<$db>::new("INSERT INTO execution_states (run_id, node_id, state_data, created_at) ");
+                    let mut query = QueryBuilder::<$db>::new(
+                        "INSERT INTO execution_states (run_id, node_id, state_data, created_at) ",
+                    );
                     query.push_values(chunk, |mut row, (run_id, ts, data)| {
                         row.push_bind((*run_id).clone())
                             .push_bind(data.node_id.clone())

@@ -1,0 +1,341 @@
+//! Running workflows on agents. A started run is stored pending with the agent it goes
+//! to, then one task per run follows it: `POST /run`, and for an async answer
+//! `GET /status/{job}` until the job ends, and records the outcome. The database is the
+//! truth: tasks resume from it after a restart, and a cancelled run (from any replica,
+//! seen on the event bus) stops its task and is cancelled on the agent too.
+
+pub mod agent_api;
+pub mod catalog;
+
+use serde_json::Value;
+use shared::{
+    Dispatch, Event, FinishRun, JobState, JobStatus, LogLevel, NewLogLine, RunAnswer, RunStatus, WorkflowRun,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::AbortHandle;
+
+use crate::events::EventBus;
+use crate::store::{InFlight, NewRun, Outcome, Store, StoreError};
+use agent_api::{AgentClient, AgentError, CancelAnswer};
+
+/// Between two status questions to an agent running an async job.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Longest wait for the answer to `POST /run`.
+    pub answer: Duration,
+    /// How long an agent may leave status questions unanswered before its run fails.
+    pub unreachable: Duration,
+}
+
+/// What to start: a new run, or a restart of an ended one.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub workflow_name: String,
+    pub inputs: Value,
+    pub agent_id: Option<String>,
+    pub restarted_from: Option<String>,
+    pub config_snapshot: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    NoAgent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    agents: AgentClient,
+    timeouts: Timeouts,
+    /// Runs this process follows.
+    following: Mutex<HashMap<String, Followed>>,
+}
+
+struct Followed {
+    task: AbortHandle,
+    /// Set once `POST /run` has been sent: only then is there work to cancel.
+    sent: Arc<AtomicBool>,
+    dispatch: Dispatch,
+}
+
+/// How a followed run ended on the agent.
+type Ending = (Outcome, FinishRun);
+
+impl Dispatcher {
+    pub fn new(store: Arc<dyn Store>, timeouts: Timeouts) -> anyhow::Result<Self> {
+        let inner = Inner { store, agents: AgentClient::new()?, timeouts, following: Mutex::default() };
+        Ok(Dispatcher { inner: Arc::new(inner) })
+    }
+
+    pub fn agents(&self) -> &AgentClient {
+        &self.inner.agents
+    }
+
+    /// Stores the run (pending, with its agent) and starts following it; without an
+    /// alive agent serving the workflow nothing is stored.
+    pub async fn start(&self, start: Start) -> Result<WorkflowRun, StartError> {
+        let agents = self.inner.store.list_agents().await?;
+        let serving: Vec<_> = agents
+            .iter()
+            .filter(|a| a.is_alive && a.serves(&start.workflow_name))
+            .filter(|a| start.agent_id.as_ref().is_none_or(|id| *id == a.agent_id))
+            .collect();
+        let agent = match (serving.is_empty(), &start.agent_id) {
+            (false, _) => serving[fastrand::usize(..serving.len())],
+            (true, Some(id)) => {
+                return Err(StartError::NoAgent(format!(
+                    "agent `{id}` is not an alive agent serving workflow `{}`",
+                    start.workflow_name
+                )))
+            }
+            (true, None) => {
+                return Err(StartError::NoAgent(format!(
+                    "no alive agent serves workflow `{}`; start one (`configurable-agents demo-agent`) \
+                     or wait for its heartbeat",
+                    start.workflow_name
+                )))
+            }
+        };
+        let dispatch = Dispatch { agent_id: agent.agent_id.clone(), agent_url: agent.base_url(), job_id: None };
+        let run = self
+            .inner
+            .store
+            .create_run(NewRun {
+                id: uuid::Uuid::new_v4().to_string(),
+                workflow_name: start.workflow_name,
+                status: RunStatus::Pending,
+                inputs: Some(start.inputs.clone()),
+                config_snapshot: start.config_snapshot,
+                mlflow: Default::default(),
+                restarted_from: start.restarted_from,
+                dispatch: Some(dispatch.clone()),
+            })
+            .await?;
+        self.follow(InFlight { run_id: run.id.clone(), status: run.status, inputs: Some(start.inputs), dispatch });
+        Ok(run)
+    }
+
+    /// Takes up every dispatched run that has not ended (after a restart).
+    pub async fn resume(&self) -> Result<usize, StoreError> {
+        let runs = self.inner.store.in_flight().await?;
+        let count = runs.len();
+        for run in runs {
+            self.follow(run);
+        }
+        Ok(count)
+    }
+
+    fn follow(&self, run: InFlight) {
+        let sent = Arc::new(AtomicBool::new(run.status == RunStatus::Running));
+        let mut following = self.inner.following.lock().unwrap_or_else(|e| e.into_inner());
+        if following.contains_key(&run.run_id) {
+            return;
+        }
+        let (id, dispatch) = (run.run_id.clone(), run.dispatch.clone());
+        let inner = self.inner.clone();
+        let flag = sent.clone();
+        let task = tokio::spawn(async move {
+            let ending = inner.execute(&run, &flag).await;
+            inner.record(&run, ending).await;
+            inner.following.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.run_id);
+        });
+        following.insert(id, Followed { task: task.abort_handle(), sent, dispatch });
+    }
+
+    /// Stops following runs that were cancelled, here or on another replica, and asks
+    /// their agents to stop. Runs until the bus closes.
+    pub fn watch_cancellations(self, bus: &EventBus) -> impl std::future::Future<Output = ()> + Send + 'static {
+        // Subscribed now, before any run is followed, so no cancellation is missed.
+        let mut events = bus.subscribe();
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(published) => {
+                        if let Event::WorkflowUpdate(run) = published.event.as_ref() {
+                            if run.status == RunStatus::Cancelled {
+                                self.cancelled(&run.id).await;
+                            }
+                        }
+                    }
+                    // Missed events: ask the database about every followed run.
+                    Err(RecvError::Lagged(_)) => {
+                        let ids: Vec<String> = self.inner.lock_following().keys().cloned().collect();
+                        for id in ids {
+                            if let Ok(Some(record)) = self.inner.store.get_run(&id).await {
+                                if record.run.status == RunStatus::Cancelled {
+                                    self.cancelled(&id).await;
+                                }
+                            }
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        }
+    }
+
+    async fn cancelled(&self, run_id: &str) {
+        let Some(followed) = self.inner.lock_following().remove(run_id) else { return };
+        followed.task.abort();
+        let Dispatch { agent_id, agent_url, job_id } = followed.dispatch;
+        let line = if !followed.sent.load(Ordering::SeqCst) {
+            info(format!("Cancelled before it was sent to agent {agent_id}"))
+        } else {
+            // Our agents know a job by the run id until they name it otherwise.
+            let job = job_id.or_else(|| self.inner.current_job(run_id)).unwrap_or_else(|| run_id.to_owned());
+            match self.inner.agents.cancel(&agent_url, &job).await {
+                Ok(CancelAnswer::Stopped) => info(format!("Agent {agent_id} stopped the run")),
+                Ok(CancelAnswer::NotSupported(status)) => warning(format!(
+                    "Agent {agent_id} has no cancel endpoint (POST /cancel/{{job}} answered {status}): \
+                     the work may go on there, but its result will be ignored"
+                )),
+                Err(error) => warning(format!(
+                    "Agent {agent_id} could not be asked to stop ({error}): its result will be ignored"
+                )),
+            }
+        };
+        self.inner.note(run_id, line).await;
+    }
+
+    /// Stops following every run (on shutdown); the next start resumes them.
+    pub fn stop(&self) {
+        for (_, followed) in self.inner.lock_following().drain() {
+            followed.task.abort();
+        }
+    }
+}
+
+impl Inner {
+    fn lock_following(&self) -> std::sync::MutexGuard<'_, HashMap<String, Followed>> {
+        self.following.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn current_job(&self, run_id: &str) -> Option<String> {
+        self.lock_following().get(run_id).and_then(|f| f.dispatch.job_id.clone())
+    }
+
+    /// Sends the run if it has not been, then follows its job to the end.
+    async fn execute(&self, run: &InFlight, sent: &AtomicBool) -> Ending {
+        let Dispatch { agent_id, agent_url, job_id } = &run.dispatch;
+        let job = match (run.status, job_id) {
+            (_, Some(job)) => job.clone(),
+            (RunStatus::Pending, None) => {
+                if let Err(error) = self.store.start_run(&run.run_id).await {
+                    return failed(format!("could not start the run: {error}"));
+                }
+                sent.store(true, Ordering::SeqCst);
+                let inputs = run.inputs.clone().unwrap_or_else(|| Value::Object(Default::default()));
+                match self.agents.run(agent_url, &run.run_id, &inputs, self.timeouts.answer).await {
+                    Ok(RunAnswer::Success { outputs, .. }) => return completed(outputs),
+                    Ok(RunAnswer::Async { job_id, .. }) => {
+                        self.job_named(&run.run_id, &job_id).await;
+                        job_id
+                    }
+                    Err(error) => return failed(format!("agent {agent_id} at {agent_url} {}", run_error(&error))),
+                }
+            }
+            // The dashboard stopped while waiting for a synchronous answer, which is
+            // lost; our agents can still be asked about the run by its id.
+            (_, None) => match self.agents.status(agent_url, &run.run_id).await {
+                Ok(_) => run.run_id.clone(),
+                Err(error) => {
+                    return failed(format!(
+                        "the dashboard restarted while agent {agent_id} was running this run, and the agent \
+                         cannot be asked for its result ({error})"
+                    ))
+                }
+            },
+        };
+        self.poll(run, &job).await
+    }
+
+    async fn job_named(&self, run_id: &str, job_id: &str) {
+        if let Some(followed) = self.lock_following().get_mut(run_id) {
+            followed.dispatch.job_id = Some(job_id.to_owned());
+        }
+        if let Err(error) = self.store.set_job(run_id, job_id).await {
+            tracing::warn!(%error, run_id, "could not record the agent's job id");
+        }
+    }
+
+    async fn poll(&self, run: &InFlight, job: &str) -> Ending {
+        let Dispatch { agent_id, agent_url, .. } = &run.dispatch;
+        let mut last_answer = Instant::now();
+        loop {
+            match self.agents.status(agent_url, job).await {
+                Ok(JobStatus { status: JobState::Completed, outputs, .. }) => return completed(outputs),
+                Ok(JobStatus { status: JobState::Failed, error, .. }) => {
+                    return failed(error.unwrap_or_else(|| format!("agent {agent_id} reported job {job} failed")))
+                }
+                Ok(JobStatus { status: JobState::Cancelled, .. }) => {
+                    return failed(format!("agent {agent_id} cancelled job {job} on its own"))
+                }
+                Ok(_) => last_answer = Instant::now(),
+                Err(AgentError::Refused { status, body }) if status == reqwest::StatusCode::NOT_FOUND => {
+                    return failed(format!(
+                        "agent {agent_id} no longer knows job {job} (it may have restarted): {body}"
+                    ))
+                }
+                Err(error) if last_answer.elapsed() >= self.timeouts.unreachable => {
+                    return failed(format!(
+                        "agent {agent_id} at {agent_url} stopped answering for {} s: {error}",
+                        self.timeouts.unreachable.as_secs()
+                    ))
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// A run that was cancelled meanwhile refuses the outcome, which is what we want.
+    async fn record(&self, run: &InFlight, (outcome, report): Ending) {
+        match self.store.finish_run(&run.run_id, outcome, report).await {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(error) => tracing::error!(%error, run_id = %run.run_id, "could not record a run's outcome"),
+        }
+    }
+
+    async fn note(&self, run_id: &str, line: NewLogLine) {
+        if let Err(error) = self.store.note(run_id, line).await {
+            tracing::warn!(%error, run_id, "could not add a note to a run's log");
+        }
+    }
+}
+
+fn run_error(error: &AgentError) -> String {
+    match error {
+        AgentError::Refused { .. } => format!("refused the run: {error}"),
+        _ => error.to_string(),
+    }
+}
+
+/// The duration is left to the store: wall-clock from the run's start, like every run's.
+fn completed(outputs: Option<Value>) -> Ending {
+    (Outcome::Completed, FinishRun { outputs, ..Default::default() })
+}
+
+fn failed(error_message: String) -> Ending {
+    (Outcome::Failed, FinishRun { error_message: Some(error_message), ..Default::default() })
+}
+
+fn info(message: String) -> NewLogLine {
+    NewLogLine { level: LogLevel::Info, message, node_id: None }
+}
+
+fn warning(message: String) -> NewLogLine {
+    NewLogLine { level: LogLevel::Warning, message, node_id: None }
+}
