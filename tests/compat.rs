@@ -7,6 +7,8 @@ use shared::{AgentInfo, RunDetail, RunPage, RunStatus};
 use sqlx::{Connection, SqliteConnection};
 
 use crate::helpers::{config, TestApp, TestDb};
+use crate::test_agents::{Answer, OriginalAgent};
+use std::time::Duration;
 
 /// The tables as SQLAlchemy creates them for the original models.
 const ORIGINAL_SCHEMA: &str = r#"
@@ -111,9 +113,15 @@ async fn opens_a_database_written_by_the_original() {
     let page: RunPage = app.fetch("/api/workflows?since=2026-02-02T00:00:00Z").await;
     assert_eq!(page.runs.len(), 1, "SQLAlchemy's datetime text compares as time");
 
-    // Restart the original run through the dashboard: the new row is one the original reads too.
+    // Restart the original run on an agent of the original kind: the new row is one the
+    // original reads too.
+    let _agent = OriginalAgent::start(&app, "article_writer", Answer::Sync(Duration::ZERO)).await;
     let (status, restarted) = app.post_empty(&format!("/api/workflows/{RUN}/restart")).await;
     assert_eq!(status, reqwest::StatusCode::CREATED);
+    let restarted_id = restarted["id"].as_str().unwrap();
+    let done =
+        app.run_when(restarted_id, "the restarted run completes", |d| d.run.status == RunStatus::Completed).await;
+    assert_eq!(done.inputs, Some(json!({ "topic": "AI" })));
     app.shutdown().await;
 
     // The original code keeps working: its inserts (without the new columns) and reads succeed.
@@ -127,7 +135,7 @@ async fn opens_a_database_written_by_the_original() {
         .await
         .unwrap();
     let (started_at,): (String,) = sqlx::query_as("SELECT started_at FROM workflow_runs WHERE id = ?")
-        .bind(restarted["id"].as_str().unwrap())
+        .bind(restarted_id)
         .fetch_one(&mut original)
         .await
         .unwrap();
@@ -146,6 +154,6 @@ async fn opens_a_database_written_by_the_original() {
     // Totals include what the original wrote while the dashboard was down.
     let app = app.restart().await;
     let summary: shared::Summary = app.fetch("/api/summary").await;
-    assert_eq!((summary.total_workflows, summary.completed, summary.pending, summary.running), (4, 2, 1, 0));
+    assert_eq!((summary.total_workflows, summary.completed, summary.pending, summary.running), (4, 3, 0, 0));
     assert!((summary.total_cost_usd - (0.00321 + 1.5)).abs() < 1e-9, "{}", summary.total_cost_usd);
 }

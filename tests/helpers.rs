@@ -140,7 +140,11 @@ impl TestApp {
 
     /// Starts the server on an existing database.
     pub async fn start(db: TestDb, config: DashboardArgs) -> TestApp {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on(db, config, "127.0.0.1:0").await
+    }
+
+    async fn start_on(db: TestDb, config: DashboardArgs, address: &str) -> TestApp {
+        let listener = TcpListener::bind(address).await.expect("bind");
         let address = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let server_config = config.clone();
@@ -190,7 +194,7 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and starts a new one on the same database (on a new port).
+    /// Stops the server and starts a new one on the same database and address.
     pub async fn restart(self) -> TestApp {
         self.restart_with(|_| {}).await
     }
@@ -200,7 +204,7 @@ impl TestApp {
         let mut config = self.config.clone();
         adjust(&mut config);
         let db = std::mem::replace(&mut self.db, TestDb::Sqlite(tempfile::tempdir().unwrap()));
-        Self::start(db, config).await
+        Self::start_on(db, config, self.address.trim_start_matches("http://")).await
     }
 
     /// A second server on the same database, as a replica behind a load balancer.
@@ -358,4 +362,40 @@ fn parse_frame(frame: &str) -> Result<SseMessage, String> {
     }
     let data = serde_json::from_str(&data).map_err(|e| format!("bad data {data}: {e}"))?;
     Ok(SseMessage { id, event, data })
+}
+
+/// Polls `check` until it holds; panics naming `what` after 20 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl TestApp {
+    /// The run's detail once `done` holds for it; panics naming `what` after 20 s.
+    pub async fn run_when(&self, id: &str, what: &str, done: impl Fn(&shared::RunDetail) -> bool) -> shared::RunDetail {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let detail: shared::RunDetail = self.fetch(&format!("/api/workflows/{id}")).await;
+            if done(&detail) {
+                return detail;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}: {detail:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts a run on an agent through the API; returns its id.
+    pub async fn start_run(&self, workflow: &str, inputs: Value) -> String {
+        let (status, run) =
+            self.post("/api/workflows/run", serde_json::json!({ "workflow_name": workflow, "inputs": inputs })).await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        run["id"].as_str().unwrap().to_owned()
+    }
 }

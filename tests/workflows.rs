@@ -213,24 +213,13 @@ async fn restart_conflicts_and_lineage(app: TestApp) {
     let (status, body) = app.post_empty(&format!("/api/workflows/{id}/restart")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
+    // Restarting executes: without an alive agent for the workflow it is a conflict
+    // (tests/dispatch.rs restarts on real agents).
     app.post(&format!("/api/workflows/{id}/fail"), json!({ "error_message": "LLM timeout" })).await;
-    let (status, restarted) = app.post_empty(&format!("/api/workflows/{id}/restart")).await;
-    assert_eq!(status, StatusCode::CREATED, "{restarted}");
-    let new_id = restarted["id"].as_str().unwrap().to_owned();
-    assert_ne!(new_id, id);
-    assert_eq!(restarted["restarted_from"], id.as_str());
-    assert_eq!(restarted["status"], "pending");
-
-    let new: RunDetail = app.fetch(&format!("/api/workflows/{new_id}")).await;
-    assert_eq!((new.inputs, new.config_snapshot), (Some(json!({ "topic": "x" })), Some(config())));
-    assert_eq!(new.run.workflow_name, "article_writer");
+    let (status, body) = app.post_empty(&format!("/api/workflows/{id}/restart")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let old: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
-    assert_eq!(old.restarted_into, [new_id]);
-
-    let bare = app.create_run(json!({ "workflow_name": "adhoc", "status": "running" })).await;
-    app.post(&format!("/api/workflows/{bare}/complete"), json!({})).await;
-    let (status, body) = app.post_empty(&format!("/api/workflows/{bare}/restart")).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(old.restarted_into.is_empty());
 }
 
 async fn failing_needs_an_error_message(app: TestApp) {

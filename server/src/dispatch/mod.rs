@@ -244,7 +244,7 @@ impl Inner {
                         self.job_named(&run.run_id, &job_id).await;
                         job_id
                     }
-                    Err(error) => return failed(format!("agent {agent_id} at {agent_url} {}", run_error(&error))),
+                    Err(error) => return failed(run_error(agent_id, agent_url, error)),
                 }
             }
             // The dashboard stopped while waiting for a synchronous answer, which is
@@ -316,10 +316,13 @@ impl Inner {
     }
 }
 
-fn run_error(error: &AgentError) -> String {
+fn run_error(agent_id: &str, agent_url: &str, error: AgentError) -> String {
     match error {
-        AgentError::Refused { .. } => format!("refused the run: {error}"),
-        _ => error.to_string(),
+        AgentError::Refused { status, body } if status.is_server_error() => {
+            format!("failed on agent {agent_id}: {body}")
+        }
+        AgentError::Refused { status, body } => format!("agent {agent_id} refused the run ({status}): {body}"),
+        error => format!("agent {agent_id} at {agent_url} {error}"),
     }
 }
 
