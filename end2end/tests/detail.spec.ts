@@ -19,8 +19,9 @@ test('run detail shows the node timeline and tails logs live', async ({ page, da
   await expect(page.locator('h1 .badge')).toHaveText(/failed/);
 });
 
-test('restart links the new run both ways', async ({ page, dashboard }) => {
+test('restart runs again on an agent and links the new run both ways', async ({ page, dashboard }) => {
   const id = await dashboard.run('article_writer', { status: 'failed' });
+  const agent = await dashboard.agent('article_writer');
   await page.goto(`${dashboard.url}/workflows/${id}`);
   await waitLive(page);
   await page.getByRole('button', { name: 'Restart' }).click();
@@ -28,7 +29,9 @@ test('restart links the new run both ways', async ({ page, dashboard }) => {
   await expect(lineage).toContainText('Restarted into');
   await lineage.getByRole('link').click();
   await expect(page.getByTestId('lineage')).toContainText('Restarted from');
-  await expect(page.locator('h1 .badge')).toHaveText(/pending/);
+  await expect(page.getByTestId('run-agent')).toContainText(agent);
+  await expect(page.locator('h1 .badge')).toHaveText(/completed/, { timeout: 15_000 });
+  await expect(page.getByTestId('timeline')).toContainText('write');
 });
 
 test.describe('unknown run', () => {

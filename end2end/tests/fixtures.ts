@@ -25,6 +25,7 @@ async function freePort(): Promise<number> {
 
 export class Dashboard {
   private process?: ChildProcess;
+  private agents: ChildProcess[] = [];
   constructor(readonly port: number, readonly dir: string, private extraArgs: string[]) {}
 
   get url() { return `http://127.0.0.1:${this.port}`; }
@@ -43,11 +44,22 @@ export class Dashboard {
   }
 
   async stop() {
-    const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    for (const agent of this.agents.splice(0)) await stopProcess(agent);
+    if (this.process) await stopProcess(this.process);
+  }
+
+  /** A demo agent process serving `workflow`, registered with this dashboard. */
+  async agent(workflow: string, args: string[] = []): Promise<string> {
+    const id = `e2e-${workflow}-${this.agents.length + 1}`;
+    this.agents.push(spawn(binary, [
+      'demo-agent', '--dashboard-url', this.url, '--workflow', workflow, '--agent-id', id,
+      '--node-seconds', '0.4', '--failure-rate', '0', ...args,
+    ], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    for (let i = 0; i < 200; i++) {
+      if ((await fetch(`${this.url}/api/agents/${id}`)).ok) return id;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`demo agent ${id} did not register`);
   }
 
   async api(method: string, path: string, body?: unknown): Promise<any> {
@@ -79,6 +91,13 @@ export class Dashboard {
     if (opts.status === 'failed') await this.api('POST', `/api/workflows/${run.id}/fail`, { error_message: 'rate limited' });
     return run.id as string;
   }
+}
+
+async function stopProcess(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 type Fixtures = {

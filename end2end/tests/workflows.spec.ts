@@ -21,7 +21,8 @@ test('new runs and status changes appear live in the table', async ({ page, dash
 
 test('cancel and restart from the table show their result', async ({ page, dashboard }) => {
   const running = await dashboard.run('to_cancel', { status: 'running' });
-  const failed = await dashboard.run('to_restart', { status: 'failed' });
+  const failed = await dashboard.run('article_writer', { status: 'failed' });
+  await dashboard.agent('article_writer');
   await page.goto(`${dashboard.url}/workflows`);
   await waitLive(page);
 
@@ -32,7 +33,7 @@ test('cancel and restart from the table show their result', async ({ page, dashb
 
   await page.locator(`tr[data-run-id="${failed}"]`).getByRole('button', { name: 'Restart' }).click();
   await expect(page.getByRole('status').getByText(/Restarted as run/)).toBeVisible();
-  await expect(page.locator('tbody tr').filter({ hasText: 'to_restart' })).toHaveCount(2);
+  await expect(page.locator('tbody tr').filter({ hasText: 'article_writer' })).toHaveCount(2);
 });
 
 test.describe('conflicts', () => {

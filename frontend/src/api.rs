@@ -2,7 +2,8 @@
 
 use serde::de::DeserializeOwned;
 use shared::{
-    AgentDeleted, AgentInfo, ErrorBody, LogPage, MlflowStatus, RunDetail, RunPage, RunQuery, Summary, WorkflowRun,
+    AgentDeleted, AgentInfo, CatalogEntry, ErrorBody, LogPage, MlflowStatus, RunDetail, RunPage, RunQuery, StartRun,
+    Summary, WorkflowRun,
 };
 use std::fmt;
 
@@ -22,9 +23,17 @@ impl fmt::Display for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 async fn read<T: DeserializeOwned>(request: gloo_net::http::RequestBuilder) -> ApiResult<T> {
+    read_response(request.send().await).await
+}
+
+async fn read_sent<T: DeserializeOwned>(request: gloo_net::http::Request) -> ApiResult<T> {
+    read_response(request.send().await).await
+}
+
+async fn read_response<T: DeserializeOwned>(sent: Result<gloo_net::http::Response, gloo_net::Error>) -> ApiResult<T> {
     let unreachable =
         |e: gloo_net::Error| ApiError { status: None, message: format!("the server is unreachable ({e})") };
-    let response = request.send().await.map_err(unreachable)?;
+    let response = sent.map_err(unreachable)?;
     let status = response.status();
     if response.ok() {
         return response
@@ -90,6 +99,17 @@ pub async fn cancel(id: &str) -> ApiResult<WorkflowRun> {
 
 pub async fn restart(id: &str) -> ApiResult<WorkflowRun> {
     read(post(&format!("/api/workflows/{}/restart", encode(id)))).await
+}
+
+pub async fn catalog() -> ApiResult<Vec<CatalogEntry>> {
+    read(get("/api/workflows/catalog")).await
+}
+
+pub async fn start_run(start: &StartRun) -> ApiResult<WorkflowRun> {
+    let request = post("/api/workflows/run")
+        .json(start)
+        .map_err(|e| ApiError { status: None, message: format!("could not encode the request: {e}") })?;
+    read_sent(request).await
 }
 
 pub async fn summary() -> ApiResult<Summary> {

@@ -13,7 +13,10 @@ pub fn Dashboard() -> impl IntoView {
     let LiveSummary(summary) = expect_context::<LiveSummary>();
     view! {
         <section class="page">
-            <h1>"Overview"</h1>
+            <div class="page-head">
+                <h1>"Overview"</h1>
+                <super::start_run::StartRunButton />
+            </div>
             {move || match summary.get() {
                 None => view! { <Loading text="Waiting for live totals…" /> }.into_any(),
                 Some(totals) => view! { <Cards totals /> }.into_any(),

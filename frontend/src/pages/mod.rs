@@ -4,6 +4,7 @@ mod agents;
 mod dashboard;
 mod observability;
 mod run_actions;
+mod start_run;
 mod workflow_detail;
 mod workflows;
 

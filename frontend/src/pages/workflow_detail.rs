@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
-use shared::{Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRun};
+use shared::{Dispatch, Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRun};
 
 use super::run_actions::RunActions;
 use crate::components::{use_notices, Failure, Loading, StatusBadge, Time, Tone};
@@ -32,6 +32,7 @@ struct RunView {
     inputs: RwSignal<Option<Value>>,
     outputs: RwSignal<Option<Value>>,
     mlflow: RwSignal<Option<String>>,
+    dispatch: RwSignal<Option<Dispatch>>,
 }
 
 /// Where this run is in the embedded MLflow: its run or experiment as the runner
@@ -56,6 +57,7 @@ impl RunView {
     fn new(detail: RunDetail) -> RunView {
         RunView {
             mlflow: RwSignal::new(mlflow_link(&detail)),
+            dispatch: RwSignal::new(detail.dispatch.clone()),
             run: RwSignal::new(detail.run),
             states: RwSignal::new(detail.states),
             logs: RwSignal::new(detail.logs),
@@ -67,6 +69,7 @@ impl RunView {
 
     fn replace(self, detail: RunDetail) {
         self.mlflow.set(mlflow_link(&detail));
+        self.dispatch.set(detail.dispatch.clone());
         self.run.set(detail.run);
         self.states.set(detail.states);
         self.logs.set(detail.logs);
@@ -200,6 +203,12 @@ fn Loaded(view: RunView) -> impl IntoView {
             <div><dt>"Duration"</dt><dd>{move || run.with(|r| format::duration(r.duration_seconds))}</dd></div>
             <div><dt>"Tokens"</dt><dd data-testid="run-tokens">{move || run.with(|r| format::tokens(r.total_tokens))}</dd></div>
             <div><dt>"Cost"</dt><dd>{move || run.with(|r| format::cost(r.total_cost_usd))}</dd></div>
+            {move || view.dispatch.get().map(|d| view! {
+                <div><dt>"Agent"</dt><dd data-testid="run-agent">
+                    <a class="mono" href=api::agent_docs(&d.agent_id) title=format!("{} · API docs", d.agent_url)>{d.agent_id.clone()}</a>
+                    {d.job_id.filter(|job| *job != d.agent_id).map(|job| view! { <span class="muted" title="the agent's job id">" · job " {format::short_id(&job).to_owned()}</span> })}
+                </dd></div>
+            })}
         </dl>
         <Lineage from=Signal::derive(move || run.with(|r| r.restarted_from.clone())) into=view.restarted_into />
         {move || run.with(|r| r.error_message.clone()).map(|message| view! {

@@ -7,6 +7,7 @@ use leptos_router::NavigateOptions;
 use shared::{Event, RunQuery, RunStatus, WorkflowRun};
 
 use super::run_actions::RunActions;
+use super::start_run::StartRunButton;
 use crate::components::{Empty, Failure, Loading, StatusBadge, Time};
 use crate::{api, format, live, merge};
 
@@ -92,7 +93,10 @@ pub fn Workflows() -> impl IntoView {
 
     view! {
         <section class="page">
-            <h1>"Workflow runs"</h1>
+            <div class="page-head">
+                <h1>"Workflow runs"</h1>
+                <StartRunButton />
+            </div>
             <form class="filters" role="search" on:submit=move |ev| {
                 ev.prevent_default();
                 let (t, w) = (text.get_untracked(), workflow.get_untracked());

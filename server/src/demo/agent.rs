@@ -243,7 +243,7 @@ async fn run_job(State(agent): State<Agent>, headers: HeaderMap, body: Result<Js
         Err(rejection) => return detail(StatusCode::UNPROCESSABLE_ENTITY, rejection.body_text()),
     };
     let field = agent.workflow.topic_field;
-    if !inputs.get(field).and_then(Value::as_str).is_some_and(|v| !v.trim().is_empty()) {
+    if inputs.get(field).and_then(Value::as_str).is_none_or(|v| v.trim().is_empty()) {
         return detail(StatusCode::UNPROCESSABLE_ENTITY, format!("input `{field}` is required (a non-empty string)"));
     }
     // The dashboard's run id doubles as the job id, so the run can be asked about by it.
