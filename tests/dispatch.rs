@@ -32,6 +32,8 @@ mod lifecycle {
         agent_dropping_a_synchronous_run_fails_it_at_once,
         dashboard_restart_resumes_async_runs_in_flight,
         dashboard_restart_recovers_what_it_can_of_synchronous_runs,
+        a_replica_starting_leaves_the_runs_of_a_live_one_alone,
+        runs_of_a_crashed_dashboard_are_taken_over_when_its_lease_lapses,
     );
 }
 
@@ -320,7 +322,9 @@ async fn dashboard_restart_resumes_async_runs_in_flight(backend: Backend) {
     let _agent = OriginalAgent::start(&app, "article_writer", Answer::Async(Duration::from_millis(2000))).await;
     let id = app.start_run("article_writer", json!({ "topic": "tides" })).await;
     app.run_when(&id, "the job id is recorded", |d| d.dispatch.as_ref().is_some_and(|d| d.job_id.is_some())).await;
-    let app = app.restart().await;
+    // A lease longer than the test waits: only the lease given up on shutdown lets the
+    // next start take the run over in time.
+    let app = app.restart_with(|c| c.dispatch_lease = Duration::from_secs(60)).await;
     let done = app.run_when(&id, "the resumed run completes", ended).await;
     assert_eq!(done.run.status, RunStatus::Completed, "{:?}", done.run.error_message);
     assert_eq!(done.outputs, Some(json!({ "answer": 42 })));
@@ -345,4 +349,28 @@ async fn dashboard_restart_recovers_what_it_can_of_synchronous_runs(backend: Bac
     let lost = app.run_when(&theirs, "the original agent's run fails", ended).await;
     assert_eq!(lost.run.status, RunStatus::Failed);
     assert!(lost.run.error_message.unwrap().contains("the dashboard restarted while agent"));
+}
+
+async fn a_replica_starting_leaves_the_runs_of_a_live_one_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let agent = OriginalAgent::start(&app, "article_writer", Answer::Sync(Duration::from_millis(1500))).await;
+    let id = app.start_run("article_writer", json!({ "topic": "tides" })).await;
+    app.run_when(&id, "the agent is working on it", |d| d.run.status == RunStatus::Running).await;
+    // Taking the run over would lose the synchronous answer the first one awaits.
+    let replica = app.replica().await;
+    let done = replica.run_when(&id, "the run completes", ended).await;
+    assert_eq!(done.run.status, RunStatus::Completed, "{:?}", done.run.error_message);
+    assert_eq!(agent.received().len(), 1, "sent once");
+}
+
+async fn runs_of_a_crashed_dashboard_are_taken_over_when_its_lease_lapses(backend: Backend) {
+    let app = TestApp::spawn_crashable(backend, |c| c.dispatch_lease = Duration::from_secs(1)).await;
+    let config = app.config.clone();
+    let _agent = OriginalAgent::start(&app, "article_writer", Answer::Async(Duration::from_millis(2500))).await;
+    let id = app.start_run("article_writer", json!({ "topic": "tides" })).await;
+    app.run_when(&id, "the job id is recorded", |d| d.dispatch.as_ref().is_some_and(|d| d.job_id.is_some())).await;
+    let successor = TestApp::start(app.crash(), config).await;
+    let done = successor.run_when(&id, "the successor completes the run", ended).await;
+    assert_eq!(done.run.status, RunStatus::Completed, "{:?}", done.run.error_message);
+    assert_eq!(done.outputs, Some(json!({ "answer": 42 })));
 }

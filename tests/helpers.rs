@@ -108,6 +108,8 @@ pub struct TestApp {
     pub config: DashboardArgs,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    /// Set when the server runs in a runtime of its own, so that it can crash.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 pub fn config(database_url: String) -> DashboardArgs {
@@ -123,6 +125,7 @@ pub fn config(database_url: String) -> DashboardArgs {
         mlflow_timeout: Duration::from_secs(30),
         agent_answer_timeout: Duration::from_secs(60),
         agent_unreachable_timeout: Duration::from_secs(30),
+        dispatch_lease: Duration::from_secs(15),
     }
 }
 
@@ -143,18 +146,41 @@ impl TestApp {
         Self::start_on(db, config, "127.0.0.1:0").await
     }
 
+    /// Starts the server in a runtime of its own, which `crash` ends.
+    pub async fn spawn_crashable(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> TestApp {
+        let db = TestDb::create(backend).await;
+        let mut config = config(db.url());
+        adjust(&mut config);
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        Self::launch(db, config, "127.0.0.1:0", Some(runtime)).await
+    }
+
     async fn start_on(db: TestDb, config: DashboardArgs, address: &str) -> TestApp {
-        let listener = TcpListener::bind(address).await.expect("bind");
+        Self::launch(db, config, address, None).await
+    }
+
+    async fn launch(
+        db: TestDb,
+        config: DashboardArgs,
+        address: &str,
+        runtime: Option<tokio::runtime::Runtime>,
+    ) -> TestApp {
+        let listener = TcpListener::bind(address).await.expect("bind").into_std().unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let server_config = config.clone();
-        let server = tokio::spawn(async move {
+        let serving = async move {
+            let listener = TcpListener::from_std(listener).unwrap();
             server::serve(server_config, listener, async {
                 let _ = stopped.await;
             })
             .await
             .expect("server failed");
-        });
+        };
+        let server = match &runtime {
+            Some(runtime) => runtime.spawn(serving),
+            None => tokio::spawn(serving),
+        };
         let backend = if db.url().starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let app = TestApp {
             backend,
@@ -164,6 +190,7 @@ impl TestApp {
             config,
             stop: Some(stop),
             server: Some(server),
+            runtime,
         };
         app.wait_until_ready().await;
         app
@@ -205,6 +232,14 @@ impl TestApp {
         adjust(&mut config);
         let db = std::mem::replace(&mut self.db, TestDb::Sqlite(tempfile::tempdir().unwrap()));
         Self::start_on(db, config, self.address.trim_start_matches("http://")).await
+    }
+
+    /// The process dies mid-flight: every task and connection ends at once, and
+    /// nothing is given up or cleaned. Returns its database for a successor.
+    pub fn crash(mut self) -> TestDb {
+        self.runtime.take().expect("started with spawn_crashable").shutdown_background();
+        self.stop = None;
+        std::mem::replace(&mut self.db, TestDb::Sqlite(tempfile::tempdir().unwrap()))
     }
 
     /// A second server on the same database, as a replica behind a load balancer.
@@ -265,6 +300,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }

@@ -76,6 +76,11 @@ pub struct DashboardArgs {
     #[arg(long, env = "DASHBOARD_AGENT_UNREACHABLE_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
     pub agent_unreachable_timeout: Duration,
 
+    /// How long runs this dashboard follows on agents stay its own if it stops renewing
+    /// its claim (it crashed); then a replica, or its next start, takes them over.
+    #[arg(long, env = "DASHBOARD_DISPATCH_LEASE", default_value = "15", value_parser = parse_lease)]
+    pub dispatch_lease: Duration,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "DASHBOARD_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -116,6 +121,15 @@ pub struct SeedArgs {
 
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     text.parse::<u64>().map(Duration::from_secs).map_err(|_| format!("`{text}` is not a whole number of seconds"))
+}
+
+/// A zero lease would be renewed in a busy loop.
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let lease = parse_seconds(text)?;
+    if lease.is_zero() {
+        return Err("the lease is at least 1 second".to_owned());
+    }
+    Ok(lease)
 }
 
 #[cfg(test)]

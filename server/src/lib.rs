@@ -36,15 +36,18 @@ pub async fn serve(
     let bus = EventBus::default();
     let store = store::connect(&config.database.database_url, bus.clone()).await?;
     let (stopping, shutdown_signal) = watch::channel(false);
-    let timeouts =
-        dispatch::Timeouts { answer: config.agent_answer_timeout, unreachable: config.agent_unreachable_timeout };
+    let timeouts = dispatch::Timeouts {
+        answer: config.agent_answer_timeout,
+        unreachable: config.agent_unreachable_timeout,
+        lease: config.dispatch_lease,
+    };
     let dispatcher = dispatch::Dispatcher::new(store.clone(), timeouts)?;
     let state = AppState { store, bus, config: Arc::new(config), mlflow, dispatcher, shutdown: shutdown_signal };
-    let mut background = tasks::spawn(&state);
-    let resumed = state.dispatcher.resume().await?;
+    let resumed = state.dispatcher.take_over().await?;
     if resumed > 0 {
         tracing::info!(resumed, "following runs that were in flight on agents");
     }
+    let mut background = tasks::spawn(&state);
     let dispatcher = state.dispatcher.clone();
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(async move {
@@ -52,8 +55,9 @@ pub async fn serve(
             let _ = stopping.send(true);
         })
         .await?;
-    // Runs in flight stay running in the database; the next start resumes them.
-    dispatcher.stop();
+    // Runs in flight stay running in the database; the next start resumes them. The
+    // lease is given up last, so that no background renewal takes it again.
     background.shutdown().await;
+    dispatcher.stop().await;
     Ok(())
 }

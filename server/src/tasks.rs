@@ -1,6 +1,6 @@
 //! Background work that no request triggers: summary events, agent expiry, pruning
-//! of the event log, stopping cancelled runs on their agents, and (on PostgreSQL)
-//! relaying other replicas' events.
+//! of the event log, stopping cancelled runs on their agents, keeping the dispatch
+//! lease, and (on PostgreSQL) relaying other replicas' events.
 
 use chrono::Utc;
 use shared::{AgentChange, AgentUpdate, Event, Summary};
@@ -22,6 +22,7 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     tasks.spawn(expire_agents(state.clone()));
     tasks.spawn(prune_events(state.clone()));
     tasks.spawn(state.dispatcher.clone().watch_cancellations(&state.bus));
+    tasks.spawn(state.dispatcher.clone().keep_lease());
     let store = state.store.clone();
     tasks.spawn(async move { store.relay_events().await });
     tasks

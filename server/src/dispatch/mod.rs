@@ -1,8 +1,10 @@
 //! Running workflows on agents. A started run is stored pending with the agent it goes
 //! to, then one task per run follows it: `POST /run`, and for an async answer
 //! `GET /status/{job}` until the job ends, and records the outcome. The database is the
-//! truth: tasks resume from it after a restart, and a cancelled run (from any replica,
-//! seen on the event bus) stops its task and is cancelled on the agent too.
+//! truth: each run names the dashboard process following it, which holds a lease it
+//! renews while it lives; another process takes over the runs of one that stopped or
+//! crashed. A cancelled run (from any replica, seen on the event bus) stops its task
+//! and is cancelled on the agent too.
 
 pub mod agent_api;
 pub mod catalog;
@@ -19,7 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::AbortHandle;
 
 use crate::events::EventBus;
-use crate::store::{InFlight, NewRun, Outcome, Store, StoreError};
+use crate::store::{InFlight, NewRun, Outcome, Store, StoreError, Ts};
 use agent_api::{AgentClient, AgentError, CancelAnswer};
 
 /// Between two status questions to an agent running an async job.
@@ -31,6 +33,9 @@ pub struct Timeouts {
     pub answer: Duration,
     /// How long an agent may leave status questions unanswered before its run fails.
     pub unreachable: Duration,
+    /// How long this process's claim on its runs lasts unrenewed; renewed three times
+    /// as often.
+    pub lease: Duration,
 }
 
 /// What to start: a new run, or a restart of an ended one.
@@ -57,6 +62,8 @@ pub struct Dispatcher {
 }
 
 struct Inner {
+    /// This process, as the dispatcher runs name.
+    id: String,
     store: Arc<dyn Store>,
     agents: AgentClient,
     timeouts: Timeouts,
@@ -76,7 +83,8 @@ type Ending = (Outcome, FinishRun);
 
 impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, timeouts: Timeouts) -> anyhow::Result<Self> {
-        let inner = Inner { store, agents: AgentClient::new()?, timeouts, following: Mutex::default() };
+        let id = uuid::Uuid::new_v4().to_string();
+        let inner = Inner { id, store, agents: AgentClient::new()?, timeouts, following: Mutex::default() };
         Ok(Dispatcher { inner: Arc::new(inner) })
     }
 
@@ -122,20 +130,38 @@ impl Dispatcher {
                 mlflow: Default::default(),
                 restarted_from: start.restarted_from,
                 dispatch: Some(dispatch.clone()),
+                dispatcher: Some(self.inner.id.clone()),
             })
             .await?;
         self.follow(InFlight { run_id: run.id.clone(), status: run.status, inputs: Some(start.inputs), dispatch });
         Ok(run)
     }
 
-    /// Takes up every dispatched run that has not ended (after a restart).
-    pub async fn resume(&self) -> Result<usize, StoreError> {
-        let runs = self.inner.store.in_flight().await?;
+    /// Renews this process's lease, then follows every run in flight that no live
+    /// process follows: on start, those of the previous run of the dashboard; later,
+    /// those of a replica that crashed.
+    pub async fn take_over(&self) -> Result<usize, StoreError> {
+        self.inner.store.renew_lease(&self.inner.id).await?;
+        let since = Ts::from(chrono::Utc::now() - self.inner.timeouts.lease);
+        let runs = self.inner.store.claim_runs(&self.inner.id, since).await?;
         let count = runs.len();
         for run in runs {
             self.follow(run);
         }
         Ok(count)
+    }
+
+    /// Keeps the lease and takes over runs whose process's lease lapsed. Runs until
+    /// dropped.
+    pub async fn keep_lease(self) {
+        loop {
+            tokio::time::sleep(self.inner.timeouts.lease / 3).await;
+            match self.take_over().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "took over runs of a dashboard whose lease lapsed"),
+                Err(error) => tracing::warn!(%error, "could not renew the dispatch lease"),
+            }
+        }
     }
 
     fn follow(&self, run: InFlight) {
@@ -150,7 +176,7 @@ impl Dispatcher {
         let task = tokio::spawn(async move {
             let ending = inner.execute(&run, &flag).await;
             inner.record(&run, ending).await;
-            inner.following.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.run_id);
+            inner.lock_following().remove(&run.run_id);
         });
         following.insert(id, Followed { task: task.abort_handle(), sent, dispatch });
     }
@@ -210,10 +236,14 @@ impl Dispatcher {
         self.inner.note(run_id, line).await;
     }
 
-    /// Stops following every run (on shutdown); the next start resumes them.
-    pub fn stop(&self) {
+    /// Stops following every run (on shutdown) and gives up the lease, so that a
+    /// replica, or the next start, takes them over at once.
+    pub async fn stop(&self) {
         for (_, followed) in self.inner.lock_following().drain() {
             followed.task.abort();
+        }
+        if let Err(error) = self.inner.store.release_lease(&self.inner.id).await {
+            tracing::warn!(%error, "could not give up the dispatch lease; replicas take over when it lapses");
         }
     }
 }

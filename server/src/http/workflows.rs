@@ -137,6 +137,7 @@ async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> C
         mlflow,
         restarted_from: None,
         dispatch: None,
+        dispatcher: None,
     };
     created(state.store.create_run(run).await?)
 }

@@ -93,6 +93,8 @@ pub struct NewRun {
     pub restarted_from: Option<String>,
     /// The agent the dashboard sends the run to (job id not yet known).
     pub dispatch: Option<Dispatch>,
+    /// The dashboard process that follows it there (see `claim_runs`).
+    pub dispatcher: Option<String>,
 }
 
 /// A run the dashboard dispatched that has not ended: what resuming it needs.
@@ -151,8 +153,13 @@ pub trait Store: Send + Sync + 'static {
     async fn set_job(&self, id: &str, job_id: &str) -> Result<()>;
     /// Appends the dashboard's own log line, also to a run that has ended.
     async fn note(&self, id: &str, line: NewLogLine) -> Result<()>;
-    /// Dispatched runs still pending or running, oldest first.
-    async fn in_flight(&self) -> Result<Vec<InFlight>>;
+    /// Renews the lease of `dispatcher`, a dashboard process following runs.
+    async fn renew_lease(&self, dispatcher: &str) -> Result<()>;
+    /// Gives the lease up, so that another process takes over its runs at once.
+    async fn release_lease(&self, dispatcher: &str) -> Result<()>;
+    /// Hands `dispatcher` the dispatched runs still pending or running whose process
+    /// holds no lease renewed since `since`, and returns them.
+    async fn claim_runs(&self, dispatcher: &str, since: Ts) -> Result<Vec<InFlight>>;
 
     // Agents.
     async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo>;

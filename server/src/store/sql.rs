@@ -223,8 +223,8 @@ macro_rules! sql_store {
                 }
                 sqlx::query(
                     "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, started_at, \
-                     mlflow_experiment_id, mlflow_run_id, restarted_from, agent_id, agent_url) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     mlflow_experiment_id, mlflow_run_id, restarted_from, agent_id, agent_url, dispatcher_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(&run.id)
                 .bind(&run.workflow_name)
@@ -237,6 +237,7 @@ macro_rules! sql_store {
                 .bind(&run.restarted_from)
                 .bind(run.dispatch.as_ref().map(|d| d.agent_id.clone()))
                 .bind(run.dispatch.as_ref().map(|d| d.agent_url.clone()))
+                .bind(&run.dispatcher)
                 .execute(&mut *tx)
                 .await?;
                 let (created, event) = Self::updated_run(&mut tx, &run.id).await?;
@@ -396,14 +397,47 @@ macro_rules! sql_store {
                 self.commit(tx, events).await
             }
 
-            async fn in_flight(&self) -> Result<Vec<InFlight>> {
-                let found: Vec<InFlightRow> = sqlx::query_as(&format!(
-                    "SELECT id, status, inputs, agent_id, agent_url, agent_job_id FROM workflow_runs \
-                     WHERE {ACTIVE} AND agent_id IS NOT NULL ORDER BY started_at, id"
-                ))
-                .fetch_all(&self.reader)
+            async fn renew_lease(&self, dispatcher: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO dashboard_dispatchers (id, renewed_at) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET renewed_at = excluded.renewed_at",
+                )
+                .bind(dispatcher)
+                .bind(Ts::now())
+                .execute(&mut *tx)
                 .await?;
-                found.into_iter().map(InFlight::try_from).collect()
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn release_lease(&self, dispatcher: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM dashboard_dispatchers WHERE id = $1")
+                    .bind(dispatcher)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_runs(&self, dispatcher: &str, since: Ts) -> Result<Vec<InFlight>> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM dashboard_dispatchers WHERE renewed_at < $1")
+                    .bind(since)
+                    .execute(&mut *tx)
+                    .await?;
+                let claimed: Vec<InFlightRow> = sqlx::query_as(&format!(
+                    "UPDATE workflow_runs SET dispatcher_id = $1 \
+                     WHERE {ACTIVE} AND agent_id IS NOT NULL \
+                     AND (dispatcher_id IS NULL OR dispatcher_id NOT IN (SELECT id FROM dashboard_dispatchers)) \
+                     RETURNING id, status, inputs, agent_id, agent_url, agent_job_id"
+                ))
+                .bind(dispatcher)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                claimed.into_iter().map(InFlight::try_from).collect()
             }
 
             async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo> {
