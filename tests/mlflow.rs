@@ -52,7 +52,16 @@ impl Mlflow {
 }
 
 impl Drop for Mlflow {
+    /// SIGTERM first: MLflow then stops its own workers (uvicorn, the job runner),
+    /// which SIGKILL would leave running as orphans.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
