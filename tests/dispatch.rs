@@ -7,7 +7,7 @@ use serde_json::json;
 use shared::{CatalogEntry, RunDetail, RunPage, RunStatus};
 use std::time::Duration;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{eventually, Backend, TestApp};
 use crate::test_agents::{Answer, DemoAgent, OriginalAgent};
 
 crate::on_both_databases!(
@@ -22,6 +22,7 @@ crate::on_both_databases!(
     cancel_on_an_agent_without_cancel_endpoint_says_so_and_ignores_the_result,
     restart_runs_the_same_inputs_again_as_a_linked_run,
     runs_spread_over_the_agents_of_a_workflow,
+    runs_go_to_the_agent_with_the_fewest_in_flight,
 );
 
 /// Tests that start their own dashboard (non-default settings, or restarts).
@@ -286,6 +287,17 @@ async fn runs_spread_over_the_agents_of_a_workflow(app: TestApp) {
     let (a, b) = (one.received().len(), two.received().len());
     assert_eq!(a + b, 16);
     assert!(a > 0 && b > 0, "both agents got work: {a} and {b}");
+}
+
+async fn runs_go_to_the_agent_with_the_fewest_in_flight(app: TestApp) {
+    let one = OriginalAgent::start(&app, "article_writer", Answer::Async(Duration::from_secs(30))).await;
+    let two = OriginalAgent::start(&app, "article_writer", Answer::Async(Duration::from_secs(30))).await;
+    for n in 0..4 {
+        app.start_run("article_writer", json!({ "topic": format!("t{n}") })).await;
+    }
+    eventually("every run reaches its agent", || async { one.received().len() + two.received().len() == 4 }).await;
+    // A tie is broken at random, and the next run evens it out: two each, whatever the draws.
+    assert_eq!((one.received().len(), two.received().len()), (2, 2));
 }
 
 async fn agent_dying_mid_job_fails_the_run_in_bounded_time(backend: Backend) {

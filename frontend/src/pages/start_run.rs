@@ -105,7 +105,10 @@ fn Fields(entries: Vec<CatalogEntry>, close: impl Fn() + Copy + Send + Sync + 's
                 <select data-testid="start-agent" prop:value=move || agent.get() on:change=move |ev| agent.set(event_target_value(&ev))>
                     {move || {
                         let agents = entry().agents;
-                        let any = format!("Any alive agent ({})", agents.len());
+                        let any = match agents.len() {
+                            1 => "The only alive agent".to_owned(),
+                            n => format!("The least busy of {n} alive agents"),
+                        };
                         view! {
                             <option value="">{any}</option>
                             {agents.into_iter().map(|a| { let label = a.agent_id.clone(); view! { <option value=a.agent_id>{label}</option> } }).collect_view()}

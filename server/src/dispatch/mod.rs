@@ -11,7 +11,7 @@ pub mod catalog;
 
 use serde_json::Value;
 use shared::{
-    Dispatch, Event, FinishRun, JobState, JobStatus, LogLevel, NewLogLine, RunAnswer, RunStatus, WorkflowRun,
+    AgentInfo, Dispatch, Event, FinishRun, JobState, JobStatus, LogLevel, NewLogLine, RunAnswer, RunStatus, WorkflowRun,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,7 +93,8 @@ impl Dispatcher {
     }
 
     /// Stores the run (pending, with its agent) and starts following it; without an
-    /// alive agent serving the workflow nothing is stored.
+    /// alive agent serving the workflow nothing is stored. The run goes to the serving
+    /// agent with the fewest runs in flight, ties broken at random.
     pub async fn start(&self, start: Start) -> Result<WorkflowRun, StartError> {
         let agents = self.inner.store.list_agents().await?;
         let serving: Vec<_> = agents
@@ -101,8 +102,12 @@ impl Dispatcher {
             .filter(|a| a.is_alive && a.serves(&start.workflow_name))
             .filter(|a| start.agent_id.as_ref().is_none_or(|id| *id == a.agent_id))
             .collect();
-        let agent = match (serving.is_empty(), &start.agent_id) {
-            (false, _) => serving[fastrand::usize(..serving.len())],
+        let loads = if serving.len() > 1 { self.inner.store.agent_loads().await? } else { HashMap::new() };
+        let load = |agent: &AgentInfo| loads.get(&agent.agent_id).copied().unwrap_or(0);
+        let least = serving.iter().map(|a| load(a)).min();
+        let idlest: Vec<_> = serving.iter().filter(|a| Some(load(a)) == least).collect();
+        let agent = match (idlest.is_empty(), &start.agent_id) {
+            (false, _) => idlest[fastrand::usize(..idlest.len())],
             (true, Some(id)) => {
                 return Err(StartError::NoAgent(format!(
                     "agent `{id}` is not an alive agent serving workflow `{}`",

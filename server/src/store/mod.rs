@@ -13,6 +13,7 @@ use shared::{
     AgentInfo, Dispatch, Event, FinishRun, LogLine, MlflowIds, NewLogLine, NodeState, NodeStateData, RunSort,
     RunStatus, Summary, WorkflowRun,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::events::EventBus;
@@ -153,6 +154,9 @@ pub trait Store: Send + Sync + 'static {
     async fn set_job(&self, id: &str, job_id: &str) -> Result<()>;
     /// Appends the dashboard's own log line, also to a run that has ended.
     async fn note(&self, id: &str, line: NewLogLine) -> Result<()>;
+    /// How many dispatched runs each agent has pending or running (agents with none
+    /// are absent).
+    async fn agent_loads(&self) -> Result<HashMap<String, i64>>;
     /// Renews the lease of `dispatcher`, a dashboard process following runs.
     async fn renew_lease(&self, dispatcher: &str) -> Result<()>;
     /// Gives the lease up, so that another process takes over its runs at once.

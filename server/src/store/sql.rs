@@ -397,6 +397,16 @@ macro_rules! sql_store {
                 self.commit(tx, events).await
             }
 
+            async fn agent_loads(&self) -> Result<std::collections::HashMap<String, i64>> {
+                let loads: Vec<(String, i64)> = sqlx::query_as(&format!(
+                    "SELECT agent_id, COUNT(*) FROM workflow_runs WHERE {ACTIVE} AND agent_id IS NOT NULL \
+                     GROUP BY agent_id"
+                ))
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(loads.into_iter().collect())
+            }
+
             async fn renew_lease(&self, dispatcher: &str) -> Result<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
