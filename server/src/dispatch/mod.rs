@@ -241,8 +241,8 @@ impl Dispatcher {
         self.inner.note(run_id, line).await;
     }
 
-    /// Stops following every run (on shutdown) and gives up the lease, so that a
-    /// replica, or the next start, takes them over at once.
+    /// Stops following every run (on shutdown) and gives up the lease, so that the
+    /// next start takes them over at once (and a replica at its next check).
     pub async fn stop(&self) {
         for (_, followed) in self.inner.lock_following().drain() {
             followed.task.abort();
