@@ -112,6 +112,14 @@ pub struct TestApp {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+/// A new database and the default test settings for it, adjusted.
+async fn fresh(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> (TestDb, DashboardArgs) {
+    let db = TestDb::create(backend).await;
+    let mut config = config(db.url());
+    adjust(&mut config);
+    (db, config)
+}
+
 pub fn config(database_url: String) -> DashboardArgs {
     DashboardArgs {
         host: "127.0.0.1".to_owned(),
@@ -135,31 +143,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> TestApp {
-        let db = TestDb::create(backend).await;
-        let mut config = config(db.url());
-        adjust(&mut config);
+        let (db, config) = fresh(backend, adjust).await;
         Self::start(db, config).await
     }
 
     /// Starts the server on an existing database.
     pub async fn start(db: TestDb, config: DashboardArgs) -> TestApp {
-        Self::start_on(db, config, "127.0.0.1:0").await
+        Self::start_on(db, config, "127.0.0.1:0", None).await
     }
 
     /// Starts the server in a runtime of its own, which `crash` ends.
     pub async fn spawn_crashable(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> TestApp {
-        let db = TestDb::create(backend).await;
-        let mut config = config(db.url());
-        adjust(&mut config);
+        let (db, config) = fresh(backend, adjust).await;
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        Self::launch(db, config, "127.0.0.1:0", Some(runtime)).await
+        Self::start_on(db, config, "127.0.0.1:0", Some(runtime)).await
     }
 
-    async fn start_on(db: TestDb, config: DashboardArgs, address: &str) -> TestApp {
-        Self::launch(db, config, address, None).await
-    }
-
-    async fn launch(
+    async fn start_on(
         db: TestDb,
         config: DashboardArgs,
         address: &str,
@@ -230,8 +230,8 @@ impl TestApp {
         self.shutdown().await;
         let mut config = self.config.clone();
         adjust(&mut config);
-        let db = std::mem::replace(&mut self.db, TestDb::Sqlite(tempfile::tempdir().unwrap()));
-        Self::start_on(db, config, self.address.trim_start_matches("http://")).await
+        let db = self.take_db();
+        Self::start_on(db, config, self.address.trim_start_matches("http://"), None).await
     }
 
     /// The process dies mid-flight: every task and connection ends at once, and
@@ -239,6 +239,11 @@ impl TestApp {
     pub fn crash(mut self) -> TestDb {
         self.runtime.take().expect("started with spawn_crashable").shutdown_background();
         self.stop = None;
+        self.take_db()
+    }
+
+    /// This server's database, for a successor (a placeholder is left to drop).
+    fn take_db(&mut self) -> TestDb {
         std::mem::replace(&mut self.db, TestDb::Sqlite(tempfile::tempdir().unwrap()))
     }
 

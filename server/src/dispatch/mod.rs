@@ -62,7 +62,7 @@ pub struct Dispatcher {
 }
 
 struct Inner {
-    /// This process, as the dispatcher runs name.
+    /// This process's id, as the runs it follows name their dispatcher.
     id: String,
     store: Arc<dyn Store>,
     agents: AgentClient,
@@ -146,9 +146,8 @@ impl Dispatcher {
     /// process follows: on start, those of the previous run of the dashboard; later,
     /// those of a replica that crashed.
     pub async fn take_over(&self) -> Result<usize, StoreError> {
-        self.inner.store.renew_lease(&self.inner.id).await?;
         let since = Ts::from(chrono::Utc::now() - self.inner.timeouts.lease);
-        let runs = self.inner.store.claim_runs(&self.inner.id, since).await?;
+        let runs = self.inner.store.renew_and_claim(&self.inner.id, since).await?;
         let count = runs.len();
         for run in runs {
             self.follow(run);

@@ -94,7 +94,7 @@ pub struct NewRun {
     pub restarted_from: Option<String>,
     /// The agent the dashboard sends the run to (job id not yet known).
     pub dispatch: Option<Dispatch>,
-    /// The dashboard process that follows it there (see `claim_runs`).
+    /// The dashboard process that follows it there (see `renew_and_claim`).
     pub dispatcher: Option<String>,
 }
 
@@ -157,13 +157,12 @@ pub trait Store: Send + Sync + 'static {
     /// How many dispatched runs each agent has pending or running (agents with none
     /// are absent).
     async fn agent_loads(&self) -> Result<HashMap<String, i64>>;
-    /// Renews the lease of `dispatcher`, a dashboard process following runs.
-    async fn renew_lease(&self, dispatcher: &str) -> Result<()>;
+    /// Renews the lease of `dispatcher` (a dashboard process following runs), then
+    /// hands it the dispatched runs still pending or running whose process holds no
+    /// lease renewed since `since`, and returns them; one transaction.
+    async fn renew_and_claim(&self, dispatcher: &str, since: Ts) -> Result<Vec<InFlight>>;
     /// Gives the lease up, so that another process takes over its runs at once.
     async fn release_lease(&self, dispatcher: &str) -> Result<()>;
-    /// Hands `dispatcher` the dispatched runs still pending or running whose process
-    /// holds no lease renewed since `since`, and returns them.
-    async fn claim_runs(&self, dispatcher: &str, since: Ts) -> Result<Vec<InFlight>>;
 
     // Agents.
     async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo>;

@@ -407,20 +407,6 @@ macro_rules! sql_store {
                 Ok(loads.into_iter().collect())
             }
 
-            async fn renew_lease(&self, dispatcher: &str) -> Result<()> {
-                let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO dashboard_dispatchers (id, renewed_at) VALUES ($1, $2) \
-                     ON CONFLICT (id) DO UPDATE SET renewed_at = excluded.renewed_at",
-                )
-                .bind(dispatcher)
-                .bind(Ts::now())
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn release_lease(&self, dispatcher: &str) -> Result<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query("DELETE FROM dashboard_dispatchers WHERE id = $1")
@@ -431,8 +417,16 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn claim_runs(&self, dispatcher: &str, since: Ts) -> Result<Vec<InFlight>> {
+            async fn renew_and_claim(&self, dispatcher: &str, since: Ts) -> Result<Vec<InFlight>> {
                 let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO dashboard_dispatchers (id, renewed_at) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET renewed_at = excluded.renewed_at",
+                )
+                .bind(dispatcher)
+                .bind(Ts::now())
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM dashboard_dispatchers WHERE renewed_at < $1")
                     .bind(since)
                     .execute(&mut *tx)
