@@ -1,11 +1,12 @@
 //! `TestApp`: the real server on 127.0.0.1:0 with its own fresh database (a temp
 //! SQLite file, or a new PostgreSQL database), spoken to over real HTTP.
 
+use clap::Parser;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use server::config::{DashboardArgs, DatabaseArgs};
+use server::config::{Cli, Command, DashboardArgs};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -120,20 +121,13 @@ async fn fresh(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> (Te
     (db, config)
 }
 
+/// The dashboard's defaults, parsed as the binary parses them, on `database_url` and
+/// a free port.
 pub fn config(database_url: String) -> DashboardArgs {
-    DashboardArgs {
-        host: "127.0.0.1".to_owned(),
-        port: 0,
-        database: DatabaseArgs { database_url },
-        mlflow_uri: None,
-        agent_grace: Duration::from_secs(600),
-        event_retention: Duration::from_secs(86_400),
-        sse_keep_alive: Duration::from_secs(15),
-        max_body_bytes: 1024 * 1024,
-        mlflow_timeout: Duration::from_secs(30),
-        agent_answer_timeout: Duration::from_secs(60),
-        agent_unreachable_timeout: Duration::from_secs(30),
-        dispatch_lease: Duration::from_secs(15),
+    let arguments = ["configurable-agents", "dashboard", "--port", "0", "--database-url", &database_url];
+    match Cli::try_parse_from(arguments).expect("the default arguments parse").command {
+        Command::Dashboard(command) => command.server,
+        _ => panic!("`dashboard` parsed as another command"),
     }
 }
 

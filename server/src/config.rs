@@ -81,6 +81,11 @@ pub struct DashboardArgs {
     #[arg(long, env = "DASHBOARD_DISPATCH_LEASE", default_value = "15", value_parser = parse_lease)]
     pub dispatch_lease: Duration,
 
+    /// On SIGINT/SIGTERM, how long requests in progress may take to finish; then the
+    /// remaining connections are closed and the process ends.
+    #[arg(long, env = "DASHBOARD_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_seconds)]
+    pub shutdown_grace: Duration,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "DASHBOARD_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -49,12 +49,22 @@ pub async fn serve(
     }
     let mut background = tasks::spawn(&state);
     let dispatcher = state.dispatcher.clone();
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping.send(true);
-        })
-        .await?;
+    let grace = state.config.shutdown_grace;
+    let mut stopped = state.shutdown.clone();
+    let serving = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    });
+    // A client that never finishes its request (or never reads the answer) must not
+    // keep the process alive: after the grace period its connection is dropped.
+    let overdue = async move {
+        let _ = stopped.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        _ = overdue => tracing::warn!("requests still open after the shutdown grace period were dropped"),
+    }
     // Runs in flight stay running in the database; the next start resumes them. The
     // lease is given up last, so that no background renewal takes it again.
     background.shutdown().await;

@@ -21,11 +21,16 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::AbortHandle;
 
 use crate::events::EventBus;
-use crate::store::{InFlight, NewRun, Outcome, Store, StoreError, Ts};
+use crate::store::{InFlight, NewRun, Outcome, Store, StoreError};
 use agent_api::{AgentClient, AgentError, CancelAnswer};
 
 /// Between two status questions to an agent running an async job.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// Retries of recording an outcome while the database is away back off to this.
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(250);
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(30);
+/// The longest error message a run keeps, as for runners reporting through the API.
+const MAX_ERROR_CHARS: usize = 65_536;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -146,8 +151,7 @@ impl Dispatcher {
     /// process follows: on start, those of the previous run of the dashboard; later,
     /// those of a replica that crashed.
     pub async fn take_over(&self) -> Result<usize, StoreError> {
-        let since = Ts::from(chrono::Utc::now() - self.inner.timeouts.lease);
-        let runs = self.inner.store.renew_and_claim(&self.inner.id, since).await?;
+        let runs = self.inner.store.renew_and_claim(&self.inner.id, self.inner.timeouts.lease).await?;
         let count = runs.len();
         for run in runs {
             self.follow(run);
@@ -267,16 +271,19 @@ impl Inner {
         let job = match (run.status, job_id) {
             (_, Some(job)) => job.clone(),
             (RunStatus::Pending, None) => {
-                if let Err(error) = self.store.start_run(&run.run_id).await {
+                if let Err(error) = self.store.start_run(&run.run_id, Some(&self.id)).await {
                     return failed(format!("could not start the run: {error}"));
                 }
                 sent.store(true, Ordering::SeqCst);
                 let inputs = run.inputs.clone().unwrap_or_else(|| Value::Object(Default::default()));
                 match self.agents.run(agent_url, &run.run_id, &inputs, self.timeouts.answer).await {
                     Ok(RunAnswer::Success { outputs, .. }) => return completed(outputs),
-                    Ok(RunAnswer::Async { job_id, .. }) => {
+                    Ok(RunAnswer::Async { job_id, .. }) if usable_job_id(&job_id) => {
                         self.job_named(&run.run_id, &job_id).await;
                         job_id
+                    }
+                    Ok(RunAnswer::Async { .. }) => {
+                        return failed(format!("agent {agent_id} named its job with an unusable id"))
                     }
                     Err(error) => return failed(run_error(agent_id, agent_url, error)),
                 }
@@ -300,7 +307,7 @@ impl Inner {
         if let Some(followed) = self.lock_following().get_mut(run_id) {
             followed.dispatch.job_id = Some(job_id.to_owned());
         }
-        if let Err(error) = self.store.set_job(run_id, job_id).await {
+        if let Err(error) = self.store.set_job(run_id, job_id, &self.id).await {
             tracing::warn!(%error, run_id, "could not record the agent's job id");
         }
     }
@@ -335,15 +342,25 @@ impl Inner {
         }
     }
 
-    /// A run that was cancelled meanwhile refuses the outcome, which is what we want.
+    /// Records the outcome, retrying while the database cannot take it, so that no
+    /// run stays running because of a blip. A run that was cancelled meanwhile, or
+    /// that another process follows now, refuses the outcome, which is what we want.
     async fn record(&self, run: &InFlight, (outcome, report): Ending) {
-        match self.store.finish_run(&run.run_id, outcome, report).await {
-            Ok(_) | Err(StoreError::Conflict(_)) => {}
-            Err(error) => tracing::error!(%error, run_id = %run.run_id, "could not record a run's outcome"),
+        let mut wait = RECORD_RETRY_FIRST;
+        loop {
+            match self.store.finish_run(&run.run_id, outcome, report.clone(), Some(&self.id)).await {
+                Ok(_) | Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => return,
+                Err(error) => {
+                    tracing::warn!(%error, run_id = %run.run_id, "could not record a run's outcome; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RECORD_RETRY_MAX);
+                }
+            }
         }
     }
 
-    async fn note(&self, run_id: &str, line: NewLogLine) {
+    async fn note(&self, run_id: &str, mut line: NewLogLine) {
+        line.message = line.message.replace('\0', "\u{FFFD}");
         if let Err(error) = self.store.note(run_id, line).await {
             tracing::warn!(%error, run_id, "could not add a note to a run's log");
         }
@@ -365,8 +382,16 @@ fn completed(outputs: Option<Value>) -> Ending {
     (Outcome::Completed, FinishRun { outputs, ..Default::default() })
 }
 
+/// Agents' words end up in the message: NULs (which PostgreSQL refuses in text) are
+/// replaced, and the length is capped like any reported error's.
 fn failed(error_message: String) -> Ending {
-    (Outcome::Failed, FinishRun { error_message: Some(error_message), ..Default::default() })
+    let message: String = error_message.replace('\0', "\u{FFFD}").chars().take(MAX_ERROR_CHARS).collect();
+    (Outcome::Failed, FinishRun { error_message: Some(message), ..Default::default() })
+}
+
+/// A job id goes into URLs (escaped) and the database: printable and of sane length.
+fn usable_job_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && !id.chars().any(char::is_control)
 }
 
 fn info(message: String) -> NewLogLine {

@@ -3,7 +3,7 @@
 //! assets are cached forever, `index.html` is revalidated by its ETag.
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::error::error_response;
@@ -15,15 +15,29 @@ struct Assets;
 
 const INDEX: &str = "index.html";
 
-pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
-    let path = uri.path().trim_start_matches('/');
-    if path == "mlflow" || path.starts_with("mlflow/") {
+pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    // What reaches here is no API route; a path that only looks different from one
+    // (`//api/x`, `/API/x`, `/api%2Fx`, `/api/`) must still answer like the API.
+    let normalised = normalise(uri.path());
+    let first = normalised.split('/').next().unwrap_or_default();
+    if first == "api" {
+        return error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()));
+    }
+    if first == "mlflow" {
         return error_response(
             StatusCode::NOT_FOUND,
             "not_found",
             "MLflow is not configured: start the dashboard with --mlflow-uri".to_owned(),
         );
     }
+    if method != Method::GET && method != Method::HEAD {
+        return error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not allowed on the web app's pages"),
+        );
+    }
+    let path = uri.path().trim_start_matches('/');
     match Assets::get(path) {
         Some(file) if !path.is_empty() && path != INDEX => asset(path, file, "public, max-age=31536000, immutable"),
         // A missing file with an extension is a broken link, not a page of the app.
@@ -32,6 +46,22 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
         }
         _ => index(&headers),
     }
+}
+
+/// The path decoded and lowercased, with empty and dot segments resolved.
+fn normalise(path: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy().to_lowercase();
+    let mut segments = Vec::new();
+    for segment in decoded.split(['/', '\\']) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    segments.join("/")
 }
 
 fn index(headers: &HeaderMap) -> Response {
@@ -76,4 +106,19 @@ fn mime_type(path: &str, file: &rust_embed::EmbeddedFile) -> String {
         return "application/wasm".to_owned();
     }
     file.metadata.mimetype().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn api_lookalikes_normalise_to_the_api() {
+        for path in
+            ["/api/", "//api/workflows", "/API/workflows", "/api%2Fworkflows", "/%61pi/x", "/./api", "/x/../api"]
+        {
+            assert!(normalise(path).split('/').next() == Some("api"), "{path}");
+        }
+        assert_eq!(normalise("/workflows/abc"), "workflows/abc");
+    }
 }

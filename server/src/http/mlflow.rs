@@ -10,7 +10,7 @@
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -104,7 +104,18 @@ fn not_configured() -> Response {
     )
 }
 
+/// Methods MLflow's UI and API use; CONNECT, TRACE and others never reach it.
+const FORWARDED_METHODS: [Method; 7] =
+    [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS];
+
 async fn forward(State(state): State<AppState>, request: Request) -> Response {
+    if !FORWARDED_METHODS.contains(request.method()) {
+        return error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not forwarded to MLflow", request.method()),
+        );
+    }
     let Some(proxy) = &state.mlflow else { return not_configured() };
     let (mut parts, body) = request.into_parts();
     // The raw path and query, exactly as sent: no decoding, no re-encoding.

@@ -3,6 +3,7 @@
 mod agents;
 pub mod error;
 mod frontend;
+mod guard;
 pub mod mlflow;
 mod run_filter;
 mod stream;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mlflow::routes())
         .fallback_service(app)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(guard::refuse_nul_in_url))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -63,6 +63,9 @@ pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, ApiError
         super::validate::text("q", text, 256)?;
     }
     let workflow = non_empty(&query.workflow).map(str::to_owned);
+    if let Some(workflow) = &workflow {
+        super::validate::text("workflow", workflow, 256)?;
+    }
     Ok(RunFilter {
         statuses,
         workflow,
@@ -93,6 +96,9 @@ fn decode(text: &str, sort: RunSort, descending: bool) -> Result<(SortKey, Strin
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
     if cursor.sort != sort || cursor.desc != descending {
         return Err(ApiError::invalid("`cursor` belongs to a different sort order"));
+    }
+    if cursor.id.contains('\0') {
+        return Err(malformed());
     }
     // Numbers come back from JSON as whichever variant fits; align them with the column.
     let key = match (sort, cursor.key) {

@@ -2,6 +2,7 @@
 //! sizes, so nothing valid here can fail in the database.
 
 use super::error::ApiError;
+use crate::store::limits;
 
 /// A required single-line text field: not blank, at most `max` characters, no
 /// control characters (PostgreSQL also refuses NUL in text).
@@ -31,18 +32,31 @@ fn length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn non_negative_f64(field: &str, value: Option<f64>) -> Result<(), ApiError> {
+/// A token count: 0 to `MAX_TOKENS`.
+pub fn tokens(field: &str, value: Option<i64>) -> Result<(), ApiError> {
     match value {
-        Some(v) if !v.is_finite() || v < 0.0 => {
-            Err(ApiError::invalid(format!("`{field}` must be a non-negative number")))
+        Some(v) if !(0..=limits::MAX_TOKENS).contains(&v) => {
+            Err(ApiError::invalid(format!("`{field}` must be between 0 and {}", limits::MAX_TOKENS)))
         }
         _ => Ok(()),
     }
 }
 
-pub fn non_negative_i64(field: &str, value: Option<i64>) -> Result<(), ApiError> {
+/// An amount in US dollars: 0 to `MAX_COST_USD`.
+pub fn cost(field: &str, value: Option<f64>) -> Result<(), ApiError> {
+    bounded(field, value, limits::MAX_COST_USD)
+}
+
+/// A duration in seconds: 0 to `MAX_DURATION_SECONDS`.
+pub fn duration(field: &str, value: Option<f64>) -> Result<(), ApiError> {
+    bounded(field, value, limits::MAX_DURATION_SECONDS)
+}
+
+fn bounded(field: &str, value: Option<f64>, max: f64) -> Result<(), ApiError> {
     match value {
-        Some(v) if v < 0 => Err(ApiError::invalid(format!("`{field}` must not be negative"))),
+        Some(v) if !(v.is_finite() && (0.0..=max).contains(&v)) => {
+            Err(ApiError::invalid(format!("`{field}` must be a number between 0 and {max}")))
+        }
         _ => Ok(()),
     }
 }

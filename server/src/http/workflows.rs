@@ -143,7 +143,7 @@ async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> C
 }
 
 async fn start(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
-    Ok(axum::Json(state.store.start_run(&validate::run_id(&id)?).await?))
+    Ok(axum::Json(state.store.start_run(&validate::run_id(&id)?, None).await?))
 }
 
 async fn append_state(
@@ -153,15 +153,17 @@ async fn append_state(
 ) -> Created<NodeState> {
     let id = validate::run_id(&id)?;
     validate::name("node_id", &data.node_id, 128)?;
-    validate::non_negative_f64("duration_seconds", data.duration_seconds)?;
-    validate::non_negative_f64("cost_usd", data.cost_usd)?;
+    validate::duration("duration_seconds", data.duration_seconds)?;
+    validate::cost("cost_usd", data.cost_usd)?;
     for (field, value) in [
         ("input_tokens", data.input_tokens),
         ("output_tokens", data.output_tokens),
         ("total_tokens", data.total_tokens),
     ] {
-        validate::non_negative_i64(field, value)?;
+        validate::tokens(field, value)?;
     }
+    // Input and output each within bounds may still sum beyond them.
+    validate::tokens("input_tokens + output_tokens", data.tokens())?;
     created(state.store.append_state(&id, data).await?)
 }
 
@@ -211,13 +213,13 @@ async fn finish(state: AppState, id: String, outcome: Outcome, report: FinishRun
     if let Some(message) = &report.error_message {
         validate::text("error_message", message, 65_536)?;
     }
-    validate::non_negative_f64("duration_seconds", report.duration_seconds)?;
-    validate::non_negative_f64("total_cost_usd", report.total_cost_usd)?;
-    validate::non_negative_i64("total_tokens", report.total_tokens)?;
+    validate::duration("duration_seconds", report.duration_seconds)?;
+    validate::cost("total_cost_usd", report.total_cost_usd)?;
+    validate::tokens("total_tokens", report.total_tokens)?;
     if let Some(ids) = &report.mlflow {
         validate::mlflow_ids(ids)?;
     }
-    Ok(axum::Json(state.store.finish_run(&id, outcome, report).await?))
+    Ok(axum::Json(state.store.finish_run(&id, outcome, report, None).await?))
 }
 
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<WorkflowRun> {

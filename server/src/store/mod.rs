@@ -1,11 +1,13 @@
 //! Storage: one `Store` trait, implemented once in SQL shared by SQLite and
 //! PostgreSQL (`sql.rs`), with the per-database connection details beside it.
 
+pub mod limits;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
 pub mod time;
+mod writer;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -28,12 +30,57 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// The database is away, full, read-only or locked: the write was not recorded
+    /// and may be tried again.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
+impl StoreError {
+    /// What a write is answered when its batch failed as a whole: it was not
+    /// recorded, whatever its own part, so it may be tried again.
+    fn retry_later(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(reason) => StoreError::Unavailable(reason.clone()),
+            other => StoreError::Unavailable(format!("the write was rolled back ({other})")),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_transient(&error) {
+            StoreError::Unavailable(error.to_string())
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}
+
+/// Errors that say the database cannot serve now, rather than that a request is wrong.
+fn is_transient(error: &sqlx::Error) -> bool {
+    use sqlx::Error::*;
+    match error {
+        Io(_) | Tls(_) | PoolTimedOut | PoolClosed | WorkerCrashed | Protocol(_) => true,
+        Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.parse::<i64>() {
+                // SQLite (primary codes): BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+                Ok(extended) => matches!(extended & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
+                // PostgreSQL classes: connection exception, insufficient resources,
+                // operator intervention (shutdown), read-only transaction.
+                Err(_) => ["08", "53", "57"].iter().any(|class| code.starts_with(class)) || code == "25006",
+            }
+        }
+        _ => false,
+    }
+}
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A validated filter of the runs list.
@@ -145,13 +192,20 @@ pub trait Store: Send + Sync + 'static {
 
     // Runs: writes. Each publishes its events after commit.
     async fn create_run(&self, run: NewRun) -> Result<WorkflowRun>;
-    async fn start_run(&self, id: &str) -> Result<WorkflowRun>;
+    /// `follower`: the dashboard process that must still follow the run (fencing).
+    async fn start_run(&self, id: &str, follower: Option<&str>) -> Result<WorkflowRun>;
     async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState>;
     async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>>;
-    async fn finish_run(&self, id: &str, outcome: Outcome, report: FinishRun) -> Result<WorkflowRun>;
+    async fn finish_run(
+        &self,
+        id: &str,
+        outcome: Outcome,
+        report: FinishRun,
+        follower: Option<&str>,
+    ) -> Result<WorkflowRun>;
     async fn cancel_run(&self, id: &str) -> Result<WorkflowRun>;
-    /// Records the agent's job id of a dispatched run.
-    async fn set_job(&self, id: &str, job_id: &str) -> Result<()>;
+    /// Records the agent's job id of a run `follower` follows.
+    async fn set_job(&self, id: &str, job_id: &str, follower: &str) -> Result<()>;
     /// Appends the dashboard's own log line, also to a run that has ended.
     async fn note(&self, id: &str, line: NewLogLine) -> Result<()>;
     /// How many dispatched runs each agent has pending or running (agents with none
@@ -159,8 +213,9 @@ pub trait Store: Send + Sync + 'static {
     async fn agent_loads(&self) -> Result<HashMap<String, i64>>;
     /// Renews the lease of `dispatcher` (a dashboard process following runs), then
     /// hands it the dispatched runs still pending or running whose process holds no
-    /// lease renewed since `since`, and returns them; one transaction.
-    async fn renew_and_claim(&self, dispatcher: &str, since: Ts) -> Result<Vec<InFlight>>;
+    /// lease renewed within `lease` (by the database's clock), and returns them; one
+    /// transaction.
+    async fn renew_and_claim(&self, dispatcher: &str, lease: std::time::Duration) -> Result<Vec<InFlight>>;
     /// Gives the lease up, so that another process takes over its runs at once.
     async fn release_lease(&self, dispatcher: &str) -> Result<()>;
 

@@ -6,10 +6,12 @@
 //! writer sends `NOTIFY dashboard_events`, and each replica's relay LISTENs and
 //! publishes the new rows of `dashboard_events` to its bus, in id order.
 
-use sqlx::postgres::{PgListener, PgPoolOptions};
-use sqlx::{Pool, Postgres};
+use futures_util::future::BoxFuture;
+use sqlx::postgres::{PgConnection, PgListener, PgPoolOptions};
+use sqlx::{Connection, Pool, Postgres, Transaction};
 use std::time::Duration;
 
+use super::writer::{self, Recorded, Writer};
 use crate::events::EventBus;
 
 const CHANNEL: &str = "dashboard_events";
@@ -20,10 +22,18 @@ const EVENT_WRITE_LOCK: i64 = 0x0c0f_a9e7_5d45_7861;
 
 pub struct PgStore {
     reader: Pool<Postgres>,
+    writer: Writer<Postgres>,
+    /// The writer's connection, for statements that cannot run in a transaction.
+    write_pool: Pool<Postgres>,
+    /// The relay's own connection, so that it never waits for, or takes, a reader's.
+    listen_pool: Pool<Postgres>,
     bus: EventBus,
     /// The newest event when this process started: the relay publishes what follows.
     relay_start: i64,
 }
+
+/// While the database is away, requests wait this long for a connection, then get 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl PgStore {
     const BACKEND: &'static str = "postgres";
@@ -33,28 +43,25 @@ impl PgStore {
     /// keep it at one page through HOT pruning.)
     const AFTER_BULK_LOAD: &'static [&'static str] = &["VACUUM FULL dashboard_run_totals", "VACUUM ANALYZE"];
 
-    /// One pool serves reads and writes.
     fn write_pool(&self) -> Pool<Postgres> {
-        self.reader.clone()
+        self.write_pool.clone()
     }
 
+    /// Three pools, so that writers waiting for the write lock and the relay's
+    /// listening connection never hold up reads and event streams.
     pub async fn connect(url: &str, bus: EventBus) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new().max_connections(10).connect(url).await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let pool = |size| PgPoolOptions::new().max_connections(size).acquire_timeout(ACQUIRE_TIMEOUT);
+        let reader = pool(10).connect(url).await?;
+        sqlx::migrate!("./migrations/postgres").run(&reader).await?;
+        let write_pool = pool(1).connect(url).await?;
+        let listen_pool = pool(1).connect_lazy(url)?;
         // Taken before any request is served, so no write falls between it and the relay.
         let (relay_start,): (i64,) =
             sqlx::query_as("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM dashboard_events")
-                .fetch_one(&pool)
+                .fetch_one(&reader)
                 .await?;
-        Ok(PgStore { reader: pool, bus, relay_start })
-    }
-
-    /// Events reach this replica's bus through the relay, like everyone else's.
-    fn deliver(&self, _events: Vec<(i64, shared::Event)>) {}
-
-    async fn announce(tx: &mut sqlx::Transaction<'static, Postgres>) -> sqlx::Result<()> {
-        sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut **tx).await?;
-        Ok(())
+        let writer = Writer::start(write_pool.clone(), Writes);
+        Ok(PgStore { reader, writer, write_pool, listen_pool, bus, relay_start })
     }
 
     /// Publishes every event committed from now on, by any replica. A lost connection
@@ -70,7 +77,7 @@ impl PgStore {
     }
 
     async fn relay_from(&self, cursor: &mut i64) -> Result<(), StoreError> {
-        let mut listener = PgListener::connect_with(&self.reader).await?;
+        let mut listener = PgListener::connect_with(&self.listen_pool).await?;
         listener.listen(CHANNEL).await?;
         loop {
             // Listening first, then reading, so nothing committed in between is missed.
@@ -88,12 +95,35 @@ impl PgStore {
             listener.recv().await?;
         }
     }
-
-    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {
-        let mut tx = self.reader.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_WRITE_LOCK).execute(&mut *tx).await?;
-        Ok(tx)
-    }
 }
 
-super::sql::sql_store!(PgStore, Postgres, like = "ILIKE");
+/// Every replica learns of every write, its own included, through the relay.
+struct Writes;
+
+impl writer::Backend for Writes {
+    type Db = Postgres;
+
+    fn begin<'c>(&self, conn: &'c mut PgConnection) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Postgres>>> {
+        Box::pin(async move {
+            let mut tx = conn.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_WRITE_LOCK).execute(&mut *tx).await?;
+            Ok(tx)
+        })
+    }
+
+    fn announce<'c>(&self, conn: &'c mut PgConnection) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(async move {
+            sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *conn).await?;
+            Ok(())
+        })
+    }
+
+    fn deliver(&self, _events: Recorded) {}
+}
+
+super::sql::sql_store!(
+    PgStore,
+    Postgres,
+    like = "ILIKE",
+    now = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)"
+);

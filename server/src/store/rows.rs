@@ -8,9 +8,12 @@ use shared::{
 
 use super::{InFlight, StoreError, Ts};
 
-/// Columns of the runs list, in this order, for every query that returns runs.
-pub(super) const RUN_COLUMNS: &str = "id, workflow_name, status, started_at, completed_at, duration_seconds, \
-     total_tokens, total_cost_usd, error_message, restarted_from";
+/// Columns of the runs list, in this order, for every query that returns runs. The
+/// numbers are cast so that a value another writer stored with the wrong type (a
+/// REAL token count, text in a FLOAT column) still reads.
+pub(super) const RUN_COLUMNS: &str = "id, workflow_name, status, started_at, completed_at, \
+     CAST(duration_seconds AS DOUBLE PRECISION) AS duration_seconds, CAST(total_tokens AS BIGINT) AS total_tokens, \
+     CAST(total_cost_usd AS DOUBLE PRECISION) AS total_cost_usd, error_message, restarted_from";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct RunRow {

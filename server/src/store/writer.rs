@@ -1,0 +1,215 @@
+//! The write path. One task per process owns the write connection and runs every
+//! write to its end: a client that hangs up loses only its answer, and can never leave
+//! a transaction half-done on the connection that every later write needs.
+//!
+//! Writes that arrive together share one transaction and one commit (group commit),
+//! each under a savepoint of its own, so a write that fails is rolled back alone and
+//! the others still commit. Each caller is answered only after its write is durable.
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use shared::Event;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Database, Pool, Transaction};
+use std::panic::AssertUnwindSafe;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Result, StoreError};
+
+/// Events a write recorded in `dashboard_events`, with their ids; delivered to
+/// subscribers once the write is committed.
+pub type Recorded = Vec<(i64, Event)>;
+
+pub type Conn<DB> = <DB as Database>::Connection;
+
+/// Most writes in one transaction: enough to share an fsync among every client of a
+/// busy server, few enough that a batch commits in milliseconds.
+const MAX_BATCH: usize = 256;
+/// Writes waiting for the writer; beyond it callers wait to hand theirs over.
+const QUEUE: usize = 4096;
+
+/// What a database adds around a batch of writes.
+pub trait Backend: Send + Sync + 'static {
+    type Db: Database;
+
+    /// Begins the batch's transaction, serialising it with every other writer.
+    fn begin<'c>(&self, conn: &'c mut Conn<Self::Db>) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Self::Db>>>;
+
+    /// Runs inside the transaction, before commit, when the batch recorded events.
+    fn announce<'c>(&self, conn: &'c mut Conn<Self::Db>) -> BoxFuture<'c, sqlx::Result<()>>;
+
+    /// Hands committed events to subscribers.
+    fn deliver(&self, events: Recorded);
+}
+
+/// A handle to the writer task; cheap to clone.
+pub struct Writer<DB: Database> {
+    jobs: mpsc::Sender<Box<dyn Job<DB>>>,
+}
+
+impl<DB: Database> Clone for Writer<DB> {
+    fn clone(&self) -> Self {
+        Writer { jobs: self.jobs.clone() }
+    }
+}
+
+impl<DB: Database> Writer<DB> {
+    /// Starts the writer task on `pool` (which should hold one connection).
+    pub fn start<B: Backend<Db = DB>>(pool: Pool<DB>, backend: B) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(serve(pool, backend, queue));
+        Writer { jobs }
+    }
+
+    /// Runs `work` in the writer's transaction and answers once it is committed.
+    /// Dropping the returned future does not stop the write once it is queued.
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<(T, Recorded)>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(Write { work, reply }))
+            .await
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".to_owned()))?;
+        // The sender is dropped without an answer only if the write panicked.
+        answer.await.map_err(|_| StoreError::Internal("a write failed unexpectedly; see the server log".to_owned()))?
+    }
+}
+
+/// A write staged in the batch's transaction, to be answered once the batch ends.
+struct Staged {
+    events: Recorded,
+    answer: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+trait Job<DB: Database>: Send {
+    /// Runs the write; answers at once and returns `None` if it failed.
+    fn run<'c>(self: Box<Self>, conn: &'c mut Conn<DB>) -> BoxFuture<'c, Option<Staged>>;
+    /// Answers a write that could not be run at all.
+    fn refuse(self: Box<Self>, error: StoreError);
+}
+
+struct Write<F, T> {
+    work: F,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<DB, F, T> Job<DB> for Write<F, T>
+where
+    DB: Database,
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<(T, Recorded)>> + Send + 'static,
+{
+    fn run<'c>(self: Box<Self>, conn: &'c mut Conn<DB>) -> BoxFuture<'c, Option<Staged>> {
+        let Write { work, reply } = *self;
+        let done = work(conn);
+        Box::pin(async move {
+            match done.await {
+                Ok((value, events)) => Some(Staged {
+                    events,
+                    answer: Box::new(move |committed: Result<()>| {
+                        let _ = reply.send(committed.map(|()| value));
+                    }),
+                }),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                    None
+                }
+            }
+        })
+    }
+
+    fn refuse(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+async fn serve<B: Backend>(pool: Pool<B::Db>, backend: B, mut queue: mpsc::Receiver<Box<dyn Job<B::Db>>>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        run_batch(&pool, &backend, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn run_batch<B: Backend>(pool: &Pool<B::Db>, backend: &B, jobs: Vec<Box<dyn Job<B::Db>>>) {
+    let mut conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(error) => return refuse_all(jobs, &StoreError::from(error)),
+    };
+    let (staged, unrun, failure) = run_jobs(&mut conn, backend, jobs).await;
+    match failure {
+        None => {
+            let mut events = Vec::new();
+            let mut answers = Vec::with_capacity(staged.len());
+            for Staged { events: recorded, answer } in staged {
+                events.extend(recorded);
+                answers.push(answer);
+            }
+            backend.deliver(events);
+            for answer in answers {
+                answer(Ok(()));
+            }
+        }
+        Some(error) => {
+            tracing::error!(%error, "a batch of writes was rolled back");
+            // Whatever state the connection is in, the next batch gets a fresh one.
+            conn.close_on_drop();
+            for Staged { answer, .. } in staged {
+                answer(Err(error.retry_later()));
+            }
+            refuse_all(unrun, &error);
+        }
+    }
+}
+
+/// Runs the jobs in one transaction and commits it. Returns the staged writes, the
+/// jobs never run, and why the batch failed as a whole, if it did.
+async fn run_jobs<B: Backend>(
+    conn: &mut PoolConnection<B::Db>,
+    backend: &B,
+    jobs: Vec<Box<dyn Job<B::Db>>>,
+) -> (Vec<Staged>, Vec<Box<dyn Job<B::Db>>>, Option<StoreError>) {
+    let mut staged = Vec::with_capacity(jobs.len());
+    let mut tx = match backend.begin(conn).await {
+        Ok(tx) => tx,
+        Err(error) => return (staged, jobs, Some(error.into())),
+    };
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
+        let mut savepoint = match Connection::begin(&mut *tx).await {
+            Ok(savepoint) => savepoint,
+            Err(error) => return (staged, std::iter::once(job).chain(jobs).collect(), Some(error.into())),
+        };
+        let ended = match AssertUnwindSafe(job.run(&mut *savepoint)).catch_unwind().await {
+            Ok(Some(write)) => {
+                staged.push(write);
+                savepoint.commit().await
+            }
+            Ok(None) => savepoint.rollback().await,
+            Err(_) => {
+                let error = StoreError::Internal("a write panicked; its batch was rolled back".to_owned());
+                return (staged, jobs.collect(), Some(error));
+            }
+        };
+        if let Err(error) = ended {
+            return (staged, jobs.collect(), Some(error.into()));
+        }
+    }
+    if staged.iter().any(|write| !write.events.is_empty()) {
+        if let Err(error) = backend.announce(&mut tx).await {
+            return (staged, Vec::new(), Some(error.into()));
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => (staged, Vec::new(), None),
+        Err(error) => (staged, Vec::new(), Some(error.into())),
+    }
+}
+
+fn refuse_all<DB: Database>(jobs: Vec<Box<dyn Job<DB>>>, error: &StoreError) {
+    for job in jobs {
+        job.refuse(error.retry_later());
+    }
+}
