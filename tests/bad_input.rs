@@ -1,5 +1,6 @@
 //! Hostile and malformed requests: each gets a 4xx JSON error and changes nothing.
 
+use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -8,7 +9,10 @@ use crate::helpers::TestApp;
 crate::on_both_databases!(
     malformed_requests_get_json_errors_and_change_nothing,
     oversized_bodies_are_refused,
-    hostile_strings_are_stored_verbatim
+    hostile_strings_are_stored_verbatim,
+    nul_bytes_in_urls_are_refused,
+    paths_that_look_like_the_api_answer_like_it,
+    unusual_methods_never_reach_the_mlflow_proxy
 );
 
 async fn assert_nothing_changed(app: &TestApp) {
@@ -126,4 +130,68 @@ async fn hostile_strings_are_stored_verbatim(app: TestApp) {
     assert_eq!(page.runs.len(), 1);
     let (status, _) = app.post("/api/workflows", json!({ "workflow_name": "nul\u{0}name" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn nul_bytes_in_urls_are_refused(app: TestApp) {
+    // A cursor as the server encodes them (URL-safe base64 of JSON), whose id holds a NUL.
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"sort":"started_at","desc":true,"key":"2026-01-01T00:00:00Z","id":"a\u0000b"}"#);
+    for (method, path) in [
+        (Method::GET, "/api/agents/a%00b".to_owned()),
+        (Method::GET, "/api/agents/a%00b/docs".to_owned()),
+        (Method::POST, "/api/agents/a%00b/heartbeat".to_owned()),
+        (Method::DELETE, "/api/agents/a%00b".to_owned()),
+        (Method::GET, "/api/workflows?workflow=%00".to_owned()),
+        (Method::GET, "/api/workflows?q=a%00".to_owned()),
+        (Method::GET, format!("/api/workflows?cursor={cursor}")),
+        (Method::GET, "/api/events?topics=%00".to_owned()),
+    ] {
+        let (status, error) = raw(&app, method.clone(), &path, None, "").await;
+        assert!(status.is_client_error(), "{method} {path}: {status}");
+        assert!(error["error"]["message"].is_string(), "{method} {path}: {error}");
+    }
+    assert_nothing_changed(&app).await;
+}
+
+async fn paths_that_look_like_the_api_answer_like_it(app: TestApp) {
+    let id = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
+    for (method, path) in [
+        (Method::GET, "/api/".to_owned()),
+        (Method::GET, "/api".to_owned()),
+        (Method::GET, "//api/workflows".to_owned()),
+        (Method::GET, "/API/workflows".to_owned()),
+        (Method::GET, "/api%2Fworkflows".to_owned()),
+        (Method::POST, format!("//api/workflows/{id}/complete")),
+        (Method::POST, format!("/Api/workflows/{id}/cancel")),
+        (Method::POST, format!("/api%2fworkflows/{id}/fail")),
+        (Method::POST, "/workflows".to_owned()),
+        (Method::DELETE, "/agents".to_owned()),
+    ] {
+        let response = app.client.request(method.clone(), app.url(&path)).json(&json!({})).send().await.unwrap();
+        let status = response.status();
+        assert!([StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&status), "{method} {path}: {status}");
+        let error: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(error["error"]["code"].is_string(), "{method} {path}: {error}");
+    }
+    let detail: shared::RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.run.status, shared::RunStatus::Running, "no look-alike path changed the run");
+    // The app's own pages are still served.
+    let page = app.client.get(app.url("/workflows")).send().await.unwrap();
+    assert!(page.status() == StatusCode::OK || page.status() == StatusCode::SERVICE_UNAVAILABLE, "{}", page.status());
+}
+
+async fn unusual_methods_never_reach_the_mlflow_proxy(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://").to_owned();
+    for method in ["CONNECT", "TRACE"] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let request = format!(
+            "{method} /mlflow/api/2.0/mlflow/experiments/search HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 405") || answer.starts_with("HTTP/1.1 400"), "{method}: {answer}");
+        assert!(answer.contains(r#""error""#), "{method} answers JSON: {answer}");
+    }
 }

@@ -35,6 +35,7 @@ mod lifecycle {
         dashboard_restart_recovers_what_it_can_of_synchronous_runs,
         a_replica_starting_leaves_the_runs_of_a_live_one_alone,
         runs_of_a_crashed_dashboard_are_taken_over_when_its_lease_lapses,
+        a_process_that_lost_a_run_does_not_record_its_outcome,
     );
 }
 
@@ -385,4 +386,25 @@ async fn runs_of_a_crashed_dashboard_are_taken_over_when_its_lease_lapses(backen
     let done = successor.run_when(&id, "the successor completes the run", ended).await;
     assert_eq!(done.run.status, RunStatus::Completed, "{:?}", done.run.error_message);
     assert_eq!(done.outputs, Some(json!({ "answer": 42 })));
+}
+
+async fn a_process_that_lost_a_run_does_not_record_its_outcome(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let agent = OriginalAgent::start(&app, "article_writer", Answer::Sync(Duration::from_millis(1500))).await;
+    let id = app.start_run("article_writer", json!({ "topic": "tides" })).await;
+    app.run_when(&id, "the agent is working on it", |d| d.run.status == RunStatus::Running).await;
+    // Another process takes the run over (as after a lease that lapsed while this one
+    // was stalled), and holds a fresh lease of its own.
+    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
+    app.db
+        .execute_as_another_writer(&format!(
+            "INSERT INTO dashboard_dispatchers (id, renewed_at) VALUES ('another-process', '{now}'); \
+             UPDATE workflow_runs SET dispatcher_id = 'another-process' WHERE id = '{id}'"
+        ))
+        .await;
+    // The agent answers 1.5 s after it got the run.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(agent.received().len(), 1);
+    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.run.status, RunStatus::Running, "the outcome is the new follower's to record");
 }

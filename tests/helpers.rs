@@ -84,6 +84,24 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs `sql` straight on the database, as another writer (the Python runtime, a
+    /// SQL shell) would.
+    pub async fn execute_as_another_writer(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = self.url();
+        if url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+            db.close().await.unwrap();
+        } else {
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+            db.close().await.unwrap();
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres(name) = self {
@@ -101,10 +119,16 @@ impl Drop for TestDb {
     }
 }
 
-pub struct TestApp {
-    pub backend: Backend,
+/// The HTTP API of a running dashboard, as its clients see it.
+#[derive(Clone)]
+pub struct Api {
     pub address: String,
     pub client: reqwest::Client,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub api: Api,
     pub db: TestDb,
     pub config: DashboardArgs,
     stop: Option<oneshot::Sender<()>>,
@@ -176,30 +200,10 @@ impl TestApp {
             None => tokio::spawn(serving),
         };
         let backend = if db.url().starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
-        let app = TestApp {
-            backend,
-            address,
-            client: reqwest::Client::new(),
-            db,
-            config,
-            stop: Some(stop),
-            server: Some(server),
-            runtime,
-        };
+        let app =
+            TestApp { backend, api: Api::new(address), db, config, stop: Some(stop), server: Some(server), runtime };
         app.wait_until_ready().await;
         app
-    }
-
-    async fn wait_until_ready(&self) {
-        for _ in 0..200 {
-            if let Ok(response) = self.client.get(self.url("/api/health")).send().await {
-                if response.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("server did not become ready");
     }
 
     /// Shuts the server down gracefully and waits for it to finish.
@@ -225,7 +229,7 @@ impl TestApp {
         let mut config = self.config.clone();
         adjust(&mut config);
         let db = self.take_db();
-        Self::start_on(db, config, self.address.trim_start_matches("http://"), None).await
+        Self::start_on(db, config, self.api.address.trim_start_matches("http://"), None).await
     }
 
     /// The process dies mid-flight: every task and connection ends at once, and
@@ -244,6 +248,32 @@ impl TestApp {
     /// A second server on the same database, as a replica behind a load balancer.
     pub async fn replica(&self) -> TestApp {
         Self::start(TestDb::Shared(self.db.url()), self.config.clone()).await
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Api {
+    pub fn new(address: String) -> Api {
+        Api { address, client: reqwest::Client::new() }
+    }
+
+    /// Waits until the server answers its health check; panics after 10 s.
+    pub async fn wait_until_ready(&self) {
+        for _ in 0..400 {
+            if let Ok(response) = self.client.get(self.url("/api/health")).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("server did not become ready");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -414,7 +444,7 @@ where
     }
 }
 
-impl TestApp {
+impl Api {
     /// The run's detail once `done` holds for it; panics naming `what` after 20 s.
     pub async fn run_when(&self, id: &str, what: &str, done: impl Fn(&shared::RunDetail) -> bool) -> shared::RunDetail {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

@@ -1,12 +1,16 @@
 //! One test binary for the whole HTTP API; every test runs on SQLite and on PostgreSQL.
 
 mod helpers;
+mod process;
 
 mod agents;
 mod bad_input;
 mod compat;
 mod dispatch;
+mod durability;
 mod events;
+mod faults;
+mod limits;
 mod mlflow;
 mod seed;
 mod summary;

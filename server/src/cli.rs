@@ -1,10 +1,23 @@
 //! What the binary does with its command line.
 
+use clap::Parser;
 use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Cli, Command, DashboardCommand};
+
+/// The whole of the binary's `main`: parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 pub async fn run(cli: Cli) -> ExitCode {
     tracing_subscriber::fmt()

@@ -21,6 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::error::{ApiError, Query};
 use super::{summary, validate, AppState};
 use crate::events::Published;
+use crate::store::StoreError;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 const REPLAY_BATCH: i64 = 500;
+const DATABASE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,11 +165,11 @@ fn open(
 enum Stop {
     /// The client went away.
     Gone,
-    Failed(crate::store::StoreError),
+    Failed(StoreError),
 }
 
-impl From<crate::store::StoreError> for Stop {
-    fn from(error: crate::store::StoreError) -> Self {
+impl From<StoreError> for Stop {
+    fn from(error: StoreError) -> Self {
         Stop::Failed(error)
     }
 }
@@ -214,10 +216,18 @@ impl Feed {
         }
     }
 
-    /// Sends every persisted event after `cursor`; returns the last id read.
+    /// Sends every persisted event after `cursor`; returns the last id read. While the
+    /// database is away the stream waits for it, so that its client misses nothing.
     async fn replay(&self, mut cursor: i64) -> Result<i64, Stop> {
         loop {
-            let batch = self.state.store.events_after(cursor, REPLAY_BATCH).await?;
+            let batch = match self.state.store.events_after(cursor, REPLAY_BATCH).await {
+                Ok(batch) => batch,
+                Err(StoreError::Unavailable(_)) if !self.sender.is_closed() => {
+                    tokio::time::sleep(DATABASE_RETRY).await;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let full = batch.len() as i64 == REPLAY_BATCH;
             for (id, event) in batch {
                 self.send_wanted(Some(id), &event).await?;

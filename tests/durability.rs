@@ -1,0 +1,216 @@
+//! Writes that cannot break: clients that hang up mid-write, SIGKILL under load,
+//! SIGTERM with clients still connected. Nothing acknowledged is ever lost, and no
+//! client can leave the server unable to write.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::helpers::{Api, Backend, TestApp, TestDb};
+use crate::process::Process;
+
+crate::on_both_databases!(
+    backend: writes_survive_clients_that_hang_up,
+    acknowledged_writes_survive_sigkill,
+    sigterm_ends_the_process_within_the_grace
+);
+
+/// A POST as raw bytes, to send on a socket that is then reset.
+fn raw_post(api: &Api, path: &str, body: &Value) -> Vec<u8> {
+    let host = api.address.trim_start_matches("http://");
+    let body = body.to_string();
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `request` and resets the connection `after` later, before or while the
+/// answer comes, as wrk does when it stops and flaky networks do.
+async fn hang_up(api: &Api, request: &[u8], after: Duration) {
+    let Ok(mut stream) = TcpStream::connect(api.address.trim_start_matches("http://")).await else { return };
+    if stream.write_all(request).await.is_ok() {
+        tokio::time::sleep(after).await;
+    }
+    let _ = stream.set_zero_linger();
+}
+
+/// Node states acknowledged with 201, as (run id, node id).
+type Acknowledged = Arc<Mutex<BTreeSet<(String, String)>>>;
+
+/// Posts uniquely named node states into `run` until `until`, recording each 201.
+async fn report_states(api: Api, run: String, writer: usize, until: Instant, acked: Acknowledged) {
+    let mut n = 0;
+    while Instant::now() < until {
+        let node = format!("w{writer}-n{n}");
+        n += 1;
+        let state = json!({"node_id": node, "status": "completed", "input_tokens": 7, "output_tokens": 3});
+        let sent = api.client.post(api.url(&format!("/api/workflows/{run}/states"))).json(&state).send().await;
+        if sent.is_ok_and(|response| response.status() == StatusCode::CREATED) {
+            acked.lock().unwrap().insert((run.clone(), node));
+        }
+    }
+}
+
+/// The node ids stored for `run`.
+async fn stored_nodes(api: &Api, run: &str) -> BTreeSet<String> {
+    let detail: Value = api.fetch(&format!("/api/workflows/{run}")).await;
+    detail["states"].as_array().unwrap().iter().map(|s| s["node_id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Every write kind works: create, start, report, finish, register, heartbeat.
+async fn every_write_works(api: &Api) {
+    let run = api.create_run(json!({"workflow_name": "after"})).await;
+    assert_eq!(api.post_empty(&format!("/api/workflows/{run}/start")).await.0, StatusCode::OK);
+    let (status, body) = api.post(&format!("/api/workflows/{run}/states"), json!({"node_id": "n"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(api.post(&format!("/api/workflows/{run}/complete"), json!({})).await.0, StatusCode::OK);
+    let agent = json!({"agent_id": "after", "agent_name": "after", "host": "127.0.0.1", "port": 9});
+    assert_eq!(api.post("/api/agents/register", agent).await.0, StatusCode::OK);
+    assert_eq!(api.post_empty("/api/agents/after/heartbeat").await.0, StatusCode::OK);
+}
+
+/// The summary's totals equal the sums over every stored run.
+async fn summary_agrees(api: &Api) {
+    let mut runs = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = api.fetch(&format!("/api/workflows?limit=500{cursor}")).await;
+        runs.extend(page["runs"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    let summary: Value = api.fetch("/api/summary").await;
+    assert_eq!(summary["total_workflows"].as_u64(), Some(runs.len() as u64), "{summary}");
+    let tokens: i64 = runs.iter().map(|run| run["total_tokens"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(summary["total_tokens"].as_i64(), Some(tokens), "{summary}");
+}
+
+async fn writes_survive_clients_that_hang_up(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let run = app.create_run(json!({"workflow_name": "storm", "status": "running"})).await;
+    let agent = json!({"agent_id": "a1", "agent_name": "a1", "host": "127.0.0.1", "port": 9});
+    assert_eq!(app.post("/api/agents/register", agent).await.0, StatusCode::OK);
+    let acked = Acknowledged::default();
+    let state = raw_post(&app, &format!("/api/workflows/{run}/states"), &json!({"node_id": "cut"}));
+    let heartbeat = raw_post(&app, "/api/agents/a1/heartbeat", &json!({}));
+    for round in 0..3 {
+        let until = Instant::now() + Duration::from_millis(1500);
+        let mut tasks = tokio::task::JoinSet::new();
+        for writer in 0..8 {
+            tasks.spawn(report_states(app.api.clone(), run.clone(), round * 8 + writer, until, acked.clone()));
+        }
+        for cutter in 0..48 {
+            let (api, request) = (app.api.clone(), if cutter % 2 == 0 { state.clone() } else { heartbeat.clone() });
+            tasks.spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    // 0 to 4 ms: before, during and after the write.
+                    hang_up(&api, &request, Duration::from_millis((n + cutter) % 5)).await;
+                    n += 1;
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        every_write_works(&app).await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 50, "only {} states were acknowledged", acked.len());
+    let stored = stored_nodes(&app, &run).await;
+    let lost: Vec<_> = acked.iter().filter(|(_, node)| !stored.contains(node)).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    summary_agrees(&app).await;
+}
+
+async fn acknowledged_writes_survive_sigkill(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let mut process = Process::start(&db.url(), &[]).await;
+    let acked = Acknowledged::default();
+    let created: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..16 {
+        let (api, acked, created) = (process.api.clone(), acked.clone(), created.clone());
+        writers.spawn(async move {
+            for n in 0.. {
+                let Ok(response) =
+                    api.client.post(api.url("/api/workflows")).json(&json!({"workflow_name": "k"})).send().await
+                else {
+                    return;
+                };
+                if response.status() != StatusCode::CREATED {
+                    return;
+                }
+                let run = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+                created.lock().unwrap().push(run.clone());
+                if api.client.post(api.url(&format!("/api/workflows/{run}/start"))).send().await.is_err() {
+                    return;
+                }
+                let until = Instant::now() + Duration::from_millis(50);
+                report_states(api.clone(), run, writer * 100_000 + n, until, acked.clone()).await;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    process.kill();
+    while writers.join_next().await.is_some() {}
+    let process = Process::start(&db.url(), &[]).await;
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 50, "only {} states were acknowledged", acked.len());
+    let mut by_run: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (run, node) in &acked {
+        by_run.entry(run).or_default().push(node);
+    }
+    for (run, nodes) in by_run {
+        let stored = stored_nodes(&process, run).await;
+        let lost: Vec<_> = nodes.iter().filter(|node| !stored.contains(**node)).collect();
+        assert!(lost.is_empty(), "run {run}: acknowledged but lost: {lost:?}");
+    }
+    for run in created.lock().unwrap().iter() {
+        assert_eq!(process.get(&format!("/api/workflows/{run}")).await.0, StatusCode::OK, "run {run} was lost");
+    }
+    summary_agrees(&process).await;
+    every_write_works(&process).await;
+}
+
+async fn sigterm_ends_the_process_within_the_grace(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let mut process = Process::start(&db.url(), &["--shutdown-grace", "2"]).await;
+    let run = process.create_run(json!({"workflow_name": "t", "status": "running"})).await;
+    // A client that never finishes its request headers, one that never finishes its
+    // body, an open event stream, and writers hanging up.
+    let address = process.address.trim_start_matches("http://").to_owned();
+    let mut stalled_headers = TcpStream::connect(&address).await.unwrap();
+    stalled_headers.write_all(b"GET /api/summary HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut stalled_body = TcpStream::connect(&address).await.unwrap();
+    let partial = raw_post(&process, &format!("/api/workflows/{run}/states"), &json!({"node_id": "n"}));
+    stalled_body.write_all(&partial[..partial.len() - 3]).await.unwrap();
+    let _stream = process.events("/api/events", None).await;
+    let state = raw_post(&process, &format!("/api/workflows/{run}/states"), &json!({"node_id": "cut"}));
+    let cutters: Vec<_> = (0..16)
+        .map(|n| {
+            let (api, state) = (process.api.clone(), state.clone());
+            tokio::spawn(async move {
+                loop {
+                    hang_up(&api, &state, Duration::from_millis(n % 4)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let took = process.terminate(Duration::from_secs(10)).await;
+    for cutter in cutters {
+        cutter.abort();
+    }
+    let took = took.expect("SIGTERM did not end the process within 10 s");
+    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?} with a 2 s grace");
+    // The next start opens the same database (nothing left locked) and writes.
+    let process = Process::start(&db.url(), &[]).await;
+    every_write_works(&process).await;
+}
