@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::helpers::{Api, Backend, TestApp, TestDb};
+use crate::helpers::{Api, Backend, TestDb};
 use crate::process::Process;
 
 crate::on_both_databases!(
@@ -30,14 +30,35 @@ fn raw_post(api: &Api, path: &str, body: &Value) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Sends `request` and resets the connection `after` later, before or while the
-/// answer comes, as wrk does when it stops and flaky networks do.
-async fn hang_up(api: &Api, request: &[u8], after: Duration) {
-    let Ok(mut stream) = TcpStream::connect(api.address.trim_start_matches("http://")).await else { return };
-    if stream.write_all(request).await.is_ok() {
-        tokio::time::sleep(after).await;
-    }
-    let _ = stream.set_zero_linger();
+/// Clients that each connect, send one of `requests`, wait 0 to 4 ms and reset the
+/// connection (before, during or after the write), as wrk does when it stops and
+/// flaky networks do; until `until`. Threads of their own, because the moments that
+/// matter are finer than async timers.
+async fn hang_up_storm(api: &Api, requests: Vec<Vec<u8>>, threads: u64, until: Instant) {
+    let address: std::net::SocketAddr = api.address.trim_start_matches("http://").parse().unwrap();
+    tokio::task::spawn_blocking(move || {
+        std::thread::scope(|scope| {
+            for thread in 0..threads {
+                let requests = &requests;
+                scope.spawn(move || {
+                    let mut random = 0x9e37_79b9_7f4a_7c15_u64 ^ (thread + 1);
+                    while Instant::now() < until {
+                        random ^= random << 13;
+                        random ^= random >> 7;
+                        random ^= random << 17;
+                        let Ok(mut stream) = std::net::TcpStream::connect(address) else { continue };
+                        let request = &requests[(random % requests.len() as u64) as usize];
+                        if std::io::Write::write_all(&mut stream, request).is_ok() {
+                            std::thread::sleep(Duration::from_micros(random % 4000));
+                        }
+                        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                    }
+                });
+            }
+        })
+    })
+    .await
+    .unwrap();
 }
 
 /// Node states acknowledged with 201, as (run id, node id).
@@ -94,30 +115,21 @@ async fn summary_agrees(api: &Api) {
 }
 
 async fn writes_survive_clients_that_hang_up(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let db = TestDb::create(backend).await;
+    let app = Process::start(&db.url(), &[]).await;
     let run = app.create_run(json!({"workflow_name": "storm", "status": "running"})).await;
     let agent = json!({"agent_id": "a1", "agent_name": "a1", "host": "127.0.0.1", "port": 9});
     assert_eq!(app.post("/api/agents/register", agent).await.0, StatusCode::OK);
     let acked = Acknowledged::default();
     let state = raw_post(&app, &format!("/api/workflows/{run}/states"), &json!({"node_id": "cut"}));
     let heartbeat = raw_post(&app, "/api/agents/a1/heartbeat", &json!({}));
-    for round in 0..3 {
-        let until = Instant::now() + Duration::from_millis(1500);
+    for round in 0..4 {
+        let until = Instant::now() + Duration::from_secs(2);
         let mut tasks = tokio::task::JoinSet::new();
         for writer in 0..8 {
             tasks.spawn(report_states(app.api.clone(), run.clone(), round * 8 + writer, until, acked.clone()));
         }
-        for cutter in 0..48 {
-            let (api, request) = (app.api.clone(), if cutter % 2 == 0 { state.clone() } else { heartbeat.clone() });
-            tasks.spawn(async move {
-                let mut n = 0u64;
-                while Instant::now() < until {
-                    // 0 to 4 ms: before, during and after the write.
-                    hang_up(&api, &request, Duration::from_millis((n + cutter) % 5)).await;
-                    n += 1;
-                }
-            });
-        }
+        hang_up_storm(&app, vec![state.clone(), heartbeat.clone()], 32, until).await;
         while tasks.join_next().await.is_some() {}
         every_write_works(&app).await;
     }
@@ -172,8 +184,7 @@ async fn acknowledged_writes_survive_sigkill(backend: Backend) {
         let lost: Vec<_> = nodes.iter().filter(|node| !stored.contains(**node)).collect();
         assert!(lost.is_empty(), "run {run}: acknowledged but lost: {lost:?}");
     }
-    let created = created.lock().unwrap().clone();
-    for run in &created {
+    for run in created.lock().unwrap().iter() {
         assert_eq!(process.get(&format!("/api/workflows/{run}")).await.0, StatusCode::OK, "run {run} was lost");
     }
     summary_agrees(&process).await;
@@ -194,21 +205,13 @@ async fn sigterm_ends_the_process_within_the_grace(backend: Backend) {
     stalled_body.write_all(&partial[..partial.len() - 3]).await.unwrap();
     let _stream = process.events("/api/events", None).await;
     let state = raw_post(&process, &format!("/api/workflows/{run}/states"), &json!({"node_id": "cut"}));
-    let cutters: Vec<_> = (0..16)
-        .map(|n| {
-            let (api, state) = (process.api.clone(), state.clone());
-            tokio::spawn(async move {
-                loop {
-                    hang_up(&api, &state, Duration::from_millis(n % 4)).await;
-                }
-            })
-        })
-        .collect();
+    let storm = {
+        let api = process.api.clone();
+        tokio::spawn(async move { hang_up_storm(&api, vec![state], 16, Instant::now() + Duration::from_secs(2)).await })
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let took = process.terminate(Duration::from_secs(10)).await;
-    for cutter in cutters {
-        cutter.abort();
-    }
+    storm.await.unwrap();
     let took = took.expect("SIGTERM did not end the process within 10 s");
     assert!(took < Duration::from_secs(5), "SIGTERM took {took:?} with a 2 s grace");
     // The next start opens the same database (nothing left locked) and writes.
