@@ -184,7 +184,8 @@ async fn acknowledged_writes_survive_sigkill(backend: Backend) {
         let lost: Vec<_> = nodes.iter().filter(|node| !stored.contains(**node)).collect();
         assert!(lost.is_empty(), "run {run}: acknowledged but lost: {lost:?}");
     }
-    for run in created.lock().unwrap().iter() {
+    let created = created.lock().unwrap().clone();
+    for run in &created {
         assert_eq!(process.get(&format!("/api/workflows/{run}")).await.0, StatusCode::OK, "run {run} was lost");
     }
     summary_agrees(&process).await;
