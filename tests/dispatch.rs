@@ -152,7 +152,8 @@ async fn demo_agent_reports_node_states_and_logs_into_the_run(app: TestApp) {
         .all(|s| s.state_data.model.is_some() && s.state_data.status.as_deref() == Some("completed")));
     assert_eq!(done.outputs.as_ref().unwrap()["result"], "Report on printer on fire");
     let messages: Vec<_> = done.logs.lines.iter().map(|l| l.message.as_str()).collect();
-    assert!(messages[0].starts_with("Starting support_triage on \"printer on fire\""), "{messages:?}");
+    assert!(messages[0].starts_with("Started by local on agent demo-"), "{messages:?}");
+    assert!(messages[1].starts_with("Starting support_triage on \"printer on fire\""), "{messages:?}");
     assert!(messages.iter().any(|m| m.contains("finished")), "{messages:?}");
     assert_eq!(agent.job(&id).await["status"], "completed", "our agents know the job by the run id");
 }

@@ -6,7 +6,8 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use server::config::{Cli, Command, DashboardArgs};
+use server::cli::{Cli, Command};
+use server::config::DashboardArgs;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -150,7 +151,7 @@ async fn fresh(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> (Te
 pub fn config(database_url: String) -> DashboardArgs {
     let arguments = ["configurable-agents", "dashboard", "--port", "0", "--database-url", &database_url];
     match Cli::try_parse_from(arguments).expect("the default arguments parse").command {
-        Command::Dashboard(command) => command.server,
+        Command::Dashboard(args) => *args,
         _ => panic!("`dashboard` parsed as another command"),
     }
 }

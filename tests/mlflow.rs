@@ -77,7 +77,12 @@ fn no_redirects() -> reqwest::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mlflow_ui_and_its_api_work_through_the_proxy() {
     let mlflow = Mlflow::start().await;
-    let app = TestApp::spawn_with(Backend::Sqlite, |config| config.mlflow_uri = Some(mlflow.url.clone())).await;
+    // Served under a name of its own, as behind a team's DNS name.
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        config.mlflow_uri = Some(mlflow.url.clone());
+        config.access.allowed_hosts = vec!["dashboard.example.com".to_owned()];
+    })
+    .await;
     let client = no_redirects();
 
     let response = client.get(app.url("/mlflow")).send().await.unwrap();
@@ -114,6 +119,7 @@ async fn the_mlflow_ui_and_its_api_work_through_the_proxy() {
 
     let run: Value = client
         .post(app.url("/mlflow/ajax-api/2.0/mlflow/runs/create"))
+        .header(HOST, "dashboard.example.com")
         .header(ORIGIN, "http://dashboard.example.com")
         .json(&json!({ "experiment_id": experiment_id, "run_name": "through-the-proxy" }))
         .send()
@@ -124,6 +130,7 @@ async fn the_mlflow_ui_and_its_api_work_through_the_proxy() {
         .unwrap();
     let search = client
         .post(app.url("/mlflow/ajax-api/2.0/mlflow/runs/search"))
+        .header(HOST, "dashboard.example.com")
         .header(ORIGIN, "http://dashboard.example.com")
         .json(&json!({ "experiment_ids": [experiment_id] }))
         .send()

@@ -138,6 +138,7 @@ impl DemoAgent {
             dashboard_url: app.address.clone(),
             workflow: "article_writer".to_owned(),
             agent_id: Some(format!("demo-{}", uuid::Uuid::new_v4())),
+            token: None,
             host: "127.0.0.1".to_owned(),
             port: 0,
             ttl_seconds: 30,

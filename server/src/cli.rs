@@ -1,11 +1,36 @@
-//! What the binary does with its command line.
+//! The command line: its commands, and what the binary does with them.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Cli, Command, DashboardCommand};
+use crate::config::{DashboardArgs, SeedArgs, TokenCommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "configurable-agents",
+    version,
+    about = "Control plane and live dashboard for configurable-agents workflows"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the dashboard: REST + SSE API and the web UI.
+    Dashboard(Box<DashboardArgs>),
+    /// Run a demo agent: serves sample workflows with simulated LLM calls and
+    /// registers with a dashboard.
+    DemoAgent(crate::demo::agent::AgentArgs),
+    /// Fill a database with realistic sample runs, node states, logs and agents.
+    Seed(SeedArgs),
+    /// Manage access tokens (for `dashboard --auth tokens`).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
 
 /// The whole of the binary's `main`: parses the command line and runs it.
 pub fn main() -> ExitCode {
@@ -24,9 +49,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         .init();
     let result = match cli.command {
-        Command::Dashboard(args) => dashboard(args).await,
+        Command::Dashboard(args) => dashboard(*args).await,
         Command::DemoAgent(args) => crate::demo::agent::run(args).await,
         Command::Seed(args) => crate::seed::run(args).await,
+        Command::Token(command) => crate::token_command::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -37,7 +63,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn dashboard(DashboardCommand { server: args, demo }: DashboardCommand) -> anyhow::Result<()> {
+async fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port)).await?;
     let address = listener.local_addr()?;
     tracing::info!(
@@ -45,15 +71,6 @@ async fn dashboard(DashboardCommand { server: args, demo }: DashboardCommand) ->
         redacted(&args.database.database_url),
         args.mlflow_uri.as_deref().unwrap_or("not configured")
     );
-    // The demo's agents reach the dashboard over loopback when it listens everywhere.
-    let mut reachable = address;
-    if reachable.ip().is_unspecified() {
-        reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let _demo = match demo.demo {
-        true => Some(crate::demo::start(&format!("http://{reachable}"), &demo).await?),
-        false => None,
-    };
     crate::serve(args, listener, shutdown_signal()).await
 }
 
@@ -89,6 +106,13 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+
     #[test]
     fn passwords_stay_out_of_logs() {
         assert_eq!(super::redacted("postgres://u:secret@db/x"), "postgres://***@db/x");

@@ -1,37 +1,10 @@
-//! Command-line and environment configuration.
+//! Configuration of each command, from flags and environment variables.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, ValueEnum};
+use ipnet::IpNet;
+use shared::Role;
+use std::net::IpAddr;
 use std::time::Duration;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "configurable-agents",
-    version,
-    about = "Control plane and live dashboard for configurable-agents workflows"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the dashboard: REST + SSE API and the web UI.
-    Dashboard(DashboardCommand),
-    /// Run a demo agent: serves sample workflows with simulated LLM calls and
-    /// registers with a dashboard.
-    DemoAgent(crate::demo::agent::AgentArgs),
-    /// Fill a database with realistic sample runs, node states, logs and agents.
-    Seed(SeedArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DashboardCommand {
-    #[command(flatten)]
-    pub server: DashboardArgs,
-    #[command(flatten)]
-    pub demo: crate::demo::DemoArgs,
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct DashboardArgs {
@@ -89,6 +62,74 @@ pub struct DashboardArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "DASHBOARD_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub access: AccessArgs,
+
+    #[command(flatten)]
+    pub demo: DemoArgs,
+}
+
+/// Who may reach the dashboard, and how callers prove who they are.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// A host name (or address) to answer to besides localhost, 127.0.0.1, [::1] and
+    /// the bound address (repeatable, or a comma list). Requests naming any other Host
+    /// get 421, so that a web page on a name that resolves here cannot reach the API.
+    #[arg(long = "allowed-host", env = "DASHBOARD_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// An origin (`scheme://host:port`) whose pages may send changes (repeatable, or a
+    /// comma list). Without it, pages on loopback origins (`trunk serve`) may.
+    #[arg(long = "allowed-origin", env = "DASHBOARD_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// `none`: open to the processes that can reach it (a loopback bind only);
+    /// `tokens`: every request carries a token or a signed-in session, with roles.
+    #[arg(long, env = "DASHBOARD_AUTH", value_enum, default_value = "none")]
+    pub auth: AuthMode,
+
+    /// Serve a non-loopback address without `--auth tokens` anyway (not recommended).
+    #[arg(long, env = "DASHBOARD_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+
+    /// With `--auth tokens`: the header in which an SSO proxy in front (oauth2-proxy
+    /// and the like) names the signed-in user. Only trusted from `--trusted-proxy`.
+    #[arg(long, env = "DASHBOARD_TRUSTED_USER_HEADER")]
+    pub trusted_user_header: Option<String>,
+
+    /// Addresses (CIDR, or single addresses) of the SSO proxy (repeatable, or a comma list).
+    #[arg(long = "trusted-proxy", env = "DASHBOARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// The role of users signed in by the trusted header, unless `--user-role` names them.
+    #[arg(long, env = "DASHBOARD_DEFAULT_ROLE", default_value = "viewer")]
+    pub default_role: Role,
+
+    /// `USER=ROLE` for users signed in by the trusted header (repeatable, or a comma list).
+    #[arg(long = "user-role", env = "DASHBOARD_USER_ROLES", value_delimiter = ',', value_parser = parse_user_role)]
+    pub user_roles: Vec<(String, Role)>,
+
+    /// Hours a browser session lasts after sign-in.
+    #[arg(long, env = "DASHBOARD_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub session_hours: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    None,
+    Tokens,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Also run demo agents in this process, and start runs on them steadily.
+    #[arg(long, env = "DASHBOARD_DEMO")]
+    pub demo: bool,
+
+    /// With --demo: seconds between two new runs (0: agents only, no runs).
+    #[arg(long, env = "DASHBOARD_DEMO_INTERVAL", default_value = "4", value_parser = parse_seconds)]
+    pub demo_interval: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -128,6 +169,18 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     text.parse::<u64>().map(Duration::from_secs).map_err(|_| format!("`{text}` is not a whole number of seconds"))
 }
 
+/// A network in CIDR notation, or one address.
+pub fn parse_network(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address or a network in CIDR notation (10.0.0.0/8)"))
+}
+
+fn parse_user_role(text: &str) -> Result<(String, Role), String> {
+    let (user, role) = text.split_once('=').ok_or_else(|| format!("`{text}` is not USER=ROLE"))?;
+    Ok((user.trim().to_owned(), role.trim().parse()?))
+}
+
 /// A zero lease would be renewed in a busy loop.
 fn parse_lease(text: &str) -> Result<Duration, String> {
     let lease = parse_seconds(text)?;
@@ -139,11 +192,56 @@ fn parse_lease(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::Cli;
-    use clap::CommandFactory;
+    use super::*;
 
     #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
+    fn networks_and_user_roles_parse() {
+        assert_eq!(parse_network("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_network("192.168.1.7").unwrap().to_string(), "192.168.1.7/32");
+        assert_eq!(parse_network("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_network("example.com").is_err());
+        assert_eq!(parse_user_role("alice=admin").unwrap(), ("alice".to_owned(), Role::Admin));
+        assert!(parse_user_role("alice").is_err());
+        assert!(parse_user_role("alice=root").is_err());
     }
+}
+
+/// `token create|list|revoke`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print its secret (shown this once).
+    Create(CreateTokenArgs),
+    /// List tokens: name, role, agent ids, created, last used, expiry (never secrets).
+    List(DatabaseArgs),
+    /// Delete a token; requests and browser sessions using it stop working at once.
+    Revoke(RevokeTokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateTokenArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[arg(long)]
+    pub role: Role,
+
+    /// A name for people and the audit log (default: the role and a random suffix).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// For agent tokens: an agent id it may register (repeatable). Without any, the
+    /// token owns the agent ids it registers first.
+    #[arg(long = "agent-id")]
+    pub agent_ids: Vec<String>,
+
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RevokeTokenArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    pub name: String,
 }

@@ -13,9 +13,19 @@ pub struct Published {
     pub event: Arc<Event>,
 }
 
+/// Access that ended: the event streams it opened end too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// A token was revoked (by its id): every stream opened with it ends.
+    Token(String),
+    /// A browser session ended (by its id's hash).
+    Session(String),
+}
+
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Published>,
+    revocations: broadcast::Sender<Revocation>,
     /// Poked by run and agent writes; the summary task recomputes once per burst.
     totals_changed: Arc<Notify>,
     /// Poked by agent writes so the expiry task re-plans its next wake-up.
@@ -26,6 +36,7 @@ impl Default for EventBus {
     fn default() -> Self {
         EventBus {
             sender: broadcast::channel(1024).0,
+            revocations: broadcast::channel(64).0,
             totals_changed: Arc::new(Notify::new()),
             agents_changed: Arc::new(Notify::new()),
         }
@@ -48,6 +59,14 @@ impl EventBus {
         }
         // No subscribers is not an error: events are persisted for later readers.
         let _ = self.sender.send(Published { id, event: Arc::new(event) });
+    }
+
+    pub fn revoke(&self, revocation: Revocation) {
+        let _ = self.revocations.send(revocation);
+    }
+
+    pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
+        self.revocations.subscribe()
     }
 
     pub fn totals_changed(&self) -> &Notify {

@@ -76,7 +76,8 @@ async fn expire_agents(state: AppState) {
             let remove_at = agent.expires_at.checked_add_signed(grace).unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
             if now >= remove_at {
                 // Only if it has not come back in the meantime.
-                let removed = state.store.delete_agent(&agent.agent_id, Some(Ts::from(agent.last_heartbeat))).await;
+                let removed =
+                    state.store.delete_agent(&agent.agent_id, Some(Ts::from(agent.last_heartbeat)), None).await;
                 if let Err(error) = removed {
                     tracing::warn!(%error, agent = %agent.agent_id, "could not remove an expired agent");
                 }
@@ -85,7 +86,7 @@ async fn expire_agents(state: AppState) {
             next_wake = next_wake.min(remove_at);
             let key = (agent.agent_id.clone(), agent.last_heartbeat);
             if !announced.contains(&key) {
-                let event = Event::AgentUpdate(AgentUpdate { change: AgentChange::Expired, agent });
+                let event = Event::AgentUpdate(AgentUpdate { change: AgentChange::Expired, agent, by: None });
                 if let Err(error) = state.store.record_event(event).await {
                     tracing::warn!(%error, "could not record an agent expiry");
                     continue;

@@ -88,6 +88,9 @@ pub enum AgentChange {
 pub struct AgentUpdate {
     pub change: AgentChange,
     pub agent: AgentInfo,
+    /// Who registered or deregistered it, for changes someone made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// Capabilities as the original read them from `agent_metadata`: a JSON object's

@@ -1,6 +1,7 @@
 //! Wire types shared by the server and the WASM frontend: one definition of every
 //! request, response and live event, so the two sides cannot drift apart.
 
+pub mod access;
 pub mod agent;
 pub mod dispatch;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod event;
 pub mod summary;
 pub mod workflow;
 
+pub use access::*;
 pub use agent::*;
 pub use dispatch::*;
 pub use error::*;

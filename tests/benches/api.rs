@@ -102,6 +102,7 @@ async fn dispatch(app: &TestApp, starters: usize, runs_each: usize) -> (Vec<Dura
         dashboard_url: app.address.clone(),
         workflow: "support_triage".into(),
         agent_id: Some("bench-agent".into()),
+        token: None,
         host: "127.0.0.1".into(),
         port: 0,
         ttl_seconds: 60,

@@ -44,6 +44,10 @@ pub struct AgentArgs {
     #[arg(long)]
     pub agent_id: Option<String>,
 
+    /// The agent token to send to a dashboard run with `--auth tokens`.
+    #[arg(long, env = "DASHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
     /// Address to serve on, and to register (the dashboard must reach it there).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -99,7 +103,7 @@ pub async fn serve(
         .ok_or_else(|| anyhow::anyhow!(known_workflow(&args.workflow).unwrap_err()))?;
     let agent_id =
         args.agent_id.clone().unwrap_or_else(|| format!("{}-{:06x}", workflow.name, fastrand::u32(..1 << 24)));
-    let reporter = Reporter::new(&args.dashboard_url)?;
+    let reporter = Reporter::new(&args.dashboard_url, args.token.clone())?;
     let host = match args.host.as_str() {
         "0.0.0.0" | "::" => "127.0.0.1".to_owned(),
         host => host.to_owned(),

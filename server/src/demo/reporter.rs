@@ -24,12 +24,14 @@ pub struct Reporter {
     http: reqwest::Client,
     /// The dashboard's API root, e.g. `http://127.0.0.1:7861/api`.
     api: String,
+    /// The agent token, for a dashboard with `--auth tokens`.
+    token: Option<String>,
 }
 
 impl Reporter {
-    pub fn new(dashboard_url: &str) -> reqwest::Result<Self> {
+    pub fn new(dashboard_url: &str, token: Option<String>) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder().timeout(TIMEOUT).build()?;
-        Ok(Reporter { http, api: format!("{}/api", dashboard_url.trim_end_matches('/')) })
+        Ok(Reporter { http, api: format!("{}/api", dashboard_url.trim_end_matches('/')), token })
     }
 
     pub async fn register(&self, agent: &RegisterAgent) -> Result<(), ReportError> {
@@ -59,7 +61,10 @@ impl Reporter {
         self.send(self.http.post(format!("{}/workflows/{run_id}/logs", self.api)).json(&line)).await
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(), ReportError> {
+    async fn send(&self, mut request: reqwest::RequestBuilder) -> Result<(), ReportError> {
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         let response = request.send().await.map_err(|e| ReportError::Failed(e.to_string()))?;
         match response.status() {
             status if status.is_success() => Ok(()),

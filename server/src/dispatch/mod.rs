@@ -21,6 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::AbortHandle;
 
 use crate::events::EventBus;
+use crate::store::access::{Actor, Audit};
 use crate::store::{InFlight, NewRun, Outcome, Store, StoreError};
 use agent_api::{AgentClient, AgentError, CancelAnswer};
 
@@ -51,6 +52,8 @@ pub struct Start {
     pub agent_id: Option<String>,
     pub restarted_from: Option<String>,
     pub config_snapshot: Option<Value>,
+    /// Who starts it.
+    pub by: Actor,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,21 +131,27 @@ impl Dispatcher {
             }
         };
         let dispatch = Dispatch { agent_id: agent.agent_id.clone(), agent_url: agent.base_url(), job_id: None };
-        let run = self
-            .inner
-            .store
-            .create_run(NewRun {
-                id: uuid::Uuid::new_v4().to_string(),
-                workflow_name: start.workflow_name,
-                status: RunStatus::Pending,
-                inputs: Some(start.inputs.clone()),
-                config_snapshot: start.config_snapshot,
-                mlflow: Default::default(),
-                restarted_from: start.restarted_from,
-                dispatch: Some(dispatch.clone()),
-                dispatcher: Some(self.inner.id.clone()),
-            })
-            .await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let (action, note) = match &start.restarted_from {
+            Some(original) => ("run.restart", format!("Restarted by {} from run {original}", start.by.name)),
+            None => ("run.start", format!("Started by {}", start.by.name)),
+        };
+        let on_agent = format!("on agent {}", agent.agent_id);
+        let audit = Audit { actor: start.by.clone(), action, target: id.clone(), detail: Some(on_agent.clone()) };
+        let new = NewRun {
+            id,
+            workflow_name: start.workflow_name,
+            status: RunStatus::Pending,
+            inputs: Some(start.inputs.clone()),
+            config_snapshot: start.config_snapshot,
+            mlflow: Default::default(),
+            restarted_from: start.restarted_from,
+            dispatch: Some(dispatch.clone()),
+            dispatcher: Some(self.inner.id.clone()),
+            created_by: Some(start.by),
+        };
+        let run = self.inner.store.create_run(new, Some(audit)).await?;
+        self.inner.note(&run.id, info(format!("{note} {on_agent}"))).await;
         self.follow(InFlight { run_id: run.id.clone(), status: run.status, inputs: Some(start.inputs), dispatch });
         Ok(run)
     }

@@ -11,6 +11,7 @@ use shared::{AgentDeleted, AgentInfo, HeartbeatAck, RegisterAgent};
 
 use super::error::{ApiError, Json, Path, Query};
 use super::{validate, AppState};
+use crate::access::Caller;
 use crate::store::NewAgent;
 
 pub fn routes() -> Router<AppState> {
@@ -26,10 +27,13 @@ const METADATA_LIMIT: usize = 4000;
 
 async fn register(
     State(state): State<AppState>,
+    caller: Caller,
     Json(body): Json<RegisterAgent>,
 ) -> Result<axum::Json<AgentInfo>, ApiError> {
     let agent = validated(body)?;
-    Ok(axum::Json(state.store.register_agent(agent).await?))
+    caller.may_manage_agent(state.store.as_ref(), &agent.agent_id, true).await?;
+    let audit = caller.audit("agent.register", &agent.agent_id, Some(format!("{}:{}", agent.host, agent.port)));
+    Ok(axum::Json(state.store.register_agent(agent, audit).await?))
 }
 
 fn validated(body: RegisterAgent) -> Result<NewAgent, ApiError> {
@@ -93,14 +97,22 @@ async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Result
 
 async fn heartbeat(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<HeartbeatAck>, ApiError> {
+    caller.may_manage_agent(state.store.as_ref(), &id, false).await?;
     let agent = state.store.heartbeat(&id).await?;
     Ok(axum::Json(HeartbeatAck { status: "ok".to_owned(), last_heartbeat: agent.last_heartbeat }))
 }
 
-async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<AgentDeleted>, ApiError> {
-    state.store.delete_agent(&id, None).await?.ok_or_else(|| unknown_agent(&id))?;
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AgentDeleted>, ApiError> {
+    caller.may_manage_agent(state.store.as_ref(), &id, false).await?;
+    let audit = caller.audit("agent.deregister", &id, None);
+    state.store.delete_agent(&id, None, Some(audit)).await?.ok_or_else(|| unknown_agent(&id))?;
     Ok(axum::Json(AgentDeleted { status: "deleted".to_owned(), agent_id: id }))
 }
 

@@ -3,7 +3,7 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::RETRY_AFTER;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,10 @@ pub enum ApiError {
     BadRequest(StatusCode, String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -36,6 +40,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(status, message) => (*status, code_of(*status), message.clone()),
             ApiError::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message.clone()),
+            ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message.clone()),
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message.clone()),
             ApiError::NotFound(message) | ApiError::Store(StoreError::NotFound(message)) => {
                 (StatusCode::NOT_FOUND, "not_found", message.clone())
             }
@@ -103,9 +109,15 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(AUTH_CHALLENGE));
+        }
         response
     }
 }
+
+/// A Bearer challenge: browsers show no password prompt for it.
+pub const AUTH_CHALLENGE: &str = "Bearer realm=\"configurable-agents\"";
 
 pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
     let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };

@@ -49,7 +49,7 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
 }
 
 /// The path decoded and lowercased, with empty and dot segments resolved.
-fn normalise(path: &str) -> String {
+pub fn normalise(path: &str) -> String {
     let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy().to_lowercase();
     let mut segments = Vec::new();
     for segment in decoded.split(['/', '\\']) {

@@ -1,11 +1,14 @@
 //! The HTTP surface: shared state, the router, and one module per resource.
 
+pub mod access;
+mod admin;
 mod agents;
 pub mod error;
 mod frontend;
-mod guard;
+pub mod guard;
 pub mod mlflow;
 mod run_filter;
+mod session;
 mod stream;
 pub mod summary;
 mod validate;
@@ -14,6 +17,7 @@ mod workflows;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
 use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
 use axum::Router;
 use std::any::Any;
@@ -39,6 +43,10 @@ pub struct AppState {
     pub dispatcher: crate::dispatch::Dispatcher,
     /// Turns true on graceful shutdown; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
+    /// Who may do what.
+    pub access: Arc<access::Access>,
+    /// The hosts and origins that are this dashboard's own.
+    pub origins: Arc<guard::Origins>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(summary::routes())
         .merge(stream::routes())
         .merge(mlflow::status_routes())
+        .merge(session::routes())
+        .merge(admin::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
     // Only the app's files are compressed: compressing event streams would buffer them.
@@ -57,7 +67,9 @@ pub fn router(state: AppState) -> Router {
         .merge(mlflow::routes())
         .fallback_service(app)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(axum::middleware::from_fn(guard::refuse_nul_in_url))
+        .layer(from_fn_with_state(state.clone(), access::authenticate))
+        .layer(from_fn_with_state(state.clone(), guard::check_host_and_origin))
+        .layer(from_fn(guard::refuse_nul_in_url))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -20,7 +20,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::{ApiError, Query};
 use super::{summary, validate, AppState};
-use crate::events::Published;
+use crate::access::Caller;
+use crate::events::{Published, Revocation};
 use crate::store::StoreError;
 
 pub fn routes() -> Router<AppState> {
@@ -92,31 +93,34 @@ impl Topics {
 
 async fn all(
     state: State<AppState>,
+    caller: Option<Caller>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let list = query.topics.as_deref().unwrap_or("workflows,agents,summary");
-    open(state, &headers, &query, list)
+    open(state, caller, &headers, &query, list)
 }
 
 /// The seed's stream of workflow changes.
 async fn workflows(
     state: State<AppState>,
+    caller: Option<Caller>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     fixed_topic(&query)?;
-    open(state, &headers, &query, "workflows")
+    open(state, caller, &headers, &query, "workflows")
 }
 
 /// The seed's stream of agent changes.
 async fn agents(
     state: State<AppState>,
+    caller: Option<Caller>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     fixed_topic(&query)?;
-    open(state, &headers, &query, "agents")
+    open(state, caller, &headers, &query, "agents")
 }
 
 fn fixed_topic(query: &StreamQuery) -> Result<(), ApiError> {
@@ -128,6 +132,7 @@ fn fixed_topic(query: &StreamQuery) -> Result<(), ApiError> {
 
 fn open(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     headers: &HeaderMap,
     query: &StreamQuery,
     topics: &str,
@@ -144,10 +149,12 @@ fn open(
     let live = state.bus.subscribe();
     let (sender, receiver) = mpsc::channel(256);
     let mut shutdown = state.shutdown.clone();
+    let revoked = revocation_of(caller, state.bus.revocations());
     tokio::spawn(async move {
         let feed = Feed { state, topics, sender };
         tokio::select! {
             _ = shutdown.wait_for(|stopping| *stopping) => {}
+            _ = revoked => {}
             result = feed.run(last_event_id, live) => {
                 if let Err(Stop::Failed(error)) = result {
                     tracing::warn!(%error, "event stream ended");
@@ -160,6 +167,23 @@ fn open(
     let headers = [("x-accel-buffering", HeaderValue::from_static("no"))];
     let keep_alive = KeepAlive::new().interval(keep_alive_every);
     Ok((headers, Sse::new(stream).keep_alive(keep_alive)))
+}
+
+/// Resolves when the token or browser session the stream was opened with is revoked.
+async fn revocation_of(caller: Option<Caller>, mut revocations: broadcast::Receiver<Revocation>) {
+    let token = caller.as_ref().and_then(|caller| caller.token_id.clone());
+    let session = caller.and_then(|caller| caller.session).map(|session| session.id_hash);
+    if token.is_none() && session.is_none() {
+        return std::future::pending().await;
+    }
+    loop {
+        match revocations.recv().await {
+            Ok(Revocation::Token(id)) if Some(&id) == token.as_ref() => return,
+            Ok(Revocation::Session(hash)) if Some(&hash) == session.as_ref() => return,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
 }
 
 enum Stop {

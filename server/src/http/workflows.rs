@@ -13,6 +13,7 @@ use shared::{
 
 use super::error::{ApiError, Json, Path, Query};
 use super::{run_filter, validate, AppState};
+use crate::access::Caller;
 use crate::dispatch::{catalog, Start, StartError};
 use crate::store::{NewRun, Outcome, RunRecord};
 
@@ -113,7 +114,7 @@ fn unknown_run(id: &str) -> ApiError {
     ApiError::NotFound(format!("no workflow run with id {id}"))
 }
 
-async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> Created<WorkflowRun> {
+async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<CreateRun>) -> Created<WorkflowRun> {
     validate::name("workflow_name", &body.workflow_name, 256)?;
     let id = match &body.id {
         Some(id) => validate::run_id(id).map_err(|_| ApiError::invalid("`id` must be a uuid"))?,
@@ -138,16 +139,21 @@ async fn create(State(state): State<AppState>, Json(body): Json<CreateRun>) -> C
         restarted_from: None,
         dispatch: None,
         dispatcher: None,
+        created_by: Some(caller.actor()),
     };
-    created(state.store.create_run(run).await?)
+    let audit = caller.audit("run.create", &run.id, Some(run.workflow_name.clone()));
+    created(state.store.create_run(run, Some(audit)).await?)
 }
 
-async fn start(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
-    Ok(axum::Json(state.store.start_run(&validate::run_id(&id)?, None).await?))
+async fn start(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
+    let id = validate::run_id(&id)?;
+    caller.may_report(state.store.as_ref(), &id).await?;
+    Ok(axum::Json(state.store.start_run(&id, None).await?))
 }
 
 async fn append_state(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(data): Json<NodeStateData>,
 ) -> Created<NodeState> {
@@ -164,11 +170,13 @@ async fn append_state(
     }
     // Input and output each within bounds may still sum beyond them.
     validate::tokens("input_tokens + output_tokens", data.tokens())?;
+    caller.may_report(state.store.as_ref(), &id).await?;
     created(state.store.append_state(&id, data).await?)
 }
 
 async fn append_logs(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<AppendLogs>,
 ) -> Created<Vec<LogLine>> {
@@ -186,29 +194,38 @@ async fn append_logs(
             validate::name("node_id", node, 128)?;
         }
     }
+    caller.may_report(state.store.as_ref(), &id).await?;
     created(state.store.append_logs(&id, lines).await?)
 }
 
 async fn complete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(report): Json<FinishRun>,
 ) -> ApiResult<WorkflowRun> {
-    finish(state, id, Outcome::Completed, report).await
+    finish(state, caller, id, Outcome::Completed, report).await
 }
 
 async fn fail(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Json(report): Json<FinishRun>,
 ) -> ApiResult<WorkflowRun> {
     if report.error_message.as_deref().is_none_or(|m| m.trim().is_empty()) {
         return Err(ApiError::invalid("a failed run needs an `error_message`"));
     }
-    finish(state, id, Outcome::Failed, report).await
+    finish(state, caller, id, Outcome::Failed, report).await
 }
 
-async fn finish(state: AppState, id: String, outcome: Outcome, report: FinishRun) -> ApiResult<WorkflowRun> {
+async fn finish(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    outcome: Outcome,
+    report: FinishRun,
+) -> ApiResult<WorkflowRun> {
     let id = validate::run_id(&id)?;
     if let Some(message) = &report.error_message {
         validate::text("error_message", message, 65_536)?;
@@ -219,16 +236,17 @@ async fn finish(state: AppState, id: String, outcome: Outcome, report: FinishRun
     if let Some(ids) = &report.mlflow {
         validate::mlflow_ids(ids)?;
     }
+    caller.may_report(state.store.as_ref(), &id).await?;
     Ok(axum::Json(state.store.finish_run(&id, outcome, report, None).await?))
 }
 
-async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
-    Ok(axum::Json(state.store.cancel_run(&validate::run_id(&id)?).await?))
+async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
+    Ok(axum::Json(state.store.cancel_run(&validate::run_id(&id)?, &caller.actor()).await?))
 }
 
 /// Restarting runs the same workflow with the same inputs on an alive agent, as a new
 /// run linked to the old one.
-async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Created<WorkflowRun> {
+async fn restart(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Created<WorkflowRun> {
     let id = validate::run_id(&id)?;
     let original = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     if original.run.status.is_active() {
@@ -243,11 +261,16 @@ async fn restart(State(state): State<AppState>, Path(id): Path<String>) -> Creat
         agent_id: None,
         restarted_from: Some(id),
         config_snapshot: RunRecord::json(&original.config_snapshot),
+        by: caller.actor(),
     };
     created(state.dispatcher.start(start).await?)
 }
 
-async fn start_on_agent(State(state): State<AppState>, Json(body): Json<StartRun>) -> Created<WorkflowRun> {
+async fn start_on_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<StartRun>,
+) -> Created<WorkflowRun> {
     validate::name("workflow_name", &body.workflow_name, 256)?;
     if let Some(agent_id) = &body.agent_id {
         validate::name("agent_id", agent_id, 255)?;
@@ -262,6 +285,7 @@ async fn start_on_agent(State(state): State<AppState>, Json(body): Json<StartRun
         agent_id: body.agent_id,
         restarted_from: None,
         config_snapshot: None,
+        by: caller.actor(),
     };
     created(state.dispatcher.start(start).await?)
 }

@@ -1,10 +1,12 @@
 //! Storage: one `Store` trait, implemented once in SQL shared by SQLite and
 //! PostgreSQL (`sql.rs`), with the per-database connection details beside it.
 
+pub mod access;
 pub mod limits;
 mod postgres;
 mod rows;
 mod sql;
+mod sql_access;
 mod sqlite;
 pub mod time;
 mod writer;
@@ -19,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::events::EventBus;
+use access::{AccessStore, Actor, Audit};
 pub use rows::RunRecord;
 pub use time::Ts;
 
@@ -143,6 +146,8 @@ pub struct NewRun {
     pub dispatch: Option<Dispatch>,
     /// The dashboard process that follows it there (see `renew_and_claim`).
     pub dispatcher: Option<String>,
+    /// Who created it; an agent token may report into the runs it created.
+    pub created_by: Option<Actor>,
 }
 
 /// A run the dashboard dispatched that has not ended: what resuming it needs.
@@ -180,7 +185,7 @@ pub struct SeedRun {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccessStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 
     // Runs: reads.
@@ -191,7 +196,7 @@ pub trait Store: Send + Sync + 'static {
     async fn run_logs(&self, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>>;
 
     // Runs: writes. Each publishes its events after commit.
-    async fn create_run(&self, run: NewRun) -> Result<WorkflowRun>;
+    async fn create_run(&self, run: NewRun, audit: Option<Audit>) -> Result<WorkflowRun>;
     /// `follower`: the dashboard process that must still follow the run (fencing).
     async fn start_run(&self, id: &str, follower: Option<&str>) -> Result<WorkflowRun>;
     async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState>;
@@ -203,7 +208,7 @@ pub trait Store: Send + Sync + 'static {
         report: FinishRun,
         follower: Option<&str>,
     ) -> Result<WorkflowRun>;
-    async fn cancel_run(&self, id: &str) -> Result<WorkflowRun>;
+    async fn cancel_run(&self, id: &str, by: &Actor) -> Result<WorkflowRun>;
     /// Records the agent's job id of a run `follower` follows.
     async fn set_job(&self, id: &str, job_id: &str, follower: &str) -> Result<()>;
     /// Appends the dashboard's own log line, also to a run that has ended.
@@ -220,12 +225,13 @@ pub trait Store: Send + Sync + 'static {
     async fn release_lease(&self, dispatcher: &str) -> Result<()>;
 
     // Agents.
-    async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo>;
+    async fn register_agent(&self, agent: NewAgent, audit: Audit) -> Result<AgentInfo>;
     async fn heartbeat(&self, id: &str) -> Result<AgentInfo>;
     async fn list_agents(&self) -> Result<Vec<AgentInfo>>;
     async fn get_agent(&self, id: &str) -> Result<Option<AgentInfo>>;
     /// Deletes the agent; with `if_heartbeat`, only if it has not sent a heartbeat since.
-    async fn delete_agent(&self, id: &str, if_heartbeat: Option<Ts>) -> Result<Option<AgentInfo>>;
+    async fn delete_agent(&self, id: &str, if_heartbeat: Option<Ts>, audit: Option<Audit>)
+        -> Result<Option<AgentInfo>>;
     /// Records and publishes an event that no row change carries (an agent expiring).
     async fn record_event(&self, event: Event) -> Result<()>;
 

@@ -127,3 +127,4 @@ super::sql::sql_store!(
     like = "ILIKE",
     now = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)"
 );
+super::sql_access::sql_access!(PgStore);

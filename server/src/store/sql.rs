@@ -19,6 +19,7 @@ macro_rules! sql_store {
         use $crate::store::rows::{
             self, AgentRow, EventRow, InFlightRow, LogRow, RunRecordRow, RunRow, StateRow, RUN_COLUMNS,
         };
+        use $crate::store::access::{Actor, Audit};
         use $crate::store::{
             limits, InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, SortKey, Store,
             StoreError, Ts,
@@ -128,9 +129,19 @@ macro_rules! sql_store {
             Ok((stored, events))
         }
 
-        async fn agent_event(conn: &mut Conn, row: AgentRow, change: AgentChange) -> Result<(AgentInfo, $crate::store::writer::Recorded)> {
+        /// Records the change of an agent, and who made it (audited), in the write.
+        async fn agent_event(
+            conn: &mut Conn,
+            row: AgentRow,
+            change: AgentChange,
+            audit: Option<Audit>,
+        ) -> Result<(AgentInfo, $crate::store::writer::Recorded)> {
             let agent = row.info(Ts::now());
-            let event = emit(conn, Event::AgentUpdate(AgentUpdate { change, agent: agent.clone() })).await?;
+            let by = audit.as_ref().map(|audit| audit.actor.name.clone());
+            if let Some(audit) = audit {
+                access_sql::record(conn, audit).await?;
+            }
+            let event = emit(conn, Event::AgentUpdate(AgentUpdate { change, agent: agent.clone(), by })).await?;
             Ok((agent, vec![event]))
         }
 
@@ -245,7 +256,7 @@ macro_rules! sql_store {
                 Ok(found.into_iter().map(LogLine::from).collect())
             }
 
-            async fn create_run(&self, run: NewRun) -> Result<WorkflowRun> {
+            async fn create_run(&self, run: NewRun, audit: Option<Audit>) -> Result<WorkflowRun> {
                 self.write(move |conn| {
                     Box::pin(async move {
                         if run_in(conn, &run.id).await?.is_some() {
@@ -254,7 +265,8 @@ macro_rules! sql_store {
                         sqlx::query(
                             "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, \
                              started_at, mlflow_experiment_id, mlflow_run_id, restarted_from, agent_id, agent_url, \
-                             dispatcher_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                             dispatcher_id, created_by, created_by_token) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                         )
                         .bind(&run.id)
                         .bind(&run.workflow_name)
@@ -268,8 +280,13 @@ macro_rules! sql_store {
                         .bind(run.dispatch.as_ref().map(|d| d.agent_id.clone()))
                         .bind(run.dispatch.as_ref().map(|d| d.agent_url.clone()))
                         .bind(&run.dispatcher)
+                        .bind(run.created_by.as_ref().map(|actor| actor.name.clone()))
+                        .bind(run.created_by.as_ref().and_then(|actor| actor.token_id.clone()))
                         .execute(&mut *conn)
                         .await?;
+                        if let Some(audit) = audit {
+                            access_sql::record(conn, audit).await?;
+                        }
                         let (created, event) = run_event(conn, &run.id).await?;
                         Ok((created, vec![event]))
                     })
@@ -393,8 +410,8 @@ macro_rules! sql_store {
                 .await
             }
 
-            async fn cancel_run(&self, id: &str) -> Result<WorkflowRun> {
-                let id = id.to_owned();
+            async fn cancel_run(&self, id: &str, by: &Actor) -> Result<WorkflowRun> {
+                let (id, by) = (id.to_owned(), by.clone());
                 self.write(move |conn| {
                     Box::pin(async move {
                         let run = run_in(conn, &id).await?.ok_or_else(|| not_found(&id))?;
@@ -416,10 +433,12 @@ macro_rules! sql_store {
                         .await?;
                         let note = NewLogLine {
                             level: LogLevel::Warning,
-                            message: "Run cancelled from the dashboard".to_owned(),
+                            message: format!("Run cancelled from the dashboard by {}", by.name),
                             node_id: None,
                         };
                         let (_, mut events) = insert_logs(conn, &id, vec![note]).await?;
+                        let audit = Audit { actor: by, action: "run.cancel", target: id.clone(), detail: None };
+                        access_sql::record(conn, audit).await?;
                         let (cancelled, event) = run_event(conn, &id).await?;
                         events.push(event);
                         Ok((cancelled, events))
@@ -516,7 +535,7 @@ macro_rules! sql_store {
                 .await
             }
 
-            async fn register_agent(&self, agent: NewAgent) -> Result<AgentInfo> {
+            async fn register_agent(&self, agent: NewAgent, audit: Audit) -> Result<AgentInfo> {
                 self.write(move |conn| {
                     Box::pin(async move {
                         let now = Ts::now();
@@ -536,7 +555,7 @@ macro_rules! sql_store {
                         .bind(&agent.metadata)
                         .fetch_one(&mut *conn)
                         .await?;
-                        agent_event(conn, row, AgentChange::Registered).await
+                        agent_event(conn, row, AgentChange::Registered, Some(audit)).await
                     })
                 })
                 .await
@@ -554,7 +573,7 @@ macro_rules! sql_store {
                         .fetch_optional(&mut *conn)
                         .await?;
                         let row = row.ok_or_else(|| StoreError::NotFound(format!("no agent with id {id}")))?;
-                        agent_event(conn, row, AgentChange::Heartbeat).await
+                        agent_event(conn, row, AgentChange::Heartbeat, None).await
                     })
                 })
                 .await
@@ -578,7 +597,12 @@ macro_rules! sql_store {
                 Ok(found.map(|row| row.info(Ts::now())))
             }
 
-            async fn delete_agent(&self, id: &str, if_heartbeat: Option<Ts>) -> Result<Option<AgentInfo>> {
+            async fn delete_agent(
+                &self,
+                id: &str,
+                if_heartbeat: Option<Ts>,
+                audit: Option<Audit>,
+            ) -> Result<Option<AgentInfo>> {
                 let id = id.to_owned();
                 self.write(move |conn| {
                     Box::pin(async move {
@@ -591,7 +615,7 @@ macro_rules! sql_store {
                         let row: Option<AgentRow> = query.build_query_as().fetch_optional(&mut *conn).await?;
                         match row {
                             Some(row) => {
-                                let (agent, events) = agent_event(conn, row, AgentChange::Removed).await?;
+                                let (agent, events) = agent_event(conn, row, AgentChange::Removed, audit).await?;
                                 Ok((Some(agent), events))
                             }
                             None => Ok((None, Vec::new())),

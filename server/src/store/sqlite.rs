@@ -69,3 +69,4 @@ impl writer::Backend for Writes {
 }
 
 super::sql::sql_store!(SqliteStore, Sqlite, like = "LIKE", now = "strftime('%Y-%m-%d %H:%M:%f', 'now')");
+super::sql_access::sql_access!(SqliteStore);
