@@ -88,6 +88,20 @@ impl TestDb {
 impl TestDb {
     /// Runs `sql` straight on the database, as another writer (the Python runtime, a
     /// SQL shell) would.
+    /// Makes a token straight in the database, as `configurable-agents token create`
+    /// does; returns its secret.
+    pub async fn token(&self, name: &str, role: shared::Role, agent_ids: &[&str]) -> String {
+        let store = server::store::connect(&self.url(), server::events::EventBus::default()).await.unwrap();
+        let request = shared::CreateToken {
+            name: name.to_owned(),
+            role,
+            agent_ids: agent_ids.iter().map(|id| id.to_string()).collect(),
+            expires_in_days: None,
+        };
+        let by = server::store::access::Actor { name: "test".to_owned(), token_id: None };
+        server::access::issue(store.as_ref(), request, &by).await.unwrap().secret
+    }
+
     pub async fn execute_as_another_writer(&self, sql: &str) {
         use sqlx::Connection;
         let url = self.url();
@@ -264,6 +278,14 @@ impl Api {
         Api { address, client: reqwest::Client::new() }
     }
 
+    /// The same server, every request sending `Authorization: Bearer SECRET`.
+    pub fn with_token(&self, secret: &str) -> Api {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {secret}").parse().unwrap());
+        let client = reqwest::Client::builder().default_headers(headers).build().unwrap();
+        Api { address: self.address.clone(), client }
+    }
+
     /// Waits until the server answers its health check; panics after 10 s.
     pub async fn wait_until_ready(&self) {
         for _ in 0..400 {
@@ -355,9 +377,16 @@ pub const COMMENT: &str = ":comment";
 
 impl EventStream {
     async fn connect(client: &reqwest::Client, url: &str, last_event_id: Option<i64>) -> EventStream {
+        let id = last_event_id.map(|id| id.to_string());
+        let headers: Vec<(&str, &str)> = id.as_deref().map(|id| ("last-event-id", id)).into_iter().collect();
+        Self::connect_with(client, url, &headers).await
+    }
+
+    /// Opens the stream with these request headers (a cookie, `Last-Event-ID`).
+    pub async fn connect_with(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> EventStream {
         let mut request = client.get(url).header("accept", "text/event-stream");
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.expect("connect to event stream");
         assert_eq!(response.status(), StatusCode::OK);

@@ -3,6 +3,7 @@
 mod helpers;
 mod process;
 
+mod access;
 mod agents;
 mod bad_input;
 mod compat;

@@ -22,17 +22,36 @@ impl Process {
     /// Starts `dashboard` on `database_url` and a free loopback port, with `extra`
     /// arguments, and waits until it answers.
     pub async fn start(database_url: &str, extra: &[&str]) -> Process {
+        Self::spawn("127.0.0.1", database_url, extra, Stdio::null()).await
+    }
+
+    /// Bound to `host` (reached over loopback).
+    pub async fn start_on(host: &str, database_url: &str, extra: &[&str]) -> Process {
+        Self::spawn(host, database_url, extra, Stdio::null()).await
+    }
+
+    /// With its standard output kept for `stdout`.
+    pub async fn start_piped(database_url: &str, extra: &[&str]) -> Process {
+        Self::spawn("127.0.0.1", database_url, extra, Stdio::piped()).await
+    }
+
+    async fn spawn(host: &str, database_url: &str, extra: &[&str], stdout: Stdio) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_dashboard-under-test"))
-            .args(["dashboard", "--port", &port.to_string(), "--database-url", database_url])
+            .args(["dashboard", "--host", host, "--port", &port.to_string(), "--database-url", database_url])
             .args(extra)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .spawn()
             .expect("start the dashboard process");
         let process = Process { child, api: Api::new(format!("http://127.0.0.1:{port}")) };
         process.api.wait_until_ready().await;
         process
+    }
+
+    /// What the process printed (started with `start_piped`), line by line.
+    pub fn stdout(&mut self) -> std::io::BufReader<&mut std::process::ChildStdout> {
+        std::io::BufReader::new(self.child.stdout.as_mut().expect("started with start_piped"))
     }
 
     /// SIGKILL: the process ends at once, mid-write, with nothing cleaned up.

@@ -45,8 +45,11 @@ pub fn main() -> ExitCode {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
+    // Logs on stderr; stdout carries only what a command prints for people (a new
+    // token's secret, the first admin's sign-in link).
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
         Command::Dashboard(args) => dashboard(*args).await,

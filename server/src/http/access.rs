@@ -125,6 +125,9 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     let caller = match identify(&state, request.method(), request.headers(), peer).await {
         Ok(caller) => caller,
+        // What anyone may reach stays reachable with stale credentials: the app's
+        // pages must load to offer signing in again.
+        Err(_) if action.is_none() => None,
         Err(refusal) => return refusal.into_response(),
     };
     match (caller, action) {
