@@ -2,7 +2,7 @@
 // embedded) on a free loopback port over its own SQLite file, plus helpers to talk
 // to its API and a check that the page logged no errors.
 import { test as base, expect, Page } from '@playwright/test';
-import { spawn, ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,13 +26,28 @@ async function freePort(): Promise<number> {
 export class Dashboard {
   private process?: ChildProcess;
   private agents: ChildProcess[] = [];
+  /** Sent as a Bearer token by `api` (for a dashboard with --auth tokens). */
+  private token?: string;
   constructor(readonly port: number, readonly dir: string, private extraArgs: string[]) {}
 
   get url() { return `http://127.0.0.1:${this.port}`; }
 
+  get databaseUrl() { return `sqlite://${join(this.dir, 'e2e.db')}`; }
+
+  /** Makes a token with `configurable-agents token create`; returns its secret. */
+  createToken(role: string, name: string): string {
+    const printed = execFileSync(binary, ['token', 'create', '--role', role, '--name', name, '--database-url', this.databaseUrl]);
+    const secret = printed.toString().split('\n').find((line) => line.startsWith('cat_'));
+    if (!secret) throw new Error(`no secret in: ${printed}`);
+    return secret;
+  }
+
+  /** From now on `api` calls carry this token. */
+  useToken(secret: string) { this.token = secret; }
+
   async start() {
     this.process = spawn(binary, [
-      'dashboard', '--port', String(this.port), '--database-url', `sqlite://${join(this.dir, 'e2e.db')}`, ...this.extraArgs,
+      'dashboard', '--port', String(this.port), '--database-url', this.databaseUrl, ...this.extraArgs,
     ], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (let i = 0; i < 200; i++) {
       try {
@@ -63,9 +78,11 @@ export class Dashboard {
   }
 
   async api(method: string, path: string, body?: unknown): Promise<any> {
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     const response = await fetch(`${this.url}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();

@@ -2,10 +2,27 @@
 
 use serde::de::DeserializeOwned;
 use shared::{
-    AgentDeleted, AgentInfo, CatalogEntry, ErrorBody, LogPage, MlflowStatus, RunDetail, RunPage, RunQuery, StartRun,
-    Summary, WorkflowRun,
+    AgentDeleted, AgentInfo, CatalogEntry, ErrorBody, LogPage, MlflowStatus, RunDetail, RunPage, RunQuery, Session,
+    SignIn, StartRun, Summary, WorkflowRun,
 };
+use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
+
+thread_local! {
+    /// The browser session's CSRF value, sent with every change.
+    static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// What to do when the server says the caller is not signed in (any more).
+    static ON_UNAUTHORIZED: RefCell<Option<Rc<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+pub fn set_csrf(csrf: Option<String>) {
+    CSRF.with(|value| *value.borrow_mut() = csrf);
+}
+
+pub fn on_unauthorized(handler: impl Fn() + 'static) {
+    ON_UNAUTHORIZED.with(|value| *value.borrow_mut() = Some(Rc::new(handler)));
+}
 
 /// An API call that did not succeed: the server's message, or why there was none.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +52,11 @@ async fn read_response<T: DeserializeOwned>(sent: Result<gloo_net::http::Respons
         |e: gloo_net::Error| ApiError { status: None, message: format!("the server is unreachable ({e})") };
     let response = sent.map_err(unreachable)?;
     let status = response.status();
+    if status == 401 {
+        if let Some(handler) = ON_UNAUTHORIZED.with(|value| value.borrow().clone()) {
+            handler();
+        }
+    }
     if response.ok() {
         return response
             .json()
@@ -53,7 +75,38 @@ fn get(path: &str) -> gloo_net::http::RequestBuilder {
 }
 
 fn post(path: &str) -> gloo_net::http::RequestBuilder {
-    gloo_net::http::Request::post(path)
+    with_csrf(gloo_net::http::Request::post(path))
+}
+
+fn delete(path: &str) -> gloo_net::http::RequestBuilder {
+    with_csrf(gloo_net::http::Request::delete(path))
+}
+
+fn with_csrf(request: gloo_net::http::RequestBuilder) -> gloo_net::http::RequestBuilder {
+    match CSRF.with(|value| value.borrow().clone()) {
+        Some(csrf) => request.header("X-CSRF-Token", &csrf),
+        None => request,
+    }
+}
+
+/// Who is signed in; 401 when no one is (the app then shows the sign-in page).
+pub async fn session() -> ApiResult<Session> {
+    read(get("/api/session")).await
+}
+
+pub async fn sign_in(token: &str) -> ApiResult<Session> {
+    let request = post("/api/session")
+        .json(&SignIn { token: token.trim().to_owned() })
+        .map_err(|e| ApiError { status: None, message: format!("could not encode the request: {e}") })?;
+    read_sent(request).await
+}
+
+pub async fn sign_out() -> ApiResult<()> {
+    match delete("/api/session").send().await {
+        Ok(response) if response.ok() => Ok(()),
+        Ok(response) => Err(ApiError { status: Some(response.status()), message: "could not sign out".to_owned() }),
+        Err(error) => Err(ApiError { status: None, message: format!("the server is unreachable ({error})") }),
+    }
 }
 
 /// `key=value&...` of the set fields, values URI-encoded.
@@ -121,7 +174,7 @@ pub async fn agents(include_dead: bool) -> ApiResult<Vec<AgentInfo>> {
 }
 
 pub async fn deregister(id: &str) -> ApiResult<AgentDeleted> {
-    read(gloo_net::http::Request::delete(&format!("/api/agents/{}", encode(id)))).await
+    read(delete(&format!("/api/agents/{}", encode(id)))).await
 }
 
 pub async fn mlflow_status() -> ApiResult<MlflowStatus> {
@@ -167,6 +220,7 @@ pub mod pages {
     pub const WORKFLOWS: &str = "/workflows";
     pub const AGENTS: &str = "/agents";
     pub const OBSERVABILITY: &str = "/observability";
+    pub const LOGIN: &str = "/login";
 
     pub fn workflow(id: &str) -> String {
         format!("/workflows/{id}")

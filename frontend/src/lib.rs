@@ -12,9 +12,9 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 use leptos_use::{use_color_mode, ColorMode, UseColorModeReturn};
-use shared::{Event, Summary};
+use shared::{Action, Event, Session, Summary};
 
-use components::{provide_clock, provide_notices, NoticeArea};
+use components::{provide_clock, provide_notices, Loading, NoticeArea};
 use live::{Connection, GlobalStream, Stream};
 
 /// The newest totals, kept up to date by the app-wide stream (which sends them on
@@ -22,11 +22,62 @@ use live::{Connection, GlobalStream, Stream};
 #[derive(Debug, Clone, Copy)]
 pub struct LiveSummary(pub RwSignal<Option<Summary>>);
 
+/// Who is signed in (`None` until known, and after signing out).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn(pub RwSignal<Option<Session>>);
+
+/// Whether the signed-in role may take `action`; the app offers only what it may.
+pub fn can(action: Action) -> bool {
+    use_context::<SignedIn>().and_then(|signed| signed.0.get()).is_some_and(|session| session.role.allows(action))
+}
+
+impl SignedIn {
+    /// Takes the session: the app shows its pages from now on.
+    pub fn start(self, session: Session) {
+        api::set_csrf(session.csrf.clone());
+        self.0.set(Some(session));
+    }
+
+    /// Forgets the session: the app asks to sign in.
+    pub fn end(self) {
+        api::set_csrf(None);
+        self.0.set(None);
+    }
+}
+
+/// Asks who is signed in, then shows the app, or the sign-in page.
 #[component]
 pub fn App() -> impl IntoView {
-    let clock = provide_clock();
     provide_notices();
+    let session = RwSignal::new(None::<Session>);
+    let signed = SignedIn(session);
+    provide_context(signed);
+    let checked = RwSignal::new(false);
+    api::on_unauthorized(move || signed.end());
+    leptos::task::spawn_local(async move {
+        if let Ok(current) = api::session().await {
+            signed.start(current);
+        }
+        checked.set(true);
+    });
+    view! {
+        <Router>
+            <Show when=move || checked.get() fallback=|| view! { <Loading text="Loading…" /> }>
+                <Show when=move || session.with(Option::is_some) fallback=|| view! { <pages::SignIn /> }>
+                    <Shell />
+                </Show>
+            </Show>
+        </Router>
+    }
+}
+
+/// The signed-in app: the layout, the routes and the app-wide live stream, which is
+/// closed when the shell goes (on signing out).
+#[component]
+fn Shell() -> impl IntoView {
+    let clock = provide_clock();
     let stream = Stream::open("workflows,agents,summary", None);
+    on_cleanup(move || stream.close());
     provide_context(GlobalStream(stream));
     let summary = RwSignal::new(None);
     provide_context(LiveSummary(summary));
@@ -39,8 +90,15 @@ pub fn App() -> impl IntoView {
     let toggle_theme =
         move |_| set_mode.set(if mode.get() == ColorMode::Dark { ColorMode::Light } else { ColorMode::Dark });
 
+    let signed = expect_context::<SignedIn>();
+    let session = signed.0;
+    let sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = api::sign_out().await;
+            signed.end();
+        });
+    };
     view! {
-        <Router>
             <a class="skip" href="#main">"Skip to content"</a>
             <header class="topbar">
                 <a class="brand" href=api::pages::DASHBOARD>
@@ -66,6 +124,12 @@ pub fn App() -> impl IntoView {
                     <button class="toggle" title="Switch between light and dark theme" on:click=toggle_theme>
                         {move || if mode.get() == ColorMode::Dark { "☾ Dark" } else { "☀ Light" }}
                     </button>
+                    {move || session.get().filter(|s| s.auth).map(|s| view! {
+                        <span class="who" data-testid="who" title="Signed in">
+                            {s.name}<span class="role">{s.role.as_str()}</span>
+                        </span>
+                        <button class="toggle" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                    })}
                 </div>
             </header>
             <main id="main">
@@ -75,10 +139,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/workflows/:id") view=pages::WorkflowDetail />
                     <Route path=path!("/agents") view=pages::Agents />
                     <Route path=path!("/observability") view=pages::Observability />
+                    <Route path=path!("/login") view=pages::SignedInAlready />
                 </Routes>
             </main>
             <NoticeArea />
-        </Router>
     }
 }
 

@@ -184,6 +184,11 @@ fn failed(key: u64) {
         gave_up = stream.source.as_ref().is_some_and(|s| s.ready_state() == EventSource::CLOSED);
     });
     if gave_up {
+        // An EventSource does not say why it gave up: if the session ended (signed out
+        // elsewhere, token revoked), this answers 401 and the app asks to sign in.
+        leptos::task::spawn_local(async {
+            let _ = api::session().await;
+        });
         schedule_reconnect(key);
     }
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use shared::{AgentChange, AgentInfo, Event};
+use shared::{Action, AgentChange, AgentInfo, Event};
 
 use crate::components::{use_notices, AliveDot, Empty, Failure, Loading, Time, Tone};
 use crate::{api, live};
@@ -135,7 +135,9 @@ fn AgentRow(agent: AgentInfo) -> impl IntoView {
             <td><Time at=agent.last_heartbeat /> <span class="muted">{format!(" · ttl {}s", agent.ttl_seconds)}</span></td>
             <td class="row-actions">
                 <a class="button small secondary" href=api::agent_docs(&id) target="_blank" rel="noopener noreferrer">"API docs ↗"</a>
-                <button class="small danger" on:click=deregister>"Deregister"</button>
+                {crate::can(Action::Deregister).then(|| view! {
+                    <button class="small danger" on:click=deregister.clone()>"Deregister"</button>
+                })}
             </td>
         </tr>
     }

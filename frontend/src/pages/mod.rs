@@ -4,6 +4,7 @@ mod agents;
 mod dashboard;
 mod observability;
 mod run_actions;
+mod sign_in;
 mod start_run;
 mod workflow_detail;
 mod workflows;
@@ -11,6 +12,7 @@ mod workflows;
 pub use agents::Agents;
 pub use dashboard::Dashboard;
 pub use observability::Observability;
+pub use sign_in::{SignIn, SignedInAlready};
 pub use workflow_detail::WorkflowDetail;
 pub use workflows::Workflows;
 

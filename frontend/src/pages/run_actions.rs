@@ -1,7 +1,7 @@
 //! Cancel and restart, as buttons that confirm what destroys, and say what happened.
 
 use leptos::prelude::*;
-use shared::WorkflowRun;
+use shared::{Action, WorkflowRun};
 
 use crate::components::{use_notices, Tone};
 use crate::{api, format};
@@ -41,7 +41,11 @@ pub fn RunActions(#[prop(into)] run: Signal<WorkflowRun>) -> impl IntoView {
             busy.set(false);
         });
     };
-    view! {
+    // Only for those who may operate; the server refuses others anyway.
+    if !crate::can(Action::Operate) {
+        return None;
+    }
+    Some(view! {
         <span class="actions">
             <Show
                 when=move || run.get().status.is_active()
@@ -54,5 +58,5 @@ pub fn RunActions(#[prop(into)] run: Signal<WorkflowRun>) -> impl IntoView {
                 <button class="small danger" disabled=busy on:click=cancel>"Cancel"</button>
             </Show>
         </span>
-    }
+    })
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 use serde_json::{Map, Value};
-use shared::{CatalogEntry, StartRun};
+use shared::{Action, CatalogEntry, StartRun};
 
 use crate::components::{use_notices, Loading, Tone};
 use crate::{api, format};
@@ -14,12 +14,14 @@ use crate::{api, format};
 #[component]
 pub fn StartRunButton() -> impl IntoView {
     let open = RwSignal::new(false);
-    view! {
-        <button data-testid="start-run" on:click=move |_| open.set(true)>"Start run"</button>
-        <Show when=move || open.get()>
-            <StartRunForm close=move || open.set(false) />
-        </Show>
-    }
+    crate::can(Action::Operate).then(|| {
+        view! {
+            <button data-testid="start-run" on:click=move |_| open.set(true)>"Start run"</button>
+            <Show when=move || open.get()>
+                <StartRunForm close=move || open.set(false) />
+            </Show>
+        }
+    })
 }
 
 #[component]

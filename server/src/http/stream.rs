@@ -33,6 +33,9 @@ pub fn routes() -> Router<AppState> {
 
 const REPLAY_BATCH: i64 = 500;
 const DATABASE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a stream checks that its token or session still exists (revocations on
+/// other replicas).
+const RECHECK_ACCESS: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,12 +152,11 @@ fn open(
     let live = state.bus.subscribe();
     let (sender, receiver) = mpsc::channel(256);
     let mut shutdown = state.shutdown.clone();
-    let revoked = revocation_of(caller, state.bus.revocations());
     tokio::spawn(async move {
         let feed = Feed { state, topics, sender };
         tokio::select! {
             _ = shutdown.wait_for(|stopping| *stopping) => {}
-            _ = revoked => {}
+            _ = revocation_of(caller, &feed.state) => {}
             result = feed.run(last_event_id, live) => {
                 if let Err(Stop::Failed(error)) = result {
                     tracing::warn!(%error, "event stream ended");
@@ -169,19 +171,35 @@ fn open(
     Ok((headers, Sse::new(stream).keep_alive(keep_alive)))
 }
 
-/// Resolves when the token or browser session the stream was opened with is revoked.
-async fn revocation_of(caller: Option<Caller>, mut revocations: broadcast::Receiver<Revocation>) {
+/// Resolves when the token or browser session the stream was opened with ends: at
+/// once when it ends on this replica, within `RECHECK_ACCESS` when on another.
+async fn revocation_of(caller: Option<Caller>, state: &AppState) {
     let token = caller.as_ref().and_then(|caller| caller.token_id.clone());
     let session = caller.and_then(|caller| caller.session).map(|session| session.id_hash);
     if token.is_none() && session.is_none() {
         return std::future::pending().await;
     }
+    let mut revocations = state.bus.revocations();
+    let mut recheck = tokio::time::interval(RECHECK_ACCESS);
+    recheck.tick().await;
     loop {
-        match revocations.recv().await {
-            Ok(Revocation::Token(id)) if Some(&id) == token.as_ref() => return,
-            Ok(Revocation::Session(hash)) if Some(&hash) == session.as_ref() => return,
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        tokio::select! {
+            revoked = revocations.recv() => match revoked {
+                Ok(Revocation::Token(id)) if Some(&id) == token.as_ref() => return,
+                Ok(Revocation::Session(hash)) if Some(&hash) == session.as_ref() => return,
+                _ => {}
+            },
+            _ = recheck.tick() => {
+                let alive = match (&session, &token) {
+                    (Some(hash), _) => state.store.session(hash).await.map(|found| found.is_some()),
+                    (None, Some(id)) => state.store.token_exists(id).await,
+                    (None, None) => Ok(true),
+                };
+                // A database that cannot answer ends nothing.
+                if matches!(alive, Ok(false)) {
+                    return;
+                }
+            }
         }
     }
 }

@@ -79,6 +79,7 @@ pub trait AccessStore: Send + Sync {
     /// Deletes the token with its sessions; NotFound if there is none of that name.
     async fn revoke_token(&self, name: &str, audit: Audit) -> Result<TokenRecord>;
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>>;
+    async fn token_exists(&self, id: &str) -> Result<bool>;
     /// Records that the token was used (callers throttle this).
     async fn touch_token(&self, id: &str) -> Result<()>;
     /// Tokens of the admin role that have not expired.

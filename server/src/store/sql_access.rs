@@ -168,6 +168,14 @@ macro_rules! sql_access {
                     row.map(TokenRecord::try_from).transpose()
                 }
 
+                async fn token_exists(&self, id: &str) -> Result<bool> {
+                    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dashboard_tokens WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&self.reader)
+                        .await?;
+                    Ok(found > 0)
+                }
+
                 async fn touch_token(&self, id: &str) -> Result<()> {
                     let id = id.to_owned();
                     self.write(move |conn| {
