@@ -407,6 +407,17 @@ async fn browser_sessions_use_a_cookie_and_a_csrf_header(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN, "a change without the CSRF header: {error}");
     let (status, _) = send(&app, Method::POST, &cancel, &[("cookie", &cookie), ("x-csrf-token", "forged")], None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // MLflow's framed UI cannot send the CSRF header: for it, the browser's
+    // `Sec-Fetch-Site: same-origin` stands in. (MLflow is not configured here: 404.)
+    let mlflow = "/mlflow/ajax-api/2.0/mlflow/runs/delete";
+    let (status, _) = send(&app, Method::POST, mlflow, &[("cookie", &cookie)], Some(json!({}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let same_origin = [("cookie", cookie.as_str()), ("sec-fetch-site", "same-origin")];
+    assert_eq!(send(&app, Method::POST, mlflow, &same_origin, Some(json!({}))).await.0, StatusCode::NOT_FOUND);
+    let viewer = app.with_token(tokens.of(Role::Viewer));
+    let (status, _) = viewer.post("/mlflow/ajax-api/2.0/mlflow/runs/search", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a search is a read, also as a POST");
+    assert_eq!(viewer.post(mlflow, json!({})).await.0, StatusCode::FORBIDDEN);
     // An event stream opens with the cookie, and the change it sees is the cancel.
     let mut stream = crate::helpers::EventStream::connect_with(
         &app.client,
@@ -689,4 +700,24 @@ async fn the_original_registry_client_signs_in_with_its_url() {
     let refused = client(format!("http://agent:cat_wrong@{host}/api"));
     assert!(!refused.status.success());
     assert_eq!(String::from_utf8_lossy(&refused.stdout), "register 401\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_with_tokens_of_its_own() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let admin = db.token("admin", Role::Admin, &[]).await;
+    let process = Process::start(&db.url(), &["--auth", "tokens", "--demo", "--demo-interval", "1"]).await;
+    let admin = process.with_token(&admin);
+    crate::helpers::eventually("a demo run completes", || async {
+        let page: Value = admin.fetch("/api/workflows?status=completed").await;
+        !page["runs"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let tokens: Value = admin.fetch("/api/tokens").await;
+    let names: Vec<&str> = tokens.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"demo runs") && names.contains(&"demo agent demo-article_writer-1"), "{names:?}");
+    let audit: Value = admin.fetch("/api/audit?limit=1000").await;
+    let started =
+        audit["entries"].as_array().unwrap().iter().any(|e| e["action"] == "run.start" && e["actor"] == "demo runs");
+    assert!(started, "the demo's runs are started by its own operator token");
 }

@@ -1,5 +1,5 @@
 //! Background work that no request triggers: summary events, agent expiry, pruning
-//! of the event log, stopping cancelled runs on their agents, keeping the dispatch
+//! of the event log and of ended sessions, stopping cancelled runs on their agents, keeping the dispatch
 //! lease, and (on PostgreSQL) relaying other replicas' events.
 
 use chrono::Utc;
@@ -20,7 +20,7 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     tasks.spawn(publish_summaries(state.clone()));
     tasks.spawn(expire_agents(state.clone()));
-    tasks.spawn(prune_events(state.clone()));
+    tasks.spawn(prune(state.clone()));
     tasks.spawn(state.dispatcher.clone().watch_cancellations(&state.bus));
     tasks.spawn(state.dispatcher.clone().keep_lease());
     let store = state.store.clone();
@@ -104,7 +104,8 @@ async fn expire_agents(state: AppState) {
     }
 }
 
-async fn prune_events(state: AppState) {
+/// Deletes live events past their retention, and browser sessions past their end.
+async fn prune(state: AppState) {
     let retention = chrono::Duration::from_std(state.config.event_retention).unwrap_or(chrono::Duration::MAX);
     loop {
         let cutoff = Utc::now().checked_sub_signed(retention).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
@@ -112,6 +113,9 @@ async fn prune_events(state: AppState) {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "pruned old live events"),
             Err(error) => tracing::warn!(%error, "could not prune live events"),
+        }
+        if let Err(error) = state.store.prune_sessions(Ts::now()).await {
+            tracing::warn!(%error, "could not prune ended sessions");
         }
         tokio::time::sleep(PRUNE_EVERY).await;
     }

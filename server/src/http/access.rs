@@ -113,7 +113,10 @@ pub fn action(method: &Method, path: &str) -> Option<Action> {
         ["api", "agents", _, "heartbeat"] if post => Some(Action::Register),
         ["api", "agents", _] if *method == Method::DELETE => Some(Action::Deregister),
         ["api", ..] => Some(Action::Operate),
-        ["mlflow", ..] => Some(if safe { Action::Read } else { Action::Operate }),
+        // MLflow searches with POST (`runs/search`, `experiments/search`): reads.
+        ["mlflow", ..] if safe => Some(Action::Read),
+        ["mlflow", .., last] if post && last.starts_with("search") => Some(Action::Read),
+        ["mlflow", ..] => Some(Action::Operate),
         _ => None,
     }
 }
@@ -123,7 +126,7 @@ pub fn action(method: &Method, path: &str) -> Option<Action> {
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let action = action(request.method(), request.uri().path());
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-    let caller = match identify(&state, request.method(), request.headers(), peer).await {
+    let caller = match identify(&state, request.method(), request.uri().path(), request.headers(), peer).await {
         Ok(caller) => caller,
         // What anyone may reach stays reachable with stale credentials: the app's
         // pages must load to offer signing in again.
@@ -156,6 +159,7 @@ fn unauthorized(message: &str) -> ApiError {
 async fn identify(
     state: &AppState,
     method: &Method,
+    path: &str,
     headers: &HeaderMap,
     peer: Option<IpAddr>,
 ) -> Result<Option<Caller>, ApiError> {
@@ -167,7 +171,7 @@ async fn identify(
         return token_caller(state, &secret).await.map(Some);
     }
     if let Some(session) = session_cookie(headers) {
-        return session_caller(state, &session, method, headers).await.map(Some);
+        return session_caller(state, &session, method, path, headers).await.map(Some);
     }
     if let Some(header) = &access.trusted_header {
         let trusted = peer.is_some_and(|ip| access.trusted_proxies.iter().any(|net| net.contains(&ip)));
@@ -249,6 +253,7 @@ async fn session_caller(
     state: &AppState,
     session: &str,
     method: &Method,
+    path: &str,
     headers: &HeaderMap,
 ) -> Result<Caller, ApiError> {
     let id_hash = hash(session);
@@ -258,7 +263,7 @@ async fn session_caller(
     if record.expires_at <= now || record.token.info.expires_at.is_some_and(|at| at <= now.utc()) {
         return Err(unauthorized("your session has expired; sign in again"));
     }
-    if !is_safe(method) {
+    if !is_safe(method) && !same_origin_mlflow(path, headers) {
         let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !same(sent, &record.csrf) {
             return Err(ApiError::Forbidden(
@@ -274,6 +279,14 @@ async fn session_caller(
         agent_ids: token.info.agent_ids,
         session: Some(BrowserSession { id_hash, csrf: record.csrf }),
     })
+}
+
+/// MLflow's own UI, framed by the dashboard, cannot add our CSRF header to its POSTs;
+/// for it the browser's own word that the request comes from this origin stands in
+/// (`Sec-Fetch-Site: same-origin`, which no page can forge; the Origin check applies too).
+fn same_origin_mlflow(path: &str, headers: &HeaderMap) -> bool {
+    super::frontend::normalise(path).starts_with("mlflow/")
+        && headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() == b"same-origin")
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
@@ -362,6 +375,8 @@ mod tests {
             (Method::PUT, "/api/anything", Some(Action::Operate)),
             (Method::GET, "/mlflow/", Some(Action::Read)),
             (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/delete", Some(Action::Operate)),
+            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/search", Some(Action::Read)),
+            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/experiments/search", Some(Action::Read)),
         ] {
             assert_eq!(action(&method, path), expected, "{method} {path}");
         }
