@@ -371,6 +371,14 @@ pub struct SseMessage {
 pub struct EventStream {
     pub headers: reqwest::header::HeaderMap,
     messages: mpsc::UnboundedReceiver<Result<SseMessage, String>>,
+    /// Reads the connection; dropping the stream closes it.
+    reader: JoinHandle<()>,
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 pub const COMMENT: &str = ":comment";
@@ -393,7 +401,7 @@ impl EventStream {
         let headers = response.headers().clone();
         let (sender, messages) = mpsc::unbounded_channel();
         let mut body = response.bytes_stream();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut buffer = String::new();
             while let Some(chunk) = body.next().await {
                 let Ok(chunk) = chunk else { break };
@@ -407,7 +415,7 @@ impl EventStream {
             }
             let _ = sender.send(Err("stream ended".to_owned()));
         });
-        EventStream { headers, messages }
+        EventStream { headers, messages, reader }
     }
 
     /// The next message (comments included, as event `:comment`), or an error if the

@@ -11,6 +11,7 @@ mod dispatch;
 mod durability;
 mod events;
 mod faults;
+mod hostile;
 mod limits;
 mod mlflow;
 mod seed;

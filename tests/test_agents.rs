@@ -58,17 +58,7 @@ impl OriginalAgent {
             .route("/status/{job_id}", get(original_status))
             .route("/health", get(|| async { Json(json!({ "status": "healthy" })) }))
             .with_state(state);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let agent_id = format!("{workflow}-{port}");
-        let (status, body) = app
-            .post(
-                "/api/agents/register",
-                json!({ "agent_id": agent_id, "agent_name": workflow, "host": "127.0.0.1", "port": port, "ttl_seconds": 60 }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let (agent_id, server) = serve_and_register(app, workflow, router).await;
         OriginalAgent { agent_id, received, server }
     }
 
@@ -81,6 +71,24 @@ impl Drop for OriginalAgent {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+/// Serves `router` on a free loopback port and registers it as an agent of
+/// `workflow` (named for it, as the original's deployed agents were); returns the
+/// agent id and the server task.
+pub async fn serve_and_register(app: &TestApp, workflow: &str, router: Router) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let agent_id = format!("{workflow}-{port}");
+    let (status, body) = app
+        .post(
+            "/api/agents/register",
+            json!({ "agent_id": agent_id, "agent_name": workflow, "host": "127.0.0.1", "port": port, "ttl_seconds": 60 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (agent_id, server)
 }
 
 async fn original_run(State(agent): State<Original>, headers: HeaderMap, Json(inputs): Json<Value>) -> Response {

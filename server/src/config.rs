@@ -36,7 +36,7 @@ pub struct DashboardArgs {
     pub event_retention: Duration,
 
     /// Seconds between keep-alive comments on idle event streams.
-    #[arg(long, env = "DASHBOARD_SSE_KEEP_ALIVE", default_value = "15", value_parser = parse_seconds)]
+    #[arg(long, env = "DASHBOARD_SSE_KEEP_ALIVE", default_value = "15", value_parser = parse_positive_seconds)]
     pub sse_keep_alive: Duration,
 
     /// Longest wait for an agent's answer to `POST /run`. Agents of the original kind
@@ -49,15 +49,39 @@ pub struct DashboardArgs {
     #[arg(long, env = "DASHBOARD_AGENT_UNREACHABLE_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
     pub agent_unreachable_timeout: Duration,
 
+    /// Longest a run may take on an agent; then it fails and the agent is told to stop.
+    #[arg(long, env = "DASHBOARD_RUN_TIMEOUT", default_value = "86400", value_parser = parse_positive_seconds)]
+    pub run_timeout: Duration,
+
+    /// Networks (CIDR, or single addresses) agents may be on; the dashboard connects to
+    /// no other address. Link-local, multicast and broadcast addresses never.
+    #[arg(
+        long = "agent-networks",
+        env = "DASHBOARD_AGENT_NETWORKS",
+        value_delimiter = ',',
+        value_parser = parse_network,
+        default_value = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+    )]
+    pub agent_networks: Vec<IpNet>,
+
     /// How long runs this dashboard follows on agents stay its own if it stops renewing
     /// its claim (it crashed); then a replica, or its next start, takes them over.
-    #[arg(long, env = "DASHBOARD_DISPATCH_LEASE", default_value = "15", value_parser = parse_lease)]
+    #[arg(long, env = "DASHBOARD_DISPATCH_LEASE", default_value = "15", value_parser = parse_positive_seconds)]
     pub dispatch_lease: Duration,
 
     /// On SIGINT/SIGTERM, how long requests in progress may take to finish; then the
     /// remaining connections are closed and the process ends.
     #[arg(long, env = "DASHBOARD_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_seconds)]
     pub shutdown_grace: Duration,
+
+    /// Most event streams open at once; beyond it new ones get 503 with Retry-After.
+    #[arg(long, env = "DASHBOARD_MAX_STREAMS", default_value_t = 10_000)]
+    pub max_streams: usize,
+
+    /// How long a client may take to send a request's headers; also how long a
+    /// keep-alive connection may sit idle.
+    #[arg(long, env = "DASHBOARD_HEADER_TIMEOUT", default_value = "30", value_parser = parse_positive_seconds)]
+    pub header_timeout: Duration,
 
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "DASHBOARD_MAX_BODY", default_value_t = 1024 * 1024)]
@@ -181,18 +205,25 @@ fn parse_user_role(text: &str) -> Result<(String, Role), String> {
     Ok((user.trim().to_owned(), role.trim().parse()?))
 }
 
-/// A zero lease would be renewed in a busy loop.
-fn parse_lease(text: &str) -> Result<Duration, String> {
-    let lease = parse_seconds(text)?;
-    if lease.is_zero() {
-        return Err("the lease is at least 1 second".to_owned());
+/// For periods that zero would turn into a busy loop (a lease renewed, a keep-alive
+/// sent, without pause) or into refusing everything.
+fn parse_positive_seconds(text: &str) -> Result<Duration, String> {
+    let seconds = parse_seconds(text)?;
+    if seconds.is_zero() {
+        return Err("must be at least 1 second".to_owned());
     }
-    Ok(lease)
+    Ok(seconds)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_that_must_not_be_zero_refuse_it() {
+        assert!(parse_positive_seconds("0").is_err(), "a zero keep-alive would make streams spin");
+        assert_eq!(parse_positive_seconds("15").unwrap(), Duration::from_secs(15));
+    }
 
     #[test]
     fn networks_and_user_roles_parse() {

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod events;
 pub mod http;
+mod listen;
 mod samples;
 pub mod seed;
 pub mod store;
@@ -62,8 +63,11 @@ pub async fn serve(
         answer: config.agent_answer_timeout,
         unreachable: config.agent_unreachable_timeout,
         lease: config.dispatch_lease,
+        run: config.run_timeout,
     };
-    let dispatcher = dispatch::Dispatcher::new(store.clone(), timeouts)?;
+    let networks = dispatch::networks::AgentNetworks::new(config.agent_networks.clone());
+    let dispatcher = dispatch::Dispatcher::new(store.clone(), timeouts, networks)?;
+    let config_max_streams = config.max_streams;
     let state = AppState {
         store,
         bus,
@@ -73,6 +77,7 @@ pub async fn serve(
         shutdown: shutdown_signal,
         access,
         origins,
+        streams: http::stream::StreamSlots::new(config_max_streams),
     };
     let resumed = state.dispatcher.take_over().await?;
     if resumed > 0 {
@@ -80,23 +85,15 @@ pub async fn serve(
     }
     let mut background = tasks::spawn(&state);
     let dispatcher = state.dispatcher.clone();
-    let grace = state.config.shutdown_grace;
-    let mut stopped = state.shutdown.clone();
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let limits =
+        listen::Limits { header_timeout: state.config.header_timeout, shutdown_grace: state.config.shutdown_grace };
+    let router = http::router(state);
+    listen::serve(listener, router, limits, async move {
         shutdown.await;
+        // Event streams end now; other requests get the grace period.
         let _ = stopping.send(true);
-    });
-    // A client that never finishes its request (or never reads the answer) must not
-    // keep the process alive: after the grace period its connection is dropped.
-    let overdue = async move {
-        let _ = stopped.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        served = serving => served?,
-        _ = overdue => tracing::warn!("requests still open after the shutdown grace period were dropped"),
-    }
+    })
+    .await;
     // Runs in flight stay running in the database; the next start resumes them. The
     // lease is given up last, so that no background renewal takes it again.
     background.shutdown().await;

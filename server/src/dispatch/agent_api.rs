@@ -2,14 +2,21 @@
 //! our agents' `POST /cancel/{job}`, and `GET /schema`. Errors carry messages meant
 //! for a run's `error_message`, so an operator reads what went wrong where.
 
-use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared::{JobStatus, RunAnswer, RUN_ID_HEADER};
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::networks::AgentNetworks;
 
 /// Longest agent error body kept in a message (the original runtime kept 500 chars).
 const BODY_EXCERPT: usize = 500;
+/// Largest answer read from an agent; beyond it the answer is refused, unread.
+const ANSWER_LIMIT: usize = 1024 * 1024;
+const SCHEMA_LIMIT: usize = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Status polls, cancels and schemas are quick questions.
 const QUICK: Duration = Duration::from_secs(10);
@@ -17,9 +24,17 @@ const SCHEMA_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    /// No answer at all: refused, reset, timed out.
+    /// No connection was made (refused, not allowed, unresolvable): nothing was sent.
+    #[error("could not be reached ({0})")]
+    NotConnected(String),
+    /// No answer: the connection dropped or the agent took too long.
     #[error("{0}")]
     Unreachable(String),
+    /// Redirects are not followed: they could lead the dashboard anywhere.
+    #[error("answered with a redirect ({status} to {location}), which the dashboard does not follow")]
+    Redirected { status: StatusCode, location: String },
+    #[error("sent an answer too large (over {limit} bytes)")]
+    TooLarge { limit: usize },
     /// An HTTP error status, with the agent's explanation.
     #[error("answered {status}: {body}")]
     Refused { status: StatusCode, body: String },
@@ -39,28 +54,40 @@ pub enum CancelAnswer {
 #[derive(Clone)]
 pub struct AgentClient {
     http: reqwest::Client,
+    networks: AgentNetworks,
 }
 
 impl AgentClient {
-    pub fn new() -> reqwest::Result<Self> {
-        Ok(AgentClient { http: reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).build()? })
+    /// No redirects, and names resolved to allowed addresses only.
+    pub fn new(networks: AgentNetworks) -> reqwest::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(networks.clone()))
+            .build()?;
+        Ok(AgentClient { http, networks })
+    }
+
+    pub fn networks(&self) -> &AgentNetworks {
+        &self.networks
     }
 
     /// Starts the workflow: the inputs are the body, as the original agents expect;
     /// the run id travels in a header that only our agents read.
     pub async fn run(&self, base: &str, run_id: &str, inputs: &Value, wait: Duration) -> Result<RunAnswer, AgentError> {
-        let request = self.http.post(format!("{base}/run")).header(RUN_ID_HEADER, run_id).json(inputs).timeout(wait);
-        decode(request.send().await).await
+        let url = self.url(&format!("{base}/run"))?;
+        let request = self.http.post(url).header(RUN_ID_HEADER, run_id).json(inputs).timeout(wait);
+        self.ask(request, ANSWER_LIMIT).await
     }
 
     pub async fn status(&self, base: &str, job_id: &str) -> Result<JobStatus, AgentError> {
-        let request = self.http.get(format!("{base}/status/{}", segment(job_id))).timeout(QUICK);
-        decode(request.send().await).await
+        let url = self.url(&format!("{base}/status/{}", segment(job_id)))?;
+        self.ask(self.http.get(url).timeout(QUICK), ANSWER_LIMIT).await
     }
 
     pub async fn cancel(&self, base: &str, job_id: &str) -> Result<CancelAnswer, AgentError> {
-        let request = self.http.post(format!("{base}/cancel/{}", segment(job_id))).timeout(QUICK);
-        match decode::<Value>(request.send().await).await {
+        let url = self.url(&format!("{base}/cancel/{}", segment(job_id)))?;
+        match self.ask::<Value>(self.http.post(url).timeout(QUICK), ANSWER_LIMIT).await {
             Ok(_) => Ok(CancelAnswer::Stopped),
             Err(AgentError::Refused { status, .. })
                 if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED =>
@@ -72,7 +99,45 @@ impl AgentClient {
     }
 
     pub async fn schema(&self, base: &str) -> Result<Value, AgentError> {
-        decode(self.http.get(format!("{base}/schema")).timeout(SCHEMA_TIMEOUT).send().await).await
+        let url = self.url(&format!("{base}/schema"))?;
+        self.ask(self.http.get(url).timeout(SCHEMA_TIMEOUT), SCHEMA_LIMIT).await
+    }
+
+    /// An address in the URL never reaches the resolver: it is checked here.
+    fn url(&self, text: &str) -> Result<Url, AgentError> {
+        let url = Url::parse(text).map_err(|e| AgentError::NotConnected(format!("unusable address {text}: {e}")))?;
+        let refused = |ip: std::net::IpAddr| {
+            AgentError::NotConnected(format!(
+                "{ip} is outside the networks agents may be on; allow it with --agent-networks"
+            ))
+        };
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) if !self.networks.allows(ip.into()) => Err(refused(ip.into())),
+            Some(url::Host::Ipv6(ip)) if !self.networks.allows(ip.into()) => Err(refused(ip.into())),
+            _ => Ok(url),
+        }
+    }
+
+    /// Sends the request and reads an answer of at most `limit` bytes.
+    async fn ask<T: DeserializeOwned>(&self, request: RequestBuilder, limit: usize) -> Result<T, AgentError> {
+        let mut response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+            return Err(AgentError::Redirected { status, location: excerpt(location) });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > limit {
+                return Err(AgentError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&body);
+        if !status.is_success() {
+            return Err(AgentError::Refused { status, body: excerpt(&explanation(&body)) });
+        }
+        serde_json::from_str(&body).map_err(|error| AgentError::Garbled(format!("{error} in {}", excerpt(&body))))
     }
 }
 
@@ -87,24 +152,7 @@ fn segment(id: &str) -> String {
         .collect()
 }
 
-async fn decode<T: DeserializeOwned>(sent: reqwest::Result<reqwest::Response>) -> Result<T, AgentError> {
-    let response = sent.map_err(unreachable)?;
-    let status = response.status();
-    let body = response.text().await.map_err(unreachable)?;
-    if !status.is_success() {
-        return Err(AgentError::Refused { status, body: excerpt(&explanation(&body)) });
-    }
-    serde_json::from_str(&body).map_err(|error| AgentError::Garbled(format!("{error} in {}", excerpt(&body))))
-}
-
 fn unreachable(error: reqwest::Error) -> AgentError {
-    let what = if error.is_timeout() {
-        "did not answer in time"
-    } else if error.is_connect() {
-        "could not be reached"
-    } else {
-        "dropped the connection"
-    };
     // The source chain names the cause (connection refused, reset by peer, ...).
     let mut cause = String::new();
     let mut source = std::error::Error::source(&error);
@@ -112,6 +160,10 @@ fn unreachable(error: reqwest::Error) -> AgentError {
         cause = inner.to_string();
         source = inner.source();
     }
+    if error.is_connect() {
+        return AgentError::NotConnected(if cause.is_empty() { error.to_string() } else { cause });
+    }
+    let what = if error.is_timeout() { "did not answer in time" } else { "dropped the connection" };
     AgentError::Unreachable(if cause.is_empty() { what.to_owned() } else { format!("{what} ({cause})") })
 }
 
@@ -127,11 +179,12 @@ fn explanation(body: &str) -> String {
     }
 }
 
+/// The start of an agent's words, NULs (which PostgreSQL refuses in text) replaced.
 fn excerpt(text: &str) -> String {
-    let text = text.trim();
+    let text = text.trim().replace('\0', "\u{FFFD}");
     match text.char_indices().nth(BODY_EXCERPT) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
+        None => text,
     }
 }
 

@@ -1,23 +1,62 @@
 //! The workflows that alive agents serve, with their input fields where an agent's
 //! `/schema` describes them, for the "start a run" form.
 
-use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use serde_json::{Map, Value};
 use shared::{AgentInfo, CatalogAgent, CatalogEntry};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::agent_api::AgentClient;
 
+/// Schemas asked of agents are kept this long.
+const SCHEMA_FRESH: Duration = Duration::from_secs(30);
+/// At most this many agents are asked at once, however many workflows there are.
+const SCHEMA_QUESTIONS: usize = 8;
+
+/// An agent's schema (`None`: no usable answer) and when it was asked.
+type Asked = (Instant, Option<Value>);
+
+/// Agents' schemas by agent URL.
+#[derive(Clone, Default)]
+pub struct Schemas(Arc<Mutex<HashMap<String, Asked>>>);
+
+impl Schemas {
+    async fn of(&self, client: &AgentClient, agent: &AgentInfo) -> Option<Value> {
+        let url = agent.base_url();
+        let cached = self.lock().get(&url).filter(|(asked, _)| asked.elapsed() < SCHEMA_FRESH).map(|(_, s)| s.clone());
+        if let Some(schema) = cached {
+            return schema;
+        }
+        let schema = client.schema(&url).await.ok();
+        let mut cache = self.lock();
+        cache.retain(|_, (asked, _)| asked.elapsed() < SCHEMA_FRESH);
+        cache.insert(url, (Instant::now(), schema.clone()));
+        schema
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Asked>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// One entry per offered workflow, sorted by name. Each workflow's schema is asked of
-/// one of its agents, all at once; an agent without a usable `/schema` leaves it blank.
-pub async fn build(client: &AgentClient, agents: &[AgentInfo]) -> Vec<CatalogEntry> {
+/// one of its agents (a few at a time, answers kept for `SCHEMA_FRESH`); an agent
+/// without a usable `/schema` leaves it blank.
+pub async fn build(client: &AgentClient, schemas: &Schemas, agents: &[AgentInfo]) -> Vec<CatalogEntry> {
     let mut offered: BTreeMap<&str, Vec<&AgentInfo>> = BTreeMap::new();
     for agent in agents.iter().filter(|agent| agent.is_alive) {
         for workflow in agent.offers() {
             offered.entry(workflow).or_default().push(agent);
         }
     }
-    let schemas = join_all(offered.values().map(|serving| client.schema_of(serving[0]))).await;
+    let asked: Vec<AgentInfo> = offered.values().map(|serving| serving[0].clone()).collect();
+    let schemas: Vec<Option<Value>> = stream::iter(asked)
+        .map(|agent| async move { schemas.of(client, &agent).await })
+        .buffered(SCHEMA_QUESTIONS)
+        .collect()
+        .await;
     offered
         .into_iter()
         .zip(schemas)
@@ -34,12 +73,6 @@ pub async fn build(client: &AgentClient, agents: &[AgentInfo]) -> Vec<CatalogEnt
             }
         })
         .collect()
-}
-
-impl AgentClient {
-    async fn schema_of(&self, agent: &AgentInfo) -> Option<Value> {
-        self.schema(&agent.base_url()).await.ok()
-    }
 }
 
 /// The part of a schema about `workflow`: the schema itself, or its entry in a

@@ -8,6 +8,7 @@
 
 pub mod agent_api;
 pub mod catalog;
+pub mod networks;
 
 use serde_json::Value;
 use shared::{
@@ -22,8 +23,9 @@ use tokio::task::AbortHandle;
 
 use crate::events::EventBus;
 use crate::store::access::{Actor, Audit};
-use crate::store::{InFlight, NewRun, Outcome, Store, StoreError};
+use crate::store::{InFlight, NewRun, Outcome, Store, StoreError, Ts};
 use agent_api::{AgentClient, AgentError, CancelAnswer};
+use networks::AgentNetworks;
 
 /// Between two status questions to an agent running an async job.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -42,6 +44,8 @@ pub struct Timeouts {
     /// How long this process's claim on its runs lasts unrenewed; renewed three times
     /// as often.
     pub lease: Duration,
+    /// Longest a run may take on an agent before it fails and the agent is told to stop.
+    pub run: Duration,
 }
 
 /// What to start: a new run, or a restart of an ended one.
@@ -74,6 +78,7 @@ struct Inner {
     id: String,
     store: Arc<dyn Store>,
     agents: AgentClient,
+    schemas: catalog::Schemas,
     timeouts: Timeouts,
     /// Runs this process follows.
     following: Mutex<HashMap<String, Followed>>,
@@ -90,46 +95,27 @@ struct Followed {
 type Ending = (Outcome, FinishRun);
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, timeouts: Timeouts) -> anyhow::Result<Self> {
+    pub fn new(store: Arc<dyn Store>, timeouts: Timeouts, networks: AgentNetworks) -> anyhow::Result<Self> {
         let id = uuid::Uuid::new_v4().to_string();
-        let inner = Inner { id, store, agents: AgentClient::new()?, timeouts, following: Mutex::default() };
+        let agents = AgentClient::new(networks)?;
+        let inner = Inner { id, store, agents, schemas: Default::default(), timeouts, following: Mutex::default() };
         Ok(Dispatcher { inner: Arc::new(inner) })
     }
 
-    pub fn agents(&self) -> &AgentClient {
-        &self.inner.agents
+    /// The workflows alive agents serve, with their inputs (for the start form).
+    pub async fn catalog(&self, agents: &[AgentInfo]) -> Vec<shared::CatalogEntry> {
+        catalog::build(&self.inner.agents, &self.inner.schemas, agents).await
+    }
+
+    pub fn networks(&self) -> &AgentNetworks {
+        self.inner.agents.networks()
     }
 
     /// Stores the run (pending, with its agent) and starts following it; without an
     /// alive agent serving the workflow nothing is stored. The run goes to the serving
     /// agent with the fewest runs in flight, ties broken at random.
     pub async fn start(&self, start: Start) -> Result<WorkflowRun, StartError> {
-        let agents = self.inner.store.list_agents().await?;
-        let serving: Vec<_> = agents
-            .iter()
-            .filter(|a| a.is_alive && a.serves(&start.workflow_name))
-            .filter(|a| start.agent_id.as_ref().is_none_or(|id| *id == a.agent_id))
-            .collect();
-        let loads = if serving.len() > 1 { self.inner.store.agent_loads().await? } else { HashMap::new() };
-        let load = |agent: &AgentInfo| loads.get(&agent.agent_id).copied().unwrap_or(0);
-        let least = serving.iter().map(|a| load(a)).min();
-        let idlest: Vec<_> = serving.iter().filter(|a| Some(load(a)) == least).collect();
-        let agent = match (idlest.is_empty(), &start.agent_id) {
-            (false, _) => idlest[fastrand::usize(..idlest.len())],
-            (true, Some(id)) => {
-                return Err(StartError::NoAgent(format!(
-                    "agent `{id}` is not an alive agent serving workflow `{}`",
-                    start.workflow_name
-                )))
-            }
-            (true, None) => {
-                return Err(StartError::NoAgent(format!(
-                    "no alive agent serves workflow `{}`; start one (`configurable-agents demo-agent`) \
-                     or wait for its heartbeat",
-                    start.workflow_name
-                )))
-            }
-        };
+        let agent = self.inner.choose(&start.workflow_name, start.agent_id.as_deref(), &[]).await?;
         let dispatch = Dispatch { agent_id: agent.agent_id.clone(), agent_url: agent.base_url(), job_id: None };
         let id = uuid::Uuid::new_v4().to_string();
         let (action, note) = match &start.restarted_from {
@@ -152,7 +138,14 @@ impl Dispatcher {
         };
         let run = self.inner.store.create_run(new, Some(audit)).await?;
         self.inner.note(&run.id, info(format!("{note} {on_agent}"))).await;
-        self.follow(InFlight { run_id: run.id.clone(), status: run.status, inputs: Some(start.inputs), dispatch });
+        self.follow(InFlight {
+            run_id: run.id.clone(),
+            workflow_name: run.workflow_name.clone(),
+            status: run.status,
+            started_at: Ts::from(run.started_at),
+            inputs: Some(start.inputs),
+            dispatch,
+        });
         Ok(run)
     }
 
@@ -274,42 +267,111 @@ impl Inner {
         self.lock_following().get(run_id).and_then(|f| f.dispatch.job_id.clone())
     }
 
+    /// The alive agent serving `workflow` (the named one, if any) with the fewest runs
+    /// in flight, ties broken at random, leaving out those already `tried`.
+    async fn choose(&self, workflow: &str, named: Option<&str>, tried: &[String]) -> Result<AgentInfo, StartError> {
+        let agents = self.store.list_agents().await?;
+        let serving: Vec<_> = agents
+            .into_iter()
+            .filter(|a| a.is_alive && a.serves(workflow) && !tried.contains(&a.agent_id))
+            .filter(|a| named.is_none_or(|id| id == a.agent_id))
+            .collect();
+        let loads = if serving.len() > 1 { self.store.agent_loads().await? } else { HashMap::new() };
+        let load = |agent: &AgentInfo| loads.get(&agent.agent_id).copied().unwrap_or(0);
+        let least = serving.iter().map(load).min();
+        let mut idlest: Vec<_> = serving.into_iter().filter(|a| Some(load(a)) == least).collect();
+        match (idlest.is_empty(), named) {
+            (false, _) => Ok(idlest.swap_remove(fastrand::usize(..idlest.len()))),
+            (true, Some(id)) => {
+                Err(StartError::NoAgent(format!("agent `{id}` is not an alive agent serving workflow `{workflow}`")))
+            }
+            (true, None) => Err(StartError::NoAgent(format!(
+                "no alive agent serves workflow `{workflow}`; start one (`configurable-agents demo-agent`) \
+                 or wait for its heartbeat"
+            ))),
+        }
+    }
+
     /// Sends the run if it has not been, then follows its job to the end.
     async fn execute(&self, run: &InFlight, sent: &AtomicBool) -> Ending {
-        let Dispatch { agent_id, agent_url, job_id } = &run.dispatch;
-        let job = match (run.status, job_id) {
-            (_, Some(job)) => job.clone(),
+        let (job, dispatch) = match (run.status, &run.dispatch.job_id) {
+            (_, Some(job)) => (job.clone(), run.dispatch.clone()),
             (RunStatus::Pending, None) => {
                 if let Err(error) = self.store.start_run(&run.run_id, Some(&self.id)).await {
                     return failed(format!("could not start the run: {error}"));
                 }
                 sent.store(true, Ordering::SeqCst);
-                let inputs = run.inputs.clone().unwrap_or_else(|| Value::Object(Default::default()));
-                match self.agents.run(agent_url, &run.run_id, &inputs, self.timeouts.answer).await {
-                    Ok(RunAnswer::Success { outputs, .. }) => return completed(outputs),
-                    Ok(RunAnswer::Async { job_id, .. }) if usable_job_id(&job_id) => {
-                        self.job_named(&run.run_id, &job_id).await;
-                        job_id
-                    }
-                    Ok(RunAnswer::Async { .. }) => {
-                        return failed(format!("agent {agent_id} named its job with an unusable id"))
-                    }
-                    Err(error) => return failed(run_error(agent_id, agent_url, error)),
+                match self.send(run).await {
+                    Ok(sent) => sent,
+                    Err(ending) => return ending,
                 }
             }
             // The dashboard stopped while waiting for a synchronous answer, which is
             // lost; our agents can still be asked about the run by its id.
-            (_, None) => match self.agents.status(agent_url, &run.run_id).await {
-                Ok(_) => run.run_id.clone(),
-                Err(error) => {
-                    return failed(format!(
-                        "the dashboard restarted while agent {agent_id} was running this run, and the agent \
-                         cannot be asked for its result ({error})"
-                    ))
+            (_, None) => {
+                let Dispatch { agent_id, agent_url, .. } = &run.dispatch;
+                match self.agents.status(agent_url, &run.run_id).await {
+                    Ok(_) => (run.run_id.clone(), run.dispatch.clone()),
+                    Err(error) => {
+                        return failed(format!(
+                            "the dashboard restarted while agent {agent_id} was running this run, and the agent \
+                             cannot be asked for its result ({error})"
+                        ))
+                    }
                 }
-            },
+            }
         };
-        self.poll(run, &job).await
+        self.poll(run, &dispatch, &job).await
+    }
+
+    /// `POST /run`: to the run's agent, or, while agents cannot be reached at all
+    /// (nothing was sent), to the next alive agent serving the workflow. Returns the
+    /// job to follow and the agent that has it, or how the run ended.
+    async fn send(&self, run: &InFlight) -> Result<(String, Dispatch), Ending> {
+        let inputs = run.inputs.clone().unwrap_or_else(|| Value::Object(Default::default()));
+        let mut dispatch = run.dispatch.clone();
+        let mut tried = Vec::new();
+        loop {
+            let Dispatch { agent_id, agent_url, .. } = &dispatch;
+            match self.agents.run(agent_url, &run.run_id, &inputs, self.timeouts.answer).await {
+                Ok(RunAnswer::Success { outputs, .. }) => return Err(completed(outputs)),
+                Ok(RunAnswer::Async { job_id, .. }) if usable_job_id(&job_id) => {
+                    self.job_named(&run.run_id, &job_id).await;
+                    return Ok((job_id, dispatch));
+                }
+                Ok(RunAnswer::Async { .. }) => {
+                    return Err(failed(format!("agent {agent_id} named its job with an unusable id")))
+                }
+                Err(AgentError::NotConnected(reason)) => {
+                    tried.push(agent_id.clone());
+                    let Ok(next) = self.choose(&run.workflow_name, None, &tried).await else {
+                        return Err(failed(format!(
+                            "agent {agent_id} at {agent_url} could not be reached ({reason}), and no other \
+                             alive agent serves {}",
+                            run.workflow_name
+                        )));
+                    };
+                    let next = Dispatch { agent_id: next.agent_id.clone(), agent_url: next.base_url(), job_id: None };
+                    if let Err(error) = self.store.redispatch(&run.run_id, &next, &self.id).await {
+                        return Err(failed(format!("could not send the run to another agent: {error}")));
+                    }
+                    self.note(
+                        &run.run_id,
+                        warning(format!(
+                            "Agent {agent_id} could not be reached ({reason}); nothing was sent to it, \
+                             so the run goes to agent {} instead",
+                            next.agent_id
+                        )),
+                    )
+                    .await;
+                    if let Some(followed) = self.lock_following().get_mut(&run.run_id) {
+                        followed.dispatch = next.clone();
+                    }
+                    dispatch = next;
+                }
+                Err(error) => return Err(failed(run_error(agent_id, agent_url, error))),
+            }
+        }
     }
 
     async fn job_named(&self, run_id: &str, job_id: &str) {
@@ -321,10 +383,21 @@ impl Inner {
         }
     }
 
-    async fn poll(&self, run: &InFlight, job: &str) -> Ending {
-        let Dispatch { agent_id, agent_url, .. } = &run.dispatch;
+    async fn poll(&self, run: &InFlight, dispatch: &Dispatch, job: &str) -> Ending {
+        let Dispatch { agent_id, agent_url, .. } = dispatch;
         let mut last_answer = Instant::now();
+        let deadline = run.started_at.plus_seconds(self.timeouts.run.as_secs().try_into().unwrap_or(i64::MAX));
         loop {
+            if Ts::now() > deadline {
+                let asked = match self.agents.cancel(agent_url, job).await {
+                    Ok(CancelAnswer::Stopped) => "the agent stopped it",
+                    Ok(CancelAnswer::NotSupported(_)) | Err(_) => "the agent could not be asked to stop it",
+                };
+                return failed(format!(
+                    "the run went on for longer than --run-timeout ({} s) on agent {agent_id}; {asked}",
+                    self.timeouts.run.as_secs()
+                ));
+            }
             match self.agents.status(agent_url, job).await {
                 Ok(JobStatus { status: JobState::Completed, outputs, .. }) => return completed(outputs),
                 Ok(JobStatus { status: JobState::Failed, error, .. }) => {

@@ -31,6 +31,7 @@ async fn register(
     Json(body): Json<RegisterAgent>,
 ) -> Result<axum::Json<AgentInfo>, ApiError> {
     let agent = validated(body)?;
+    state.dispatcher.networks().resolve(&agent.host).await.map_err(ApiError::Invalid)?;
     caller.may_manage_agent(state.store.as_ref(), &agent.agent_id, true).await?;
     let audit = caller.audit("agent.register", &agent.agent_id, Some(format!("{}:{}", agent.host, agent.port)));
     Ok(axum::Json(state.store.register_agent(agent, audit).await?))

@@ -19,6 +19,9 @@ pub enum ApiError {
     BadRequest(StatusCode, String),
     #[error("{0}")]
     Invalid(String),
+    /// Too many of something at once (event streams): 503, try again.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -41,6 +44,7 @@ impl ApiError {
             ApiError::BadRequest(status, message) => (*status, code_of(*status), message.clone()),
             ApiError::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message.clone()),
             ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message.clone()),
+            ApiError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "busy", message.clone()),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message.clone()),
             ApiError::NotFound(message) | ApiError::Store(StoreError::NotFound(message)) => {
                 (StatusCode::NOT_FOUND, "not_found", message.clone())

@@ -9,7 +9,7 @@ pub mod guard;
 pub mod mlflow;
 mod run_filter;
 mod session;
-mod stream;
+pub mod stream;
 pub mod summary;
 mod validate;
 mod workflows;
@@ -47,6 +47,8 @@ pub struct AppState {
     pub access: Arc<access::Access>,
     /// The hosts and origins that are this dashboard's own.
     pub origins: Arc<guard::Origins>,
+    /// Open event streams, against `--max-streams`.
+    pub streams: stream::StreamSlots,
 }
 
 pub fn router(state: AppState) -> Router {

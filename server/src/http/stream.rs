@@ -15,6 +15,9 @@ use axum::Router;
 use futures_util::StreamExt;
 use shared::Event;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -32,6 +35,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 const REPLAY_BATCH: i64 = 500;
+/// Events waiting for a slow client; when they stay this many for `SLOW_CLIENT`, the
+/// stream is closed.
+const STREAM_BUFFER: usize = 256;
+const SLOW_CLIENT: std::time::Duration = std::time::Duration::from_secs(10);
 const DATABASE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often a stream checks that its token or session still exists (revocations on
 /// other replicas).
@@ -147,21 +154,32 @@ fn open(
         })?),
         None => query.last_event_id,
     };
+    let slot = state.streams.take().ok_or_else(|| {
+        ApiError::Busy(format!(
+            "{} event streams are open, the most this dashboard serves (--max-streams); try again shortly",
+            state.config.max_streams
+        ))
+    })?;
     let keep_alive_every = state.config.sse_keep_alive;
     // Subscribe before reading the database, so nothing committed in between is missed.
     let live = state.bus.subscribe();
-    let (sender, receiver) = mpsc::channel(256);
+    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     let mut shutdown = state.shutdown.clone();
+    let client = sender.clone();
     tokio::spawn(async move {
+        let _slot = slot;
         let feed = Feed { state, topics, sender };
         tokio::select! {
             _ = shutdown.wait_for(|stopping| *stopping) => {}
+            // The client left: noticed at once, not on the next event for it (a
+            // finished run's stream may never get one).
+            _ = client.closed() => {}
             _ = revocation_of(caller, &feed.state) => {}
-            result = feed.run(last_event_id, live) => {
-                if let Err(Stop::Failed(error)) = result {
-                    tracing::warn!(%error, "event stream ended");
-                }
-            }
+            result = feed.run(last_event_id, live) => match result {
+                Err(Stop::Failed(error)) => tracing::warn!(%error, "event stream ended"),
+                Err(Stop::Behind) => tracing::debug!("closed an event stream whose client fell behind"),
+                Ok(()) | Err(Stop::Gone) => {}
+            },
         }
     });
     let stream = ReceiverStream::new(receiver).map(Ok::<_, Infallible>);
@@ -169,6 +187,34 @@ fn open(
     let headers = [("x-accel-buffering", HeaderValue::from_static("no"))];
     let keep_alive = KeepAlive::new().interval(keep_alive_every);
     Ok((headers, Sse::new(stream).keep_alive(keep_alive)))
+}
+
+/// Counts open event streams against `--max-streams`.
+#[derive(Clone)]
+pub struct StreamSlots {
+    open: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One open stream; gives its slot back when dropped.
+pub struct StreamSlot(Arc<AtomicUsize>);
+
+impl StreamSlots {
+    pub fn new(max: usize) -> StreamSlots {
+        StreamSlots { open: Arc::default(), max }
+    }
+
+    fn take(&self) -> Option<StreamSlot> {
+        let taken =
+            self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.max).then_some(open + 1));
+        taken.ok().map(|_| StreamSlot(self.open.clone()))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Resolves when the token or browser session the stream was opened with ends: at
@@ -207,6 +253,9 @@ async fn revocation_of(caller: Option<Caller>, state: &AppState) {
 enum Stop {
     /// The client went away.
     Gone,
+    /// The client stopped taking events: it resumes with `Last-Event-ID` when it
+    /// reconnects, instead of events piling up here.
+    Behind,
     Failed(StoreError),
 }
 
@@ -297,6 +346,9 @@ impl Feed {
         if let Some(id) = id {
             sse = sse.id(id.to_string());
         }
-        self.sender.send(sse).await.map_err(|_| Stop::Gone)
+        self.sender.send_timeout(sse, SLOW_CLIENT).await.map_err(|error| match error {
+            SendTimeoutError::Timeout(_) => Stop::Behind,
+            SendTimeoutError::Closed(_) => Stop::Gone,
+        })
     }
 }

@@ -24,6 +24,17 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     length(field, value, max)
 }
 
+/// `text` cut to `max` characters, saying how much was cut.
+pub fn capped(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => {
+            let rest = text[cut..].chars().count();
+            format!("{}… [truncated: {rest} more characters]", &text[..cut])
+        }
+        None => text,
+    }
+}
+
 fn length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     let chars = value.chars().count();
     if chars > max {

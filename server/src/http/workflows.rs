@@ -14,11 +14,14 @@ use shared::{
 use super::error::{ApiError, Json, Path, Query};
 use super::{run_filter, validate, AppState};
 use crate::access::Caller;
-use crate::dispatch::{catalog, Start, StartError};
+use crate::dispatch::{Start, StartError};
 use crate::store::{NewRun, Outcome, RunRecord};
 
 const LOG_PAGE: i64 = 500;
 const MAX_LOG_BATCH: usize = 1000;
+/// A longer log line is kept truncated, with a marker: one line cannot fill a page or
+/// a stream's buffer.
+const MAX_LOG_LINE: usize = 16 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -188,8 +191,10 @@ async fn append_logs(
     if lines.is_empty() || lines.len() > MAX_LOG_BATCH {
         return Err(ApiError::invalid(format!("send between 1 and {MAX_LOG_BATCH} log lines at a time")));
     }
-    for line in &lines {
-        validate::text("message", &line.message, 65_536)?;
+    let mut lines = lines;
+    for line in &mut lines {
+        validate::text("message", &line.message, usize::MAX)?;
+        line.message = validate::capped(std::mem::take(&mut line.message), MAX_LOG_LINE);
         if let Some(node) = &line.node_id {
             validate::name("node_id", node, 128)?;
         }
@@ -292,7 +297,7 @@ async fn start_on_agent(
 
 async fn catalog(State(state): State<AppState>) -> ApiResult<Vec<CatalogEntry>> {
     let agents = state.store.list_agents().await?;
-    Ok(axum::Json(catalog::build(state.dispatcher.agents(), &agents).await))
+    Ok(axum::Json(state.dispatcher.catalog(&agents).await))
 }
 
 fn empty_inputs() -> Value {

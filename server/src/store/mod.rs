@@ -154,7 +154,9 @@ pub struct NewRun {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InFlight {
     pub run_id: String,
+    pub workflow_name: String,
     pub status: RunStatus,
+    pub started_at: Ts,
     pub inputs: Option<Value>,
     pub dispatch: Dispatch,
 }
@@ -211,6 +213,8 @@ pub trait Store: AccessStore + Send + Sync + 'static {
     async fn cancel_run(&self, id: &str, by: &Actor) -> Result<WorkflowRun>;
     /// Records the agent's job id of a run `follower` follows.
     async fn set_job(&self, id: &str, job_id: &str, follower: &str) -> Result<()>;
+    /// Sends a run `follower` follows to another agent (the first could not be reached).
+    async fn redispatch(&self, id: &str, dispatch: &Dispatch, follower: &str) -> Result<()>;
     /// Appends the dashboard's own log line, also to a run that has ended.
     async fn note(&self, id: &str, line: NewLogLine) -> Result<()>;
     /// How many dispatched runs each agent has pending or running (agents with none

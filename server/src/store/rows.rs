@@ -101,7 +101,9 @@ impl DispatchColumns {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct InFlightRow {
     id: String,
+    workflow_name: String,
     status: String,
+    started_at: Ts,
     inputs: Option<String>,
     #[sqlx(flatten)]
     dispatch: DispatchColumns,
@@ -116,6 +118,8 @@ impl TryFrom<InFlightRow> for InFlight {
             status: row.status.parse::<RunStatus>().map_err(StoreError::Corrupt)?,
             inputs: RunRecord::json(&row.inputs),
             run_id: row.id,
+            workflow_name: row.workflow_name,
+            started_at: row.started_at,
             dispatch,
         })
     }

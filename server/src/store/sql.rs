@@ -463,6 +463,27 @@ macro_rules! sql_store {
                 .await
             }
 
+            async fn redispatch(&self, id: &str, dispatch: &shared::Dispatch, follower: &str) -> Result<()> {
+                let (id, dispatch, follower) = (id.to_owned(), dispatch.clone(), follower.to_owned());
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        active_run(conn, &id).await?;
+                        check_follower(conn, &id, Some(&follower)).await?;
+                        sqlx::query(
+                            "UPDATE workflow_runs SET agent_id = $2, agent_url = $3, agent_job_id = $4 WHERE id = $1",
+                        )
+                        .bind(&id)
+                        .bind(&dispatch.agent_id)
+                        .bind(&dispatch.agent_url)
+                        .bind(&dispatch.job_id)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(((), Vec::new()))
+                    })
+                })
+                .await
+            }
+
             async fn note(&self, id: &str, line: NewLogLine) -> Result<()> {
                 let id = id.to_owned();
                 self.write(move |conn| {
@@ -523,7 +544,7 @@ macro_rules! sql_store {
                              WHERE {ACTIVE} AND agent_id IS NOT NULL \
                              AND (dispatcher_id IS NULL \
                                   OR dispatcher_id NOT IN (SELECT id FROM dashboard_dispatchers)) \
-                             RETURNING id, status, inputs, agent_id, agent_url, agent_job_id"
+                             RETURNING id, workflow_name, status, started_at, inputs, agent_id, agent_url, agent_job_id"
                         ))
                         .bind(&dispatcher)
                         .fetch_all(&mut *conn)
