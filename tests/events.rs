@@ -27,7 +27,9 @@ async fn replicas_deliver_each_others_writes() {
 
     let mut on_first = first.events("/api/events?topics=agents", None).await;
     on_first.expect(&["ready"]).await;
-    second.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 })).await;
+    second
+        .post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 }))
+        .await;
     assert_eq!(on_first.expect(&["agent_update"]).await.data["agent"]["agent_id"], "a");
 }
 
@@ -187,7 +189,8 @@ async fn seed_metric_streams(app: TestApp) {
     let mut agents = app.events("/api/metrics/agents/stream", None).await;
     workflows.expect(&["ready"]).await;
     agents.expect(&["ready"]).await;
-    app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 })).await;
+    app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 }))
+        .await;
     app.create_run(json!({ "workflow_name": "w" })).await;
     assert_eq!(workflows.expect(&["workflow_update", "agent_update", "summary"]).await.event, "workflow_update");
     assert_eq!(agents.expect(&["workflow_update", "agent_update", "summary"]).await.event, "agent_update");

@@ -27,7 +27,8 @@ crate::on_both_databases!(
     an_unreachable_agent_hands_the_run_to_the_next,
     the_catalog_asks_few_agents_at_a_time_and_remembers,
     streams_end_when_their_clients_leave,
-    long_log_lines_are_kept_truncated
+    long_log_lines_are_kept_truncated,
+    a_client_that_stops_reading_is_cut_off
 );
 
 mod configured {
@@ -303,4 +304,39 @@ async fn slow_clients_are_cut_off(backend: Backend) {
         let closed = tokio::time::timeout(Duration::from_secs(5), connection.read_to_end(&mut read)).await;
         assert!(closed.is_ok(), "{what}: the server closed the connection");
     }
+}
+
+async fn a_client_that_stops_reading_is_cut_off(app: TestApp) {
+    let run = app.create_run(json!({"workflow_name": "chatty", "status": "running"})).await;
+    // A client with a small receive buffer that reads nothing after its request.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let address: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    socket.connect(&address.into()).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let mut client = tokio::net::TcpStream::from_std(socket.into()).unwrap();
+    let request = format!("GET /api/events?run={run}&topics=logs HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    client.write_all(request.as_bytes()).await.unwrap();
+    // Far more than the socket buffers and the stream's 256 waiting events hold.
+    let lines: Vec<Value> = (0..60).map(|_| json!({"message": "y".repeat(16 * 1024)})).collect();
+    for _ in 0..20 {
+        let (status, _) = app.post(&format!("/api/workflows/{run}/logs"), json!({ "lines": lines })).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    // After 10 s of not keeping up, the stream ends (the chunked body's last chunk).
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let mut received = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let read = client.read(&mut chunk).await.unwrap();
+            received.extend_from_slice(&chunk[..read]);
+            if read == 0 || received.ends_with(b"\r\n0\r\n\r\n") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream was closed ({} bytes received)", received.len());
+    assert!(received.len() < 19 * 1024 * 1024, "not every event was sent: it resumes with Last-Event-ID instead");
 }

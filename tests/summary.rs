@@ -22,7 +22,8 @@ async fn summary_totals_cover_every_run(app: TestApp) {
     app.post(&format!("/api/workflows/{failed}/fail"), json!({ "error_message": "x" })).await;
     app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
     app.create_run(json!({ "workflow_name": "w" })).await;
-    app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 })).await;
+    app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 }))
+        .await;
 
     let summary: Summary = app.fetch("/api/summary").await;
     assert_eq!(
@@ -43,7 +44,8 @@ async fn summary_totals_cover_every_run(app: TestApp) {
 }
 
 async fn health_reports_agents_and_database(app: TestApp) {
-    app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 })).await;
+    app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 }))
+        .await;
     let health: Health = app.fetch("/api/health").await;
     assert_eq!((health.status.as_str(), health.registered_agents, health.active_agents), ("healthy", 1, 1));
     let expected = match app.backend {
