@@ -151,6 +151,7 @@ async fn idle_streams(n: usize) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let with = rss();
     let _ = child.kill();
+    let _ = child.wait();
     println!(
         "Event streams: {before:.0} MB RSS at start, {after_left:.0} MB after {n} opened and left, \
          {with:.0} MB with {n} idle ones open ({:.1} KB each)",
