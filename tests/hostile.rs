@@ -33,7 +33,12 @@ crate::on_both_databases!(
 
 mod configured {
     use super::*;
-    crate::on_both_databases!(backend: a_run_that_never_ends_times_out, too_many_streams_get_503, slow_clients_are_cut_off);
+    crate::on_both_databases!(
+        backend: a_run_that_never_ends_times_out,
+        an_agent_that_never_answers_fails_its_run_in_time,
+        too_many_streams_get_503,
+        slow_clients_are_cut_off
+    );
 }
 
 fn ended(detail: &RunDetail) -> bool {
@@ -269,6 +274,16 @@ async fn a_run_that_never_ends_times_out(backend: Backend) {
     let error = done.run.error_message.unwrap();
     assert!(error.contains("longer than --run-timeout (2 s)") && error.contains("the agent stopped it"), "{error}");
     assert_eq!(cancelled.load(Ordering::SeqCst), 1);
+}
+
+async fn an_agent_that_never_answers_fails_its_run_in_time(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.agent_answer_timeout = Duration::from_secs(1)).await;
+    let router = Router::new().route("/run", post(|| std::future::pending::<&'static str>()));
+    let (agent, _server) = serve_and_register(&app, "silent", router).await;
+    let done = run_on(&app, "silent", &agent).await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    let error = done.run.error_message.unwrap();
+    assert!(error.contains("did not answer in time"), "{error}");
 }
 
 async fn too_many_streams_get_503(backend: Backend) {
