@@ -278,7 +278,7 @@ async fn a_run_that_never_ends_times_out(backend: Backend) {
 
 async fn an_agent_that_never_answers_fails_its_run_in_time(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.agent_answer_timeout = Duration::from_secs(1)).await;
-    let router = Router::new().route("/run", post(|| std::future::pending::<&'static str>()));
+    let router = Router::new().route("/run", post(std::future::pending::<&'static str>));
     let (agent, _server) = serve_and_register(&app, "silent", router).await;
     let done = run_on(&app, "silent", &agent).await;
     assert_eq!(done.run.status, RunStatus::Failed);

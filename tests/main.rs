@@ -10,6 +10,7 @@ mod compat;
 mod dispatch;
 mod durability;
 mod events;
+mod external;
 mod faults;
 mod hostile;
 mod limits;

@@ -42,6 +42,13 @@ export class Dashboard {
     return secret;
   }
 
+  /** Runs SQL on the dashboard's SQLite file from another process, as the original
+   * Python runtime does (Python's sqlite3 module). */
+  sql(statement: string) {
+    execFileSync('python3', ['-c', 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute(sys.argv[2]); db.commit()',
+      join(this.dir, 'e2e.db'), statement]);
+  }
+
   /** From now on `api` calls carry this token. */
   useToken(secret: string) { this.token = secret; }
 

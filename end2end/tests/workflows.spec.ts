@@ -100,3 +100,20 @@ test('sorting and paging', async ({ page, dashboard }) => {
   await page.getByRole('button', { name: /Newest/ }).click();
   await expect(page.locator('tbody tr')).toHaveCount(50);
 });
+
+test('a run the original runtime writes into the database appears without a reload', async ({ page, dashboard }) => {
+  await page.goto(`${dashboard.url}/workflows`);
+  await waitLive(page);
+  // The original runtime writes the file directly (SQLAlchemy's layout and datetime text).
+  const id = '4c1e9a7b-2d3f-4e5a-8b6c-7d8e9f0a1b2c';
+  const started = new Date().toISOString().replace('T', ' ').replace('Z', '000');
+  dashboard.sql(
+    `INSERT INTO workflow_runs (id, workflow_name, status, inputs, started_at) `
+    + `VALUES ('${id}', 'from_python', 'running', '{"topic": "AI"}', '${started}')`,
+  );
+  const row = page.locator(`tr[data-run-id="${id}"]`);
+  await expect(row).toBeVisible({ timeout: 2000 });
+  await expect(row.locator('.badge')).toHaveText(/running/);
+  dashboard.sql(`UPDATE workflow_runs SET status = 'completed', completed_at = '${started}', duration_seconds = 3.5 WHERE id = '${id}'`);
+  await expect(row.locator('.badge')).toHaveText(/completed/);
+});

@@ -17,7 +17,8 @@ use crate::events::EventBus;
 const CHANNEL: &str = "dashboard_events";
 const RELAY_BATCH: i64 = 500;
 
-/// Arbitrary, fixed key of the advisory lock that orders event writers.
+/// Arbitrary, fixed key of the advisory lock that orders event writers (migration
+/// 0007's trigger takes it too, as 869100064273168481).
 const EVENT_WRITE_LOCK: i64 = 0x0c0f_a9e7_5d45_7861;
 
 pub struct PgStore {
@@ -107,13 +108,17 @@ impl writer::Backend for Writes {
         Box::pin(async move {
             let mut tx = conn.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_WRITE_LOCK).execute(&mut *tx).await?;
+            // Keeps the external-changes triggers quiet for the dashboard's own writes.
+            sqlx::query("SET LOCAL dashboard.writer = 'on'").execute(&mut *tx).await?;
             Ok(tx)
         })
     }
 
-    fn announce<'c>(&self, conn: &'c mut PgConnection) -> BoxFuture<'c, sqlx::Result<()>> {
+    fn before_commit<'c>(&self, conn: &'c mut PgConnection, recorded: bool) -> BoxFuture<'c, sqlx::Result<()>> {
         Box::pin(async move {
-            sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *conn).await?;
+            if recorded {
+                sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *conn).await?;
+            }
             Ok(())
         })
     }

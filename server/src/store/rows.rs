@@ -1,9 +1,10 @@
 //! Rows as both databases return them, and their conversion to wire types.
 
+use serde::Deserialize;
 use serde_json::Value;
 use shared::{
-    capabilities_from_metadata, AgentInfo, Dispatch, LogLine, MlflowIds, NodeState, NodeStateData, RunStatus,
-    WorkflowRun,
+    capabilities_from_metadata, AgentChange, AgentInfo, AgentUpdate, Dispatch, Event, LogLine, MlflowIds, NodeState,
+    NodeStateData, RunStatus, WorkflowRun,
 };
 
 use super::{InFlight, StoreError, Ts};
@@ -15,7 +16,8 @@ pub(super) const RUN_COLUMNS: &str = "id, workflow_name, status, started_at, com
      CAST(duration_seconds AS DOUBLE PRECISION) AS duration_seconds, CAST(total_tokens AS BIGINT) AS total_tokens, \
      CAST(total_cost_usd AS DOUBLE PRECISION) AS total_cost_usd, error_message, restarted_from";
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// Also read from JSON: the row snapshots the external-changes triggers record.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct RunRow {
     id: String,
     workflow_name: String,
@@ -23,6 +25,7 @@ pub(super) struct RunRow {
     started_at: Ts,
     completed_at: Option<Ts>,
     duration_seconds: Option<f64>,
+    #[serde(deserialize_with = "lenient_count")]
     total_tokens: Option<i64>,
     total_cost_usd: Option<f64>,
     error_message: Option<String>,
@@ -140,7 +143,7 @@ impl TryFrom<RunRecordRow> for RunRecord {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct StateRow {
     id: i64,
     run_id: String,
@@ -178,7 +181,7 @@ impl From<LogRow> for LogLine {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct AgentRow {
     pub agent_id: String,
     agent_name: String,
@@ -217,11 +220,46 @@ pub(super) struct EventRow {
     payload: String,
 }
 
+/// Kinds of the events the external-changes triggers record: a snapshot of the row,
+/// made into the event the dashboard's own write would have recorded.
+pub(super) const EXTERNAL_KINDS: &str = "'workflow_row', 'state_row', 'agent_row'";
+
 impl EventRow {
-    pub fn event(self) -> Result<(i64, shared::Event), StoreError> {
-        let data: Value = serde_json::from_str(&self.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let event = serde_json::from_value(serde_json::json!({ "type": self.kind, "data": data }))
-            .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", self.id)))?;
+    pub fn event(self) -> Result<(i64, Event), StoreError> {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("event {}: {e}", self.id));
+        let data: Value = serde_json::from_str(&self.payload).map_err(corrupt)?;
+        let event = match self.kind.as_str() {
+            "workflow_row" => {
+                Event::WorkflowUpdate(serde_json::from_value::<RunRow>(data).map_err(corrupt)?.try_into()?)
+            }
+            "state_row" => Event::NodeState(serde_json::from_value::<StateRow>(data).map_err(corrupt)?.into()),
+            "agent_row" => {
+                let change: AgentChange = serde_json::from_value(data["change"].clone()).map_err(corrupt)?;
+                let row: AgentRow = serde_json::from_value(data).map_err(corrupt)?;
+                Event::AgentUpdate(AgentUpdate { change, agent: row.info(Ts::now()), by: None })
+            }
+            kind => serde_json::from_value(serde_json::json!({ "type": kind, "data": data })).map_err(corrupt)?,
+        };
         Ok((self.id, event))
     }
+}
+
+/// The events of `rows`; one that cannot be read (a row another writer stored that
+/// makes no run) is left out, logged, rather than stopping every stream at it.
+pub(super) fn events(rows: Vec<EventRow>) -> Vec<(i64, Event)> {
+    rows.into_iter()
+        .filter_map(|row| match row.event() {
+            Ok(event) => Some(event),
+            Err(error) => {
+                tracing::warn!(%error, "left an unreadable event out");
+                None
+            }
+        })
+        .collect()
+}
+
+/// A count another writer may have stored as a REAL (SQLite keeps what it is given).
+fn lenient_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let value = Option::<serde_json::Number>::deserialize(deserializer)?;
+    Ok(value.and_then(|n| n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))))
 }

@@ -683,7 +683,7 @@ macro_rules! sql_store {
                         .bind(limit)
                         .fetch_all(&self.reader)
                         .await?;
-                found.into_iter().map(EventRow::event).collect()
+                Ok(rows::events(found))
             }
 
             async fn event_bounds(&self) -> Result<(i64, i64)> {

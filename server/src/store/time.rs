@@ -68,6 +68,14 @@ impl<'q> Encode<'q, Sqlite> for Ts {
     }
 }
 
+/// From the text a database puts in JSON (`json_object`, `json_build_object`).
+impl<'de> serde::Deserialize<'de> for Ts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ts, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ts::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl<'r> Decode<'r, Sqlite> for Ts {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         Ts::parse(<&str as Decode<Sqlite>>::decode(value)?)

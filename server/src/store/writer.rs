@@ -32,11 +32,13 @@ const QUEUE: usize = 4096;
 pub trait Backend: Send + Sync + 'static {
     type Db: Database;
 
-    /// Begins the batch's transaction, serialising it with every other writer.
+    /// Begins the batch's transaction, serialising it with every other writer, and
+    /// marks it as the dashboard's own (see the external-changes migration).
     fn begin<'c>(&self, conn: &'c mut Conn<Self::Db>) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Self::Db>>>;
 
-    /// Runs inside the transaction, before commit, when the batch recorded events.
-    fn announce<'c>(&self, conn: &'c mut Conn<Self::Db>) -> BoxFuture<'c, sqlx::Result<()>>;
+    /// Runs inside the transaction, last before commit; `recorded` says whether the
+    /// batch recorded events.
+    fn before_commit<'c>(&self, conn: &'c mut Conn<Self::Db>, recorded: bool) -> BoxFuture<'c, sqlx::Result<()>>;
 
     /// Hands committed events to subscribers.
     fn deliver(&self, events: Recorded);
@@ -197,10 +199,9 @@ async fn run_jobs<B: Backend>(
             return (staged, jobs.collect(), Some(error.into()));
         }
     }
-    if staged.iter().any(|write| !write.events.is_empty()) {
-        if let Err(error) = backend.announce(&mut tx).await {
-            return (staged, Vec::new(), Some(error.into()));
-        }
+    let recorded = staged.iter().any(|write| !write.events.is_empty());
+    if let Err(error) = backend.before_commit(&mut tx, recorded).await {
+        return (staged, Vec::new(), Some(error.into()));
     }
     match tx.commit().await {
         Ok(()) => (staged, Vec::new(), None),
