@@ -11,7 +11,9 @@ use sqlx::postgres::{PgConnection, PgListener, PgPoolOptions};
 use sqlx::{Connection, Pool, Postgres, Transaction};
 use std::time::Duration;
 
+use super::backend::Backend;
 use super::writer::{self, Recorded, Writer};
+use super::{EventStore, StoreError};
 use crate::events::EventBus;
 
 const CHANNEL: &str = "dashboard_events";
@@ -37,17 +39,6 @@ pub struct PgStore {
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl PgStore {
-    const BACKEND: &'static str = "postgres";
-    /// A bulk load updates the five totals rows in long transactions, leaving their old
-    /// versions spread over thousands of pages that plain VACUUM frees but cannot
-    /// return; FULL rewrites that tiny table. (Normal writes, one run a transaction,
-    /// keep it at one page through HOT pruning.)
-    const AFTER_BULK_LOAD: &'static [&'static str] = &["VACUUM FULL dashboard_run_totals", "VACUUM ANALYZE"];
-
-    fn write_pool(&self) -> Pool<Postgres> {
-        self.write_pool.clone()
-    }
-
     /// Three pools, so that writers waiting for the write lock and the relay's
     /// listening connection never hold up reads and event streams.
     pub async fn connect(url: &str, bus: EventBus) -> anyhow::Result<Self> {
@@ -63,18 +54,6 @@ impl PgStore {
                 .await?;
         let writer = Writer::start(write_pool.clone(), Writes);
         Ok(PgStore { reader, writer, write_pool, listen_pool, bus, relay_start })
-    }
-
-    /// Publishes every event committed from now on, by any replica. A lost connection
-    /// is re-established and the events committed meanwhile are caught up.
-    async fn relay(&self) {
-        let mut cursor = self.relay_start;
-        loop {
-            if let Err(error) = self.relay_from(&mut cursor).await {
-                tracing::warn!(%error, "event relay interrupted; reconnecting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
     }
 
     async fn relay_from(&self, cursor: &mut i64) -> Result<(), StoreError> {
@@ -98,10 +77,46 @@ impl PgStore {
     }
 }
 
+impl Backend for PgStore {
+    type Db = Postgres;
+    const NAME: &'static str = "postgres";
+    const LIKE: &'static str = "ILIKE";
+    const NOW: &'static str = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)";
+    /// A bulk load updates the five totals rows in long transactions, leaving their old
+    /// versions spread over thousands of pages that plain VACUUM frees but cannot
+    /// return; FULL rewrites that tiny table. (Normal writes, one run a transaction,
+    /// keep it at one page through HOT pruning.)
+    const AFTER_BULK_LOAD: &'static [&'static str] = &["VACUUM FULL dashboard_run_totals", "VACUUM ANALYZE"];
+
+    fn reader(&self) -> &Pool<Postgres> {
+        &self.reader
+    }
+
+    fn writer(&self) -> &Writer<Postgres> {
+        &self.writer
+    }
+
+    fn write_pool(&self) -> &Pool<Postgres> {
+        &self.write_pool
+    }
+
+    /// Publishes every event committed from now on, by any replica or other writer. A
+    /// lost connection is re-established and the events committed meanwhile caught up.
+    async fn relay(&self) {
+        let mut cursor = self.relay_start;
+        loop {
+            if let Err(error) = self.relay_from(&mut cursor).await {
+                tracing::warn!(%error, "event relay interrupted; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 /// Every replica learns of every write, its own included, through the relay.
 struct Writes;
 
-impl writer::Backend for Writes {
+impl writer::Hooks for Writes {
     type Db = Postgres;
 
     fn begin<'c>(&self, conn: &'c mut PgConnection) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Postgres>>> {
@@ -126,10 +141,4 @@ impl writer::Backend for Writes {
     fn deliver(&self, _events: Recorded) {}
 }
 
-super::sql::sql_store!(
-    PgStore,
-    Postgres,
-    like = "ILIKE",
-    now = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)"
-);
-super::sql_access::sql_access!(PgStore);
+super::sql::sql_store!(PgStore);

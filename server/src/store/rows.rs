@@ -7,7 +7,7 @@ use shared::{
     NodeStateData, RunStatus, WorkflowRun,
 };
 
-use super::{InFlight, StoreError, Ts};
+use super::{InFlight, RunRecord, StoreError, Ts};
 
 /// Columns of the runs list, in this order, for every query that returns runs. The
 /// numbers are cast so that a value another writer stored with the wrong type (a
@@ -52,26 +52,6 @@ impl TryFrom<RunRow> for WorkflowRun {
 
 pub(super) fn runs(rows: Vec<RunRow>) -> Result<Vec<WorkflowRun>, StoreError> {
     rows.into_iter().map(WorkflowRun::try_from).collect()
-}
-
-/// A run with its JSON columns, as stored (text).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    pub run: WorkflowRun,
-    pub inputs: Option<String>,
-    pub outputs: Option<String>,
-    pub config_snapshot: Option<String>,
-    pub bottleneck_info: Option<String>,
-    pub mlflow: MlflowIds,
-    pub dispatch: Option<Dispatch>,
-}
-
-impl RunRecord {
-    /// The JSON of a text column; text that is not JSON is shown as a string
-    /// rather than hidden.
-    pub fn json(text: &Option<String>) -> Option<Value> {
-        text.as_deref().map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
-    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

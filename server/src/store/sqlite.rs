@@ -6,7 +6,9 @@
 use futures_util::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::rows::EXTERNAL_KINDS;
+use super::backend::Backend;
+use super::rows::{self, EventRow, EXTERNAL_KINDS};
+use super::StoreError;
 use sqlx::{Connection, Pool, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -32,13 +34,6 @@ const WATCH_EVERY: Duration = Duration::from_millis(100);
 const WATCH_BATCH: i64 = 500;
 
 impl SqliteStore {
-    const BACKEND: &'static str = "sqlite";
-    const AFTER_BULK_LOAD: &'static [&'static str] = &["ANALYZE"];
-
-    fn write_pool(&self) -> Pool<Sqlite> {
-        self.write_pool.clone()
-    }
-
     pub async fn connect(url: &str, bus: EventBus) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -54,19 +49,6 @@ impl SqliteStore {
             sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM dashboard_events").fetch_one(&reader).await?;
         let writer = Writer::start(write_pool.clone(), Writes { bus: bus.clone() });
         Ok(SqliteStore { reader, writer, write_pool, options, bus, watch_start })
-    }
-
-    /// Publishes the changes other processes commit to the file (the original runtime
-    /// and registry), which the external-changes triggers record as events. This
-    /// process's own events reach the bus from the writer at once.
-    async fn relay(&self) {
-        let mut cursor = self.watch_start;
-        loop {
-            if let Err(error) = self.watch(&mut cursor).await {
-                tracing::warn!(%error, "watching for other writers' changes was interrupted; resuming");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
     }
 
     /// `PRAGMA data_version` changes, on a connection of its own, exactly when another
@@ -106,11 +88,44 @@ impl SqliteStore {
     }
 }
 
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+    const NAME: &'static str = "sqlite";
+    const LIKE: &'static str = "LIKE";
+    const NOW: &'static str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+    const AFTER_BULK_LOAD: &'static [&'static str] = &["ANALYZE"];
+
+    fn reader(&self) -> &Pool<Sqlite> {
+        &self.reader
+    }
+
+    fn writer(&self) -> &Writer<Sqlite> {
+        &self.writer
+    }
+
+    fn write_pool(&self) -> &Pool<Sqlite> {
+        &self.write_pool
+    }
+
+    /// Publishes the changes other processes commit to the file (the original runtime
+    /// and registry), which the external-changes triggers record as events. This
+    /// process's own events reach the bus from the writer at once.
+    async fn relay(&self) {
+        let mut cursor = self.watch_start;
+        loop {
+            if let Err(error) = self.watch(&mut cursor).await {
+                tracing::warn!(%error, "watching for other writers' changes was interrupted; resuming");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 struct Writes {
     bus: EventBus,
 }
 
-impl writer::Backend for Writes {
+impl writer::Hooks for Writes {
     type Db = Sqlite;
 
     /// IMMEDIATE takes the write lock up front: a transaction that reads before it
@@ -139,5 +154,4 @@ impl writer::Backend for Writes {
     }
 }
 
-super::sql::sql_store!(SqliteStore, Sqlite, like = "LIKE", now = "strftime('%Y-%m-%d %H:%M:%f', 'now')");
-super::sql_access::sql_access!(SqliteStore);
+super::sql::sql_store!(SqliteStore);

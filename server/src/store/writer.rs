@@ -29,7 +29,7 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 
 /// What a database adds around a batch of writes.
-pub trait Backend: Send + Sync + 'static {
+pub trait Hooks: Send + Sync + 'static {
     type Db: Database;
 
     /// Begins the batch's transaction, serialising it with every other writer, and
@@ -57,9 +57,9 @@ impl<DB: Database> Clone for Writer<DB> {
 
 impl<DB: Database> Writer<DB> {
     /// Starts the writer task on `pool` (which should hold one connection).
-    pub fn start<B: Backend<Db = DB>>(pool: Pool<DB>, backend: B) -> Self {
+    pub fn start<H: Hooks<Db = DB>>(pool: Pool<DB>, hooks: H) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(serve(pool, backend, queue));
+        tokio::spawn(serve(pool, hooks, queue));
         Writer { jobs }
     }
 
@@ -128,19 +128,19 @@ where
     }
 }
 
-async fn serve<B: Backend>(pool: Pool<B::Db>, backend: B, mut queue: mpsc::Receiver<Box<dyn Job<B::Db>>>) {
+async fn serve<H: Hooks>(pool: Pool<H::Db>, hooks: H, mut queue: mpsc::Receiver<Box<dyn Job<H::Db>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        run_batch(&pool, &backend, std::mem::take(&mut batch)).await;
+        run_batch(&pool, &hooks, std::mem::take(&mut batch)).await;
     }
 }
 
-async fn run_batch<B: Backend>(pool: &Pool<B::Db>, backend: &B, jobs: Vec<Box<dyn Job<B::Db>>>) {
+async fn run_batch<H: Hooks>(pool: &Pool<H::Db>, hooks: &H, jobs: Vec<Box<dyn Job<H::Db>>>) {
     let mut conn = match pool.acquire().await {
         Ok(conn) => conn,
         Err(error) => return refuse_all(jobs, &StoreError::from(error)),
     };
-    let (staged, unrun, failure) = run_jobs(&mut conn, backend, jobs).await;
+    let (staged, unrun, failure) = run_jobs(&mut conn, hooks, jobs).await;
     match failure {
         None => {
             let mut events = Vec::new();
@@ -149,7 +149,7 @@ async fn run_batch<B: Backend>(pool: &Pool<B::Db>, backend: &B, jobs: Vec<Box<dy
                 events.extend(recorded);
                 answers.push(answer);
             }
-            backend.deliver(events);
+            hooks.deliver(events);
             for answer in answers {
                 answer(Ok(()));
             }
@@ -168,13 +168,13 @@ async fn run_batch<B: Backend>(pool: &Pool<B::Db>, backend: &B, jobs: Vec<Box<dy
 
 /// Runs the jobs in one transaction and commits it. Returns the staged writes, the
 /// jobs never run, and why the batch failed as a whole, if it did.
-async fn run_jobs<B: Backend>(
-    conn: &mut PoolConnection<B::Db>,
-    backend: &B,
-    jobs: Vec<Box<dyn Job<B::Db>>>,
-) -> (Vec<Staged>, Vec<Box<dyn Job<B::Db>>>, Option<StoreError>) {
+async fn run_jobs<H: Hooks>(
+    conn: &mut PoolConnection<H::Db>,
+    hooks: &H,
+    jobs: Vec<Box<dyn Job<H::Db>>>,
+) -> (Vec<Staged>, Vec<Box<dyn Job<H::Db>>>, Option<StoreError>) {
     let mut staged = Vec::with_capacity(jobs.len());
-    let mut tx = match backend.begin(conn).await {
+    let mut tx = match hooks.begin(conn).await {
         Ok(tx) => tx,
         Err(error) => return (staged, jobs, Some(error.into())),
     };
@@ -200,7 +200,7 @@ async fn run_jobs<B: Backend>(
         }
     }
     let recorded = staged.iter().any(|write| !write.events.is_empty());
-    if let Err(error) = backend.before_commit(&mut tx, recorded).await {
+    if let Err(error) = hooks.before_commit(&mut tx, recorded).await {
         return (staged, Vec::new(), Some(error.into()));
     }
     match tx.commit().await {

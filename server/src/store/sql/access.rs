@@ -1,16 +1,15 @@
-//! The `AccessStore` implementation, written once for both databases like `sql.rs`,
-//! and expanded in a module of its own inside each backend.
+//! Tokens, sessions, agent ownership and the audit log.
 
 macro_rules! sql_access {
     ($store:ident) => {
-        mod access_sql {
+        mod sql_access {
             use shared::{AuditEntry, TokenInfo};
 
-            use super::Conn;
-            use $crate::store::access::{
+            use super::sql_common::{Backend, Conn};
+            use crate::store::access::{
                 AccessStore, Audit, NewSession, NewToken, RunOwners, SessionRecord, TokenRecord,
             };
-            use $crate::store::{Result, StoreError, Ts};
+            use crate::store::{Result, StoreError, Ts};
 
             const TOKEN_COLUMNS: &str = "t.id, t.name, t.role, t.secret_hash, t.agent_ids, t.created_at, \
                  t.created_by, t.last_used_at, t.expires_at";
@@ -129,7 +128,7 @@ macro_rules! sql_access {
                 async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
                     let rows: Vec<TokenRow> =
                         sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM dashboard_tokens t ORDER BY t.name"))
-                            .fetch_all(&self.reader)
+                            .fetch_all(self.reader())
                             .await?;
                     rows.into_iter().map(|row| TokenRecord::try_from(row).map(|t| t.info)).collect()
                 }
@@ -163,7 +162,7 @@ macro_rules! sql_access {
                         "SELECT {TOKEN_COLUMNS} FROM dashboard_tokens t WHERE t.secret_hash = $1"
                     ))
                     .bind(secret_hash)
-                    .fetch_optional(&self.reader)
+                    .fetch_optional(self.reader())
                     .await?;
                     row.map(TokenRecord::try_from).transpose()
                 }
@@ -171,7 +170,7 @@ macro_rules! sql_access {
                 async fn token_exists(&self, id: &str) -> Result<bool> {
                     let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dashboard_tokens WHERE id = $1")
                         .bind(id)
-                        .fetch_one(&self.reader)
+                        .fetch_one(self.reader())
                         .await?;
                     Ok(found > 0)
                 }
@@ -197,7 +196,7 @@ macro_rules! sql_access {
                          AND (expires_at IS NULL OR expires_at > $1)",
                     )
                     .bind(Ts::now())
-                    .fetch_one(&self.reader)
+                    .fetch_one(self.reader())
                     .await?)
                 }
 
@@ -228,7 +227,7 @@ macro_rules! sql_access {
                          WHERE s.id_hash = $1"
                     ))
                     .bind(id_hash)
-                    .fetch_optional(&self.reader)
+                    .fetch_optional(self.reader())
                     .await?;
                     row.map(|row| {
                         Ok(SessionRecord {
@@ -300,7 +299,7 @@ macro_rules! sql_access {
                     let row: Option<(Option<String>, Option<String>)> =
                         sqlx::query_as("SELECT agent_id, created_by_token FROM workflow_runs WHERE id = $1")
                             .bind(run_id)
-                            .fetch_optional(&self.reader)
+                            .fetch_optional(self.reader())
                             .await?;
                     Ok(row.map(|(agent_id, created_by_token)| RunOwners { agent_id, created_by_token }))
                 }
@@ -312,7 +311,7 @@ macro_rules! sql_access {
                     )
                     .bind(before.unwrap_or(i64::MAX))
                     .bind(limit)
-                    .fetch_all(&self.reader)
+                    .fetch_all(self.reader())
                     .await?;
                     Ok(rows
                         .into_iter()
@@ -331,4 +330,4 @@ macro_rules! sql_access {
     };
 }
 
-pub(super) use sql_access;
+pub(in crate::store) use sql_access;

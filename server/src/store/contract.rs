@@ -1,0 +1,101 @@
+//! What storage offers, by concern. `Store` is all of it, for an `Arc<dyn Store>`; a
+//! caller brings into scope the traits of the methods it calls.
+
+use async_trait::async_trait;
+use shared::{
+    AgentInfo, Dispatch, Event, FinishRun, LogLine, NewLogLine, NodeState, NodeStateData, Summary, WorkflowRun,
+};
+use std::collections::HashMap;
+
+use super::access::{AccessStore, Actor, Audit};
+use super::{InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, Ts};
+
+pub trait Store: RunStore + DispatchStore + AgentStore + EventStore + BulkStore + AccessStore + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Runs, their node states and logs. Each write publishes its events after commit.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>>;
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>>;
+    async fn run_states(&self, id: &str) -> Result<Vec<NodeState>>;
+    async fn restarted_into(&self, id: &str) -> Result<Vec<String>>;
+    async fn run_logs(&self, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>>;
+
+    async fn create_run(&self, run: NewRun, audit: Option<Audit>) -> Result<WorkflowRun>;
+    /// `follower`: the dashboard process that must still follow the run (fencing).
+    async fn start_run(&self, id: &str, follower: Option<&str>) -> Result<WorkflowRun>;
+    async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState>;
+    async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>>;
+    async fn finish_run(
+        &self,
+        id: &str,
+        outcome: Outcome,
+        report: FinishRun,
+        follower: Option<&str>,
+    ) -> Result<WorkflowRun>;
+    async fn cancel_run(&self, id: &str, by: &Actor) -> Result<WorkflowRun>;
+    /// Appends the dashboard's own log line, also to a run that has ended.
+    async fn note(&self, id: &str, line: NewLogLine) -> Result<()>;
+    /// The run half of the summary (agent counts left at zero), over all runs, from
+    /// the trigger-maintained per-status totals.
+    async fn run_totals(&self) -> Result<Summary>;
+}
+
+/// Runs on agents: which agent, which job, which dashboard process follows them.
+#[async_trait]
+pub trait DispatchStore: Send + Sync {
+    /// Records the agent's job id of a run `follower` follows.
+    async fn set_job(&self, id: &str, job_id: &str, follower: &str) -> Result<()>;
+    /// Sends a run `follower` follows to another agent (the first could not be reached).
+    async fn redispatch(&self, id: &str, dispatch: &Dispatch, follower: &str) -> Result<()>;
+    /// How many dispatched runs each agent has pending or running (agents with none
+    /// are absent).
+    async fn agent_loads(&self) -> Result<HashMap<String, i64>>;
+    /// Renews the lease of `dispatcher` (a dashboard process following runs), then
+    /// hands it the dispatched runs still pending or running whose process holds no
+    /// lease renewed within `lease` (by the database's clock), and returns them; one
+    /// transaction.
+    async fn renew_and_claim(&self, dispatcher: &str, lease: std::time::Duration) -> Result<Vec<InFlight>>;
+    /// Gives the lease up, so that another process takes over its runs at once.
+    async fn release_lease(&self, dispatcher: &str) -> Result<()>;
+}
+
+/// The agent registry.
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    async fn register_agent(&self, agent: NewAgent, audit: Audit) -> Result<AgentInfo>;
+    async fn heartbeat(&self, id: &str) -> Result<AgentInfo>;
+    async fn list_agents(&self) -> Result<Vec<AgentInfo>>;
+    async fn get_agent(&self, id: &str) -> Result<Option<AgentInfo>>;
+    /// Deletes the agent; with `if_heartbeat`, only if it has not sent a heartbeat since.
+    async fn delete_agent(&self, id: &str, if_heartbeat: Option<Ts>, audit: Option<Audit>)
+        -> Result<Option<AgentInfo>>;
+}
+
+/// The event log: every change numbered, for live streams and their resume.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Records and publishes an event that no row change carries (an agent expiring).
+    async fn record_event(&self, event: Event) -> Result<()>;
+    /// Persisted events with `id > after`, oldest first.
+    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, Event)>>;
+    /// Oldest and newest kept event ids (0, 0 when there are none).
+    async fn event_bounds(&self) -> Result<(i64, i64)>;
+    /// Feeds events committed by other processes to this one's bus, until the process
+    /// ends: other replicas' (PostgreSQL), other writers' (both).
+    async fn relay_events(&self);
+    /// Deletes events older than `before`, always keeping the newest.
+    async fn prune_events(&self, before: Ts) -> Result<u64>;
+}
+
+/// Sample data, written in bulk by `seed`.
+#[async_trait]
+pub trait BulkStore: Send + Sync {
+    async fn seed(&self, runs: Vec<SeedRun>, agents: Vec<(NewAgent, Ts)>) -> Result<()>;
+    /// After a bulk load: fresh planner statistics and, on PostgreSQL, the dead row
+    /// versions the totals triggers left behind cleared away.
+    async fn analyze(&self) -> Result<()>;
+}

@@ -1,0 +1,127 @@
+//! The domain's types, as storage takes and gives them.
+
+use serde_json::Value;
+use shared::{Dispatch, MlflowIds, NewLogLine, NodeStateData, RunSort, RunStatus, WorkflowRun};
+
+use super::access::Actor;
+use super::Ts;
+
+/// A validated filter of the runs list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFilter {
+    pub statuses: Vec<RunStatus>,
+    pub workflow: Option<String>,
+    pub since: Option<Ts>,
+    pub until: Option<Ts>,
+    pub text: Option<String>,
+    pub sort: RunSort,
+    pub descending: bool,
+    /// Keyset position: rows strictly after it in the sort order.
+    pub after: Option<(SortKey, String)>,
+    pub limit: i64,
+}
+
+/// The value of the sort column of one row (nulls sort as -1).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SortKey {
+    Int(i64),
+    Float(f64),
+    Time(#[serde(with = "ts_text")] Ts),
+}
+
+mod ts_text {
+    use super::Ts;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(ts: &Ts, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&ts.utc().to_rfc3339())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ts, D::Error> {
+        let at = chrono::DateTime::<chrono::Utc>::deserialize(d)?;
+        Ok(Ts::from(at))
+    }
+}
+
+impl SortKey {
+    pub fn of(run: &WorkflowRun, sort: RunSort) -> SortKey {
+        match sort {
+            RunSort::StartedAt => SortKey::Time(Ts::from(run.started_at)),
+            RunSort::DurationSeconds => SortKey::Float(run.duration_seconds.unwrap_or(-1.0)),
+            RunSort::TotalTokens => SortKey::Int(run.total_tokens.unwrap_or(-1)),
+            RunSort::TotalCostUsd => SortKey::Float(run.total_cost_usd.unwrap_or(-1.0)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub workflow_name: String,
+    pub status: RunStatus,
+    pub inputs: Option<Value>,
+    pub config_snapshot: Option<Value>,
+    pub mlflow: MlflowIds,
+    pub restarted_from: Option<String>,
+    /// The agent the dashboard sends the run to (job id not yet known).
+    pub dispatch: Option<Dispatch>,
+    /// The dashboard process that follows it there (see `renew_and_claim`).
+    pub dispatcher: Option<String>,
+    /// Who created it; an agent token may report into the runs it created.
+    pub created_by: Option<Actor>,
+}
+
+/// A run the dashboard dispatched that has not ended: what resuming it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    pub run_id: String,
+    pub workflow_name: String,
+    pub status: RunStatus,
+    pub started_at: Ts,
+    pub inputs: Option<Value>,
+    pub dispatch: Dispatch,
+}
+
+/// How a run ends when its runner reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub host: String,
+    pub port: u16,
+    pub ttl_seconds: i64,
+    pub metadata: Option<String>,
+}
+
+/// Sample data for one run, written in bulk by `seed`.
+#[derive(Debug, Clone)]
+pub struct SeedRun {
+    pub record: RunRecord,
+    pub states: Vec<(Ts, NodeStateData)>,
+    pub logs: Vec<(Ts, NewLogLine)>,
+}
+
+/// A run with its JSON columns, as stored (text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub run: WorkflowRun,
+    pub inputs: Option<String>,
+    pub outputs: Option<String>,
+    pub config_snapshot: Option<String>,
+    pub bottleneck_info: Option<String>,
+    pub mlflow: MlflowIds,
+    pub dispatch: Option<Dispatch>,
+}
+
+impl RunRecord {
+    /// The JSON of a text column; text that is not JSON is shown as a string
+    /// rather than hidden.
+    pub fn json(text: &Option<String>) -> Option<Value> {
+        text.as_deref().map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
+    }
+}

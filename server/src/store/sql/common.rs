@@ -1,0 +1,165 @@
+//! What every resource's SQL shares: the write helper, the event log's `emit`, and
+//! the reads a write makes of the row it changes.
+
+macro_rules! sql_common {
+    ($store:ident) => {
+        mod sql_common {
+            pub(super) use super::sql_access::record as record_audit;
+            pub(super) use crate::store::access::{Actor, Audit};
+            pub(super) use crate::store::backend::Backend;
+            pub(super) use crate::store::rows::{
+                self, AgentRow, EventRow, InFlightRow, LogRow, RunRecordRow, RunRow, StateRow, RUN_COLUMNS,
+            };
+            pub(super) use crate::store::writer::Recorded;
+            pub(super) use crate::store::{
+                limits, InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, SortKey,
+                StoreError, Ts,
+            };
+            pub(super) use shared::{
+                AgentChange, AgentInfo, AgentUpdate, Event, FinishRun, LogLevel, LogLine, NewLogLine, NodeState,
+                NodeStateData, RunSort, RunStatus, Summary, WorkflowRun,
+            };
+            pub(super) use sqlx::QueryBuilder;
+
+            pub(super) type Db = <super::$store as Backend>::Db;
+            pub(super) type Conn = <Db as sqlx::Database>::Connection;
+
+            pub(super) const AGENT_COLUMNS: &str =
+                "agent_id, agent_name, host, port, last_heartbeat, ttl_seconds, agent_metadata, registered_at";
+            pub(super) const ACTIVE: &str = "status IN ('pending', 'running')";
+
+            pub(super) fn not_found(id: &str) -> StoreError {
+                StoreError::NotFound(format!("no workflow run with id {id}"))
+            }
+
+            pub(super) fn json_text(value: &Option<serde_json::Value>) -> Option<String> {
+                value.as_ref().map(serde_json::Value::to_string)
+            }
+
+            /// Records `event` in the event log, in the write's transaction.
+            pub(super) async fn emit(conn: &mut Conn, event: Event) -> Result<(i64, Event)> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO dashboard_events (kind, run_id, payload, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(event.name())
+                .bind(event.run_id().map(str::to_owned))
+                .bind(event.data().to_string())
+                .bind(Ts::now())
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok((id, event))
+            }
+
+            pub(super) async fn run_in(conn: &mut Conn, id: &str) -> Result<Option<WorkflowRun>> {
+                let row: Option<RunRow> =
+                    sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                row.map(WorkflowRun::try_from).transpose()
+            }
+
+            /// The run, if it exists and can still take reports; a finished run is a
+            /// conflict so that a runner reporting into a cancelled run stops.
+            pub(super) async fn active_run(conn: &mut Conn, id: &str) -> Result<WorkflowRun> {
+                let run = run_in(conn, id).await?.ok_or_else(|| not_found(id))?;
+                if !run.status.is_active() {
+                    return Err(StoreError::Conflict(format!(
+                        "run {id} is already {}; it takes no more reports",
+                        run.status
+                    )));
+                }
+                Ok(run)
+            }
+
+            /// Fencing: a dashboard process records into a dispatched run only while the
+            /// run is still its own (a replica may have taken it over).
+            pub(super) async fn check_follower(conn: &mut Conn, id: &str, follower: Option<&str>) -> Result<()> {
+                let Some(follower) = follower else { return Ok(()) };
+                let current: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT dispatcher_id FROM workflow_runs WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                match current {
+                    None => Err(not_found(id)),
+                    Some(Some(owner)) if owner == follower => Ok(()),
+                    Some(_) => Err(StoreError::Conflict(format!(
+                        "run {id} is followed by another dashboard process now; its result is theirs to record"
+                    ))),
+                }
+            }
+
+            pub(super) async fn updated_run(conn: &mut Conn, id: &str) -> Result<(WorkflowRun, Event)> {
+                let run = run_in(conn, id).await?.ok_or_else(|| not_found(id))?;
+                Ok((run.clone(), Event::WorkflowUpdate(run)))
+            }
+
+            /// The run as it is now, recorded as a `workflow_update` event.
+            pub(super) async fn run_event(conn: &mut Conn, id: &str) -> Result<(WorkflowRun, (i64, Event))> {
+                let (run, event) = updated_run(conn, id).await?;
+                Ok((run, emit(conn, event).await?))
+            }
+
+            /// Inserts log lines and records a `run_log` event for each.
+            pub(super) async fn insert_logs(
+                conn: &mut Conn,
+                id: &str,
+                lines: Vec<NewLogLine>,
+            ) -> Result<(Vec<LogLine>, Recorded)> {
+                let ts = Ts::now();
+                let mut stored = Vec::with_capacity(lines.len());
+                let mut events = Vec::with_capacity(lines.len());
+                for line in lines {
+                    let row: LogRow = sqlx::query_as(
+                        "INSERT INTO run_logs (run_id, ts, level, node_id, message) VALUES ($1, $2, $3, $4, $5) \
+                         RETURNING id, run_id, ts, level, node_id, message",
+                    )
+                    .bind(id)
+                    .bind(ts)
+                    .bind(line.level.as_str())
+                    .bind(line.node_id)
+                    .bind(line.message)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let line = LogLine::from(row);
+                    events.push(emit(conn, Event::RunLog(line.clone())).await?);
+                    stored.push(line);
+                }
+                Ok((stored, events))
+            }
+
+            /// Records the change of an agent, and who made it (audited), in the write.
+            pub(super) async fn agent_event(
+                conn: &mut Conn,
+                row: AgentRow,
+                change: AgentChange,
+                audit: Option<Audit>,
+            ) -> Result<(AgentInfo, Recorded)> {
+                let agent = row.info(Ts::now());
+                let by = audit.as_ref().map(|audit| audit.actor.name.clone());
+                if let Some(audit) = audit {
+                    record_audit(conn, audit).await?;
+                }
+                let event = emit(conn, Event::AgentUpdate(AgentUpdate { change, agent: agent.clone(), by })).await?;
+                Ok((agent, vec![event]))
+            }
+
+            impl super::$store {
+                /// Runs `work` on the writer task (see `writer.rs`).
+                pub(super) async fn write<T, F>(&self, work: F) -> Result<T>
+                where
+                    T: Send + 'static,
+                    F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, Result<(T, Recorded)>>
+                        + Send
+                        + 'static,
+                {
+                    self.writer().write(work).await
+                }
+            }
+        }
+    };
+}
+
+pub(in crate::store) use sql_common;

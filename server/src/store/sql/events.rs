@@ -1,0 +1,59 @@
+//! The event log.
+
+macro_rules! sql_events {
+    ($store:ident) => {
+        mod sql_events {
+            #[allow(unused_imports)]
+            use super::sql_common::*;
+
+            #[async_trait::async_trait]
+            impl crate::store::EventStore for super::$store {
+                async fn record_event(&self, event: Event) -> Result<()> {
+                    self.write(move |conn| Box::pin(async move { Ok(((), vec![emit(conn, event).await?])) })).await
+                }
+
+                async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, Event)>> {
+                    let found: Vec<EventRow> = sqlx::query_as(
+                        "SELECT id, kind, payload FROM dashboard_events WHERE id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok(rows::events(found))
+                }
+
+                async fn event_bounds(&self) -> Result<(i64, i64)> {
+                    Ok(sqlx::query_as(
+                        "SELECT CAST(COALESCE(MIN(id), 0) AS BIGINT), CAST(COALESCE(MAX(id), 0) AS BIGINT) \
+                         FROM dashboard_events",
+                    )
+                    .fetch_one(self.reader())
+                    .await?)
+                }
+
+                async fn relay_events(&self) {
+                    Backend::relay(self).await
+                }
+
+                async fn prune_events(&self, before: Ts) -> Result<u64> {
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let done = sqlx::query(
+                                "DELETE FROM dashboard_events WHERE created_at < $1 \
+                                 AND id < (SELECT MAX(id) FROM dashboard_events)",
+                            )
+                            .bind(before)
+                            .execute(&mut *conn)
+                            .await?;
+                            Ok((done.rows_affected(), Vec::new()))
+                        })
+                    })
+                    .await
+                }
+            }
+        }
+    };
+}
+
+pub(in crate::store) use sql_events;

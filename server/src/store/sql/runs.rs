@@ -1,0 +1,337 @@
+//! Runs, their node states and logs, and the per-status totals.
+
+macro_rules! sql_runs {
+    ($store:ident) => {
+        mod sql_runs {
+            #[allow(unused_imports)]
+            use super::sql_common::*;
+
+            #[async_trait::async_trait]
+            impl crate::store::RunStore for super::$store {
+                async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>> {
+                    let key = match filter.sort {
+                        RunSort::StartedAt => "started_at",
+                        RunSort::DurationSeconds => "COALESCE(duration_seconds, -1)",
+                        RunSort::TotalTokens => "COALESCE(total_tokens, -1)",
+                        RunSort::TotalCostUsd => "COALESCE(total_cost_usd, -1)",
+                    };
+                    let mut query =
+                        QueryBuilder::<Db>::new(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
+                    if !filter.statuses.is_empty() {
+                        query.push(" AND status IN (");
+                        let mut list = query.separated(", ");
+                        for status in &filter.statuses {
+                            list.push_bind(status.as_str());
+                        }
+                        query.push(")");
+                    }
+                    if let Some(name) = &filter.workflow {
+                        query.push(" AND workflow_name = ").push_bind(name.clone());
+                    }
+                    if let Some(since) = filter.since {
+                        query.push(" AND started_at >= ").push_bind(since);
+                    }
+                    if let Some(until) = filter.until {
+                        query.push(" AND started_at < ").push_bind(until);
+                    }
+                    if let Some(text) = &filter.text {
+                        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                        let pattern = format!("%{escaped}%");
+                        query
+                            .push(format!(" AND (workflow_name {} ", <Self as Backend>::LIKE))
+                            .push_bind(pattern.clone())
+                            .push(format!(" ESCAPE '\\' OR id {} ", <Self as Backend>::LIKE))
+                            .push_bind(pattern)
+                            .push(" ESCAPE '\\')");
+                    }
+                    let (direction, beyond) = if filter.descending { ("DESC", "<") } else { ("ASC", ">") };
+                    if let Some((position, id)) = &filter.after {
+                        query.push(format!(" AND ({key}, id) {beyond} ("));
+                        match *position {
+                            SortKey::Int(v) => query.push_bind(v),
+                            SortKey::Float(v) => query.push_bind(v),
+                            SortKey::Time(v) => query.push_bind(v),
+                        };
+                        query.push(", ").push_bind(id.clone()).push(")");
+                    }
+                    query.push(format!(" ORDER BY {key} {direction}, id {direction} LIMIT ")).push_bind(filter.limit);
+                    let found: Vec<RunRow> = query.build_query_as().fetch_all(self.reader()).await?;
+                    rows::runs(found)
+                }
+
+                async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
+                    let row: Option<RunRecordRow> = sqlx::query_as(&format!(
+                        "SELECT {RUN_COLUMNS}, inputs, outputs, config_snapshot, bottleneck_info, \
+                         mlflow_experiment_id, mlflow_run_id, agent_id, agent_url, agent_job_id \
+                         FROM workflow_runs WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                    row.map(RunRecord::try_from).transpose()
+                }
+
+                async fn run_states(&self, id: &str) -> Result<Vec<NodeState>> {
+                    let found: Vec<StateRow> = sqlx::query_as(
+                        "SELECT id, run_id, node_id, state_data, created_at FROM execution_states \
+                         WHERE run_id = $1 ORDER BY id",
+                    )
+                    .bind(id)
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok(found.into_iter().map(NodeState::from).collect())
+                }
+
+                async fn restarted_into(&self, id: &str) -> Result<Vec<String>> {
+                    Ok(sqlx::query_scalar("SELECT id FROM workflow_runs WHERE restarted_from = $1 ORDER BY started_at, id")
+                        .bind(id)
+                        .fetch_all(self.reader())
+                        .await?)
+                }
+
+                async fn run_logs(&self, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>> {
+                    let found: Vec<LogRow> = sqlx::query_as(
+                        "SELECT id, run_id, ts, level, node_id, message FROM run_logs \
+                         WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    )
+                    .bind(id)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok(found.into_iter().map(LogLine::from).collect())
+                }
+
+                async fn create_run(&self, run: NewRun, audit: Option<Audit>) -> Result<WorkflowRun> {
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            if run_in(conn, &run.id).await?.is_some() {
+                                return Err(StoreError::Conflict(format!("a run with id {} already exists", run.id)));
+                            }
+                            sqlx::query(
+                                "INSERT INTO workflow_runs (id, workflow_name, status, inputs, config_snapshot, \
+                                 started_at, mlflow_experiment_id, mlflow_run_id, restarted_from, agent_id, agent_url, \
+                                 dispatcher_id, created_by, created_by_token) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                            )
+                            .bind(&run.id)
+                            .bind(&run.workflow_name)
+                            .bind(run.status.as_str())
+                            .bind(json_text(&run.inputs))
+                            .bind(json_text(&run.config_snapshot))
+                            .bind(Ts::now())
+                            .bind(&run.mlflow.experiment_id)
+                            .bind(&run.mlflow.run_id)
+                            .bind(&run.restarted_from)
+                            .bind(run.dispatch.as_ref().map(|d| d.agent_id.clone()))
+                            .bind(run.dispatch.as_ref().map(|d| d.agent_url.clone()))
+                            .bind(&run.dispatcher)
+                            .bind(run.created_by.as_ref().map(|actor| actor.name.clone()))
+                            .bind(run.created_by.as_ref().and_then(|actor| actor.token_id.clone()))
+                            .execute(&mut *conn)
+                            .await?;
+                            if let Some(audit) = audit {
+                                record_audit(conn, audit).await?;
+                            }
+                            let (created, event) = run_event(conn, &run.id).await?;
+                            Ok((created, vec![event]))
+                        })
+                    })
+                    .await
+                }
+
+                async fn start_run(&self, id: &str, follower: Option<&str>) -> Result<WorkflowRun> {
+                    let (id, follower) = (id.to_owned(), follower.map(str::to_owned));
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let run = active_run(conn, &id).await?;
+                            check_follower(conn, &id, follower.as_deref()).await?;
+                            if run.status == RunStatus::Running {
+                                return Ok((run, Vec::new()));
+                            }
+                            sqlx::query("UPDATE workflow_runs SET status = 'running' WHERE id = $1")
+                                .bind(&id)
+                                .execute(&mut *conn)
+                                .await?;
+                            let (started, event) = run_event(conn, &id).await?;
+                            Ok((started, vec![event]))
+                        })
+                    })
+                    .await
+                }
+
+                async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState> {
+                    let id = id.to_owned();
+                    let text = serde_json::to_string(&state).map_err(|e| StoreError::Unprocessable(e.to_string()))?;
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let run = active_run(conn, &id).await?;
+                            // Totals grow as nodes report, so a running run shows what it has spent so far.
+                            let tokens = limits::add_tokens("the run's total_tokens", run.total_tokens, state.tokens())?;
+                            let cost = limits::add_cost("the run's total_cost_usd", run.total_cost_usd, state.cost_usd)?;
+                            let row: StateRow = sqlx::query_as(
+                                "INSERT INTO execution_states (run_id, node_id, state_data, created_at) \
+                                 VALUES ($1, $2, $3, $4) RETURNING id, run_id, node_id, state_data, created_at",
+                            )
+                            .bind(&id)
+                            .bind(&state.node_id)
+                            .bind(text)
+                            .bind(Ts::now())
+                            .fetch_one(&mut *conn)
+                            .await?;
+                            sqlx::query(
+                                "UPDATE workflow_runs SET status = 'running', total_tokens = $2, total_cost_usd = $3 \
+                                 WHERE id = $1",
+                            )
+                            .bind(&id)
+                            .bind(tokens)
+                            .bind(cost)
+                            .execute(&mut *conn)
+                            .await?;
+                            let stored = NodeState::from(row);
+                            let node_event = emit(conn, Event::NodeState(stored.clone())).await?;
+                            let (_, run_event) = run_event(conn, &id).await?;
+                            Ok((stored, vec![node_event, run_event]))
+                        })
+                    })
+                    .await
+                }
+
+                async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>> {
+                    let id = id.to_owned();
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            active_run(conn, &id).await?;
+                            insert_logs(conn, &id, lines).await
+                        })
+                    })
+                    .await
+                }
+
+                async fn finish_run(
+                    &self,
+                    id: &str,
+                    outcome: Outcome,
+                    report: FinishRun,
+                    follower: Option<&str>,
+                ) -> Result<WorkflowRun> {
+                    let (id, follower) = (id.to_owned(), follower.map(str::to_owned));
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let run = active_run(conn, &id).await?;
+                            check_follower(conn, &id, follower.as_deref()).await?;
+                            let now = Ts::now();
+                            let status = match outcome {
+                                Outcome::Completed => RunStatus::Completed,
+                                Outcome::Failed => RunStatus::Failed,
+                            };
+                            let duration =
+                                report.duration_seconds.unwrap_or_else(|| now.seconds_since(Ts::from(run.started_at)));
+                            sqlx::query(&format!(
+                                "UPDATE workflow_runs SET status = $2, completed_at = $3, duration_seconds = $4, \
+                                 outputs = COALESCE($5, outputs), error_message = COALESCE($6, error_message), \
+                                 total_tokens = COALESCE($7, total_tokens), \
+                                 total_cost_usd = COALESCE($8, total_cost_usd), \
+                                 bottleneck_info = COALESCE($9, bottleneck_info), \
+                                 mlflow_experiment_id = COALESCE($10, mlflow_experiment_id), \
+                                 mlflow_run_id = COALESCE($11, mlflow_run_id) WHERE id = $1 AND {ACTIVE}"
+                            ))
+                            .bind(&id)
+                            .bind(status.as_str())
+                            .bind(now)
+                            .bind(duration)
+                            .bind(json_text(&report.outputs))
+                            .bind(report.error_message)
+                            .bind(report.total_tokens)
+                            .bind(report.total_cost_usd)
+                            .bind(json_text(&report.bottleneck_info))
+                            .bind(report.mlflow.as_ref().and_then(|m| m.experiment_id.clone()))
+                            .bind(report.mlflow.as_ref().and_then(|m| m.run_id.clone()))
+                            .execute(&mut *conn)
+                            .await?;
+                            let (finished, event) = run_event(conn, &id).await?;
+                            Ok((finished, vec![event]))
+                        })
+                    })
+                    .await
+                }
+
+                async fn cancel_run(&self, id: &str, by: &Actor) -> Result<WorkflowRun> {
+                    let (id, by) = (id.to_owned(), by.clone());
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let run = run_in(conn, &id).await?.ok_or_else(|| not_found(&id))?;
+                            if !run.status.is_active() {
+                                return Err(StoreError::Conflict(format!(
+                                    "run {id} is {}; only pending or running runs can be cancelled",
+                                    run.status
+                                )));
+                            }
+                            let now = Ts::now();
+                            sqlx::query(&format!(
+                                "UPDATE workflow_runs SET status = 'cancelled', completed_at = $2, duration_seconds = $3 \
+                                 WHERE id = $1 AND {ACTIVE}"
+                            ))
+                            .bind(&id)
+                            .bind(now)
+                            .bind(now.seconds_since(Ts::from(run.started_at)))
+                            .execute(&mut *conn)
+                            .await?;
+                            let note = NewLogLine {
+                                level: LogLevel::Warning,
+                                message: format!("Run cancelled from the dashboard by {}", by.name),
+                                node_id: None,
+                            };
+                            let (_, mut events) = insert_logs(conn, &id, vec![note]).await?;
+                            let audit = Audit { actor: by, action: "run.cancel", target: id.clone(), detail: None };
+                            record_audit(conn, audit).await?;
+                            let (cancelled, event) = run_event(conn, &id).await?;
+                            events.push(event);
+                            Ok((cancelled, events))
+                        })
+                    })
+                    .await
+                }
+
+                async fn note(&self, id: &str, line: NewLogLine) -> Result<()> {
+                    let id = id.to_owned();
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let (_, events) = insert_logs(conn, &id, vec![line]).await?;
+                            Ok(((), events))
+                        })
+                    })
+                    .await
+                }
+
+                async fn run_totals(&self) -> Result<Summary> {
+                    // Read as floating point: a sum that another writer pushed past the integer
+                    // range (SQLite turns it into a REAL) still reads, and saturates below.
+                    let groups: Vec<(String, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+                        "SELECT status, runs, CAST(cost_usd AS DOUBLE PRECISION), CAST(tokens AS DOUBLE PRECISION) \
+                         FROM dashboard_run_totals",
+                    )
+                    .fetch_all(self.reader())
+                    .await?;
+                    let mut summary = Summary::default();
+                    for (status, count, cost, tokens) in groups {
+                        summary.total_workflows = summary.total_workflows.saturating_add(count);
+                        summary.total_cost_usd += cost.filter(|c| c.is_finite()).unwrap_or_default();
+                        summary.total_tokens = summary.total_tokens.saturating_add(tokens.unwrap_or_default() as i64);
+                        match status.parse::<RunStatus>() {
+                            Ok(RunStatus::Pending) => summary.pending = count,
+                            Ok(RunStatus::Running) => summary.running = count,
+                            Ok(RunStatus::Completed) => summary.completed = count,
+                            Ok(RunStatus::Failed) => summary.failed = count,
+                            Ok(RunStatus::Cancelled) => summary.cancelled = count,
+                            Err(_) => {}
+                        }
+                    }
+                    Ok(summary)
+                }
+            }
+        }
+    };
+}
+
+pub(in crate::store) use sql_runs;
