@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 use shared::{
     AgentDeleted, AgentInfo, CatalogEntry, ErrorBody, LogPage, MlflowStatus, RunDetail, RunPage, RunQuery, Session,
-    SignIn, StartRun, Summary, WorkflowRun,
+    SignIn, StartRun, WorkflowRun,
 };
 use std::cell::RefCell;
 use std::fmt;
@@ -163,10 +163,6 @@ pub async fn start_run(start: &StartRun) -> ApiResult<WorkflowRun> {
         .json(start)
         .map_err(|e| ApiError { status: None, message: format!("could not encode the request: {e}") })?;
     read_sent(request).await
-}
-
-pub async fn summary() -> ApiResult<Summary> {
-    read(get("/api/summary")).await
 }
 
 pub async fn agents(include_dead: bool) -> ApiResult<Vec<AgentInfo>> {

@@ -40,8 +40,6 @@ impl Connection {
 
 /// After this many failed attempts in a row the stream counts as offline.
 const OFFLINE_AFTER: u32 = 4;
-const EVENT_NAMES: [&str; 7] =
-    ["workflow_update", "node_state", "run_log", "agent_update", "summary", "resync", "ready"];
 
 type Handler = Rc<dyn Fn(&Event)>;
 
@@ -138,7 +136,7 @@ fn connect(key: u64) {
         return;
     };
     let mut callbacks: Vec<Closure<dyn FnMut(MessageEvent)>> = Vec::new();
-    for name in EVENT_NAMES {
+    for name in Event::NAMES {
         let callback =
             Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| receive(key, name, &message));
         let _ = source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
@@ -202,7 +200,7 @@ fn schedule_reconnect(key: u64) {
 fn receive(key: u64, name: &str, message: &MessageEvent) {
     let Some(data) = message.data().as_string() else { return };
     let Ok(data) = serde_json::from_str::<serde_json::Value>(&data) else { return };
-    let Ok(event) = serde_json::from_value::<Event>(serde_json::json!({ "type": name, "data": data })) else {
+    let Ok(event) = Event::from_parts(name, data) else {
         return;
     };
     let id = message.last_event_id().parse::<i64>().ok();

@@ -1,9 +1,8 @@
 //! Applying live events to data that was loaded by a request. Events and responses can
 //! cross on the wire, so a run is only replaced by a version at least as far along.
 
-use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
-use shared::{RunQuery, RunStatus, WorkflowRun};
+use shared::{RunStatus, WorkflowRun};
 use std::future::Future;
 
 /// Loads that may overlap (a filter changed, a reconnect reloaded): only the answer
@@ -42,30 +41,10 @@ pub fn supersedes(incoming: &WorkflowRun, current: &WorkflowRun) -> bool {
     progress(incoming) >= progress(current)
 }
 
-/// Whether a run belongs in a list filtered by `query` (the server's rules).
-pub fn matches(run: &WorkflowRun, query: &RunQuery, now: DateTime<Utc>) -> bool {
-    let status_ok = query
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .is_none_or(|list| list.split(',').any(|s| s.trim() == run.status.as_str()));
-    let workflow_ok = query.workflow.as_deref().filter(|w| !w.is_empty()).is_none_or(|w| w == run.workflow_name);
-    let text_ok = query.q.as_deref().filter(|q| !q.is_empty()).is_none_or(|q| {
-        let q = q.to_lowercase();
-        run.workflow_name.to_lowercase().contains(&q) || run.id.contains(&q)
-    });
-    let since = match query.range.as_deref() {
-        Some("today") => now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
-        Some("week") => Some(now - Duration::days(7)),
-        _ => query.since,
-    };
-    let time_ok = since.is_none_or(|s| run.started_at >= s) && query.until.is_none_or(|u| run.started_at < u);
-    status_ok && workflow_ok && text_ok && time_ok
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     fn run(status: RunStatus, tokens: Option<i64>) -> WorkflowRun {
         WorkflowRun {
@@ -89,21 +68,5 @@ mod tests {
         assert!(supersedes(&done, &running));
         assert!(!supersedes(&running, &done));
         assert!(supersedes(&run(RunStatus::Running, Some(20)), &running));
-    }
-
-    #[test]
-    fn filters_match_like_the_server() {
-        let r = run(RunStatus::Failed, None);
-        let q = |f: fn(&mut RunQuery)| {
-            let mut query = RunQuery::default();
-            f(&mut query);
-            matches(&r, &query, Utc::now())
-        };
-        assert!(q(|_| {}));
-        assert!(q(|x| x.status = Some("running,failed".into())));
-        assert!(!q(|x| x.status = Some("running".into())));
-        assert!(q(|x| x.q = Some("article_w".into())));
-        assert!(!q(|x| x.workflow = Some("other".into())));
-        assert!(q(|x| x.range = Some("today".into())));
     }
 }

@@ -2,6 +2,7 @@
 //! runs on any listener, which is how the integration tests start it.
 
 pub mod access;
+mod cause;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -12,6 +13,7 @@ mod listen;
 mod samples;
 pub mod seed;
 pub mod store;
+mod summary;
 mod tasks;
 mod token_command;
 

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
-use crate::http::{summary, AppState};
+use crate::http::AppState;
 use crate::store::Ts;
+use crate::summary;
 
 /// Summaries are recomputed at once on a change, then at most this often under load.
 const SUMMARY_MIN_INTERVAL: Duration = Duration::from_millis(250);

@@ -24,6 +24,10 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every event's name, as `name` gives it.
+    pub const NAMES: [&'static str; 7] =
+        ["workflow_update", "node_state", "run_log", "agent_update", "summary", "resync", "ready"];
+
     pub fn name(&self) -> &'static str {
         match self {
             Event::WorkflowUpdate(_) => "workflow_update",
@@ -34,6 +38,11 @@ impl Event {
             Event::Resync { .. } => "resync",
             Event::Ready { .. } => "ready",
         }
+    }
+
+    /// The event named `name` with `data` as its content (the SSE wire's two halves).
+    pub fn from_parts(name: &str, data: serde_json::Value) -> serde_json::Result<Event> {
+        serde_json::from_value(serde_json::json!({ "type": name, "data": data }))
     }
 
     /// The `data:` half of the event: its content without the type tag.
@@ -52,5 +61,18 @@ impl Event {
             Event::RunLog(line) => Some(&line.run_id),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_parts_round_trip() {
+        let event = Event::Resync { reason: "gone".into() };
+        assert_eq!(Event::from_parts(event.name(), event.data()).unwrap(), event);
+        assert!(Event::NAMES.contains(&Event::Ready { last_event_id: 1 }.name()));
+        assert!(Event::from_parts("nope", serde_json::Value::Null).is_err());
     }
 }

@@ -276,6 +276,67 @@ pub struct RunQuery {
     pub cursor: Option<String>,
 }
 
+impl RunQuery {
+    /// The statuses asked for (a comma list); none means all.
+    pub fn statuses(&self) -> Result<Vec<RunStatus>, String> {
+        match given(&self.status) {
+            Some(list) => list.split(',').map(|s| s.trim().parse()).collect(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The window of start times asked for, at `now`: `range` (`today` from midnight
+    /// UTC, `week` the last seven days, `all`) or `since` (inclusive) / `until`
+    /// (exclusive).
+    #[allow(clippy::type_complexity)]
+    pub fn window(&self, now: DateTime<Utc>) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), String> {
+        let window = match (given(&self.range), self.since, self.until) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err("use either `range` or `since`/`until`, not both".to_owned())
+            }
+            (Some("today"), ..) => (now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()), None),
+            (Some("week"), ..) => (Some(now - chrono::Duration::days(7)), None),
+            (Some("all"), ..) => (None, None),
+            (Some(other), ..) => return Err(format!("unknown range `{other}` (expected today, week or all)")),
+            (None, since, until) => (since, until),
+        };
+        match window {
+            (Some(since), Some(until)) if since > until => Err("`since` is after `until`".to_owned()),
+            window => Ok(window),
+        }
+    }
+
+    /// The text searched for in workflow names and run ids, if any.
+    pub fn text(&self) -> Option<&str> {
+        given(&self.q)
+    }
+
+    /// The exact workflow name asked for, if any.
+    pub fn workflow_name(&self) -> Option<&str> {
+        given(&self.workflow)
+    }
+
+    /// Whether `run` is in the list this query selects (the server's rules, for
+    /// applying live events to a loaded list). A query the server refuses selects nothing.
+    pub fn matches(&self, run: &WorkflowRun, now: DateTime<Utc>) -> bool {
+        let (Ok(statuses), Ok((since, until))) = (self.statuses(), self.window(now)) else { return false };
+        let text_ok = self.text().is_none_or(|q| {
+            let q = q.to_lowercase();
+            run.workflow_name.to_lowercase().contains(&q) || run.id.to_lowercase().contains(&q)
+        });
+        (statuses.is_empty() || statuses.contains(&run.status))
+            && self.workflow_name().is_none_or(|w| w == run.workflow_name)
+            && text_ok
+            && since.is_none_or(|s| run.started_at >= s)
+            && until.is_none_or(|u| run.started_at < u)
+    }
+}
+
+/// Browsers send a form's empty fields as `name=`: they mean "no filter".
+pub fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 /// The columns the runs list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -307,5 +368,44 @@ impl FromStr for RunSort {
             .into_iter()
             .find(|sort| sort.as_str() == s)
             .ok_or_else(|| format!("unknown sort `{s}` (expected started_at, duration_seconds, total_tokens or total_cost_usd, with `-` for descending)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: RunStatus) -> WorkflowRun {
+        WorkflowRun {
+            id: "abc".into(),
+            workflow_name: "Article_Writer".into(),
+            status,
+            started_at: Utc::now(),
+            completed_at: None,
+            duration_seconds: None,
+            total_tokens: None,
+            total_cost_usd: None,
+            error_message: None,
+            restarted_from: None,
+        }
+    }
+
+    #[test]
+    fn queries_select_like_the_server() {
+        let r = run(RunStatus::Failed);
+        let q = |f: fn(&mut RunQuery)| {
+            let mut query = RunQuery::default();
+            f(&mut query);
+            query.matches(&r, Utc::now())
+        };
+        assert!(q(|_| {}));
+        assert!(q(|x| x.status = Some("running,failed".into())));
+        assert!(!q(|x| x.status = Some("running".into())));
+        assert!(!q(|x| x.status = Some("exploded".into())));
+        assert!(q(|x| x.q = Some("article_w".into())));
+        assert!(q(|x| x.workflow = Some("".into())));
+        assert!(!q(|x| x.workflow = Some("other".into())));
+        assert!(q(|x| x.range = Some("today".into())));
+        assert!(!q(|x| x.until = Some(Utc::now() - chrono::Duration::days(1))));
     }
 }

@@ -191,7 +191,7 @@ fn apply(rows: RwSignal<Vec<Row>>, query: &RunQuery, run: &WorkflowRun) {
         }
         None => {
             let newest_first = query.sort.as_deref().is_none_or(|s| s == "-started_at");
-            if query.cursor.is_none() && newest_first && merge::matches(run, query, Utc::now()) {
+            if query.cursor.is_none() && newest_first && query.matches(run, Utc::now()) {
                 rows.update(|rows| {
                     rows.insert(0, Row { id: run.id.clone(), run: RwSignal::new(run.clone()) });
                     rows.truncate(PAGE as usize);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::networks::AgentNetworks;
+use crate::cause::root_cause;
 
 /// Longest agent error body kept in a message (the original runtime kept 500 chars).
 const BODY_EXCERPT: usize = 500;
@@ -153,13 +154,7 @@ fn segment(id: &str) -> String {
 }
 
 fn unreachable(error: reqwest::Error) -> AgentError {
-    // The source chain names the cause (connection refused, reset by peer, ...).
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(&error);
-    while let Some(inner) = source {
-        cause = inner.to_string();
-        source = inner.source();
-    }
+    let cause = std::error::Error::source(&error).map(root_cause).unwrap_or_default();
     if error.is_connect() {
         return AgentError::NotConnected(if cause.is_empty() { error.to_string() } else { cause });
     }

@@ -120,7 +120,5 @@ async fn remove(
 /// Redirects to the agent's own OpenAPI page.
 async fn docs(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     let agent = find(&state, &id).await?;
-    let host =
-        if agent.host.contains(':') && !agent.host.starts_with('[') { format!("[{}]", agent.host) } else { agent.host };
-    Ok((StatusCode::TEMPORARY_REDIRECT, [(LOCATION, format!("http://{host}:{}/docs", agent.port))]))
+    Ok((StatusCode::TEMPORARY_REDIRECT, [(LOCATION, format!("{}/docs", agent.base_url()))]))
 }

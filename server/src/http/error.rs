@@ -14,9 +14,10 @@ use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// Malformed request: unparsable JSON or query, bad path parameter.
+    /// A request that cannot be taken as it is: malformed JSON or query, a bad path
+    /// parameter, the wrong media type, a body too large; the status says which.
     #[error("{1}")]
-    BadRequest(StatusCode, String),
+    Rejected(StatusCode, String),
     #[error("{0}")]
     Invalid(String),
     /// Too many of something at once (event streams): 503, try again.
@@ -41,7 +42,7 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
-            ApiError::BadRequest(status, message) => (*status, code_of(*status), message.clone()),
+            ApiError::Rejected(status, message) => (*status, code_of(*status), message.clone()),
             ApiError::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message.clone()),
             ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message.clone()),
             ApiError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "busy", message.clone()),
@@ -87,19 +88,19 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.status(), rejection.body_text())
+        ApiError::Rejected(rejection.status(), rejection.body_text())
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::BadRequest(StatusCode::BAD_REQUEST, rejection.body_text())
+        ApiError::Rejected(StatusCode::BAD_REQUEST, rejection.body_text())
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::BadRequest(StatusCode::BAD_REQUEST, rejection.body_text())
+        ApiError::Rejected(StatusCode::BAD_REQUEST, rejection.body_text())
     }
 }
 

@@ -23,13 +23,6 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if first == "api" {
         return error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()));
     }
-    if first == "mlflow" {
-        return error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "MLflow is not configured: start the dashboard with --mlflow-uri".to_owned(),
-        );
-    }
     if method != Method::GET && method != Method::HEAD {
         return error_response(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -23,6 +23,7 @@ use shared::MlflowStatus;
 
 use super::error::error_response;
 use super::AppState;
+use crate::cause::root_cause;
 
 const PREFIX: &str = "/mlflow";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -66,10 +67,6 @@ impl MlflowProxy {
         })
     }
 
-    pub fn upstream(&self) -> &str {
-        &self.base
-    }
-
     async fn send(&self, request: Request) -> Result<Response, Response> {
         let upstream = self.base.clone();
         match tokio::time::timeout(self.timeout, self.client.request(request)).await {
@@ -86,14 +83,6 @@ impl MlflowProxy {
             )),
         }
     }
-}
-
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 fn not_configured() -> Response {

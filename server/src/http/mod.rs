@@ -10,7 +10,7 @@ pub mod mlflow;
 mod run_filter;
 mod session;
 pub mod stream;
-pub mod summary;
+mod summary;
 mod validate;
 mod workflows;
 

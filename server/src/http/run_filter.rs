@@ -2,9 +2,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shared::{RunQuery, RunSort, RunStatus, WorkflowRun};
+use shared::{given, RunQuery, RunSort, WorkflowRun};
 
 use super::error::ApiError;
 use crate::store::{RunFilter, SortKey, Ts};
@@ -22,31 +22,9 @@ struct Cursor {
 }
 
 pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, ApiError> {
-    let statuses = match non_empty(&query.status) {
-        Some(list) => list
-            .split(',')
-            .map(|s| s.trim().parse::<RunStatus>().map_err(ApiError::invalid))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => Vec::new(),
-    };
-    let (since, until) = match (non_empty(&query.range), query.since, query.until) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(ApiError::invalid("use either `range` or `since`/`until`, not both"))
-        }
-        (Some("today"), ..) => (Some(now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()), None),
-        (Some("week"), ..) => (Some(now - Duration::days(7)), None),
-        (Some("all"), ..) => (None, None),
-        (Some(other), ..) => {
-            return Err(ApiError::invalid(format!("unknown range `{other}` (expected today, week or all)")))
-        }
-        (None, since, until) => (since, until),
-    };
-    if let (Some(since), Some(until)) = (since, until) {
-        if since > until {
-            return Err(ApiError::invalid("`since` is after `until`"));
-        }
-    }
-    let (sort, descending) = match non_empty(&query.sort) {
+    let statuses = query.statuses().map_err(ApiError::invalid)?;
+    let (since, until) = query.window(now).map_err(ApiError::invalid)?;
+    let (sort, descending) = match given(&query.sort) {
         None => (RunSort::StartedAt, true),
         Some(text) => match text.strip_prefix('-') {
             Some(column) => (column.parse().map_err(ApiError::invalid)?, true),
@@ -57,12 +35,12 @@ pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, ApiError
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(format!("`limit` must be between 1 and {MAX_LIMIT}")));
     }
-    let after = non_empty(&query.cursor).map(|text| decode(text, sort, descending)).transpose()?;
-    let text = non_empty(&query.q).map(str::to_owned);
+    let after = given(&query.cursor).map(|text| decode(text, sort, descending)).transpose()?;
+    let text = query.text().map(str::to_owned);
     if let Some(text) = &text {
         super::validate::text("q", text, 256)?;
     }
-    let workflow = non_empty(&query.workflow).map(str::to_owned);
+    let workflow = query.workflow_name().map(str::to_owned);
     if let Some(workflow) = &workflow {
         super::validate::text("workflow", workflow, 256)?;
     }
@@ -77,11 +55,6 @@ pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, ApiError
         after,
         limit,
     })
-}
-
-/// Browsers send empty fields of a form as `name=`; they mean "no filter".
-fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 pub fn encode(last: &WorkflowRun, filter: &RunFilter) -> String {
@@ -114,6 +87,7 @@ fn decode(text: &str, sort: RunSort, descending: bool) -> Result<(SortKey, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::RunStatus;
 
     /// `a=1&b=x` as axum's Query would deserialize it (numbers as numbers).
     fn query(pairs: &str) -> RunQuery {

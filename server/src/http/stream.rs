@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::{ApiError, Query};
-use super::{summary, validate, AppState};
+use super::{validate, AppState};
 use crate::access::Caller;
 use crate::events::{Published, Revocation};
 use crate::store::StoreError;
@@ -150,7 +150,7 @@ fn open(
     let topics = Topics::parse(topics, query.run.as_deref())?;
     let last_event_id = match headers.get("last-event-id") {
         Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
-            ApiError::BadRequest(StatusCode::BAD_REQUEST, "`Last-Event-ID` must be an event id".into())
+            ApiError::Rejected(StatusCode::BAD_REQUEST, "`Last-Event-ID` must be an event id".into())
         })?),
         None => query.last_event_id,
     };
@@ -288,7 +288,7 @@ impl Feed {
         };
         self.send(Some(cursor), &Event::Ready { last_event_id: cursor }).await?;
         if self.topics.summary {
-            let totals = summary::compute(self.state.store.as_ref()).await?;
+            let totals = crate::summary::compute(self.state.store.as_ref()).await?;
             self.send(None, &Event::Summary(totals)).await?;
         }
         loop {

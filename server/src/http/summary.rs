@@ -1,20 +1,19 @@
-//! Totals and health.
+//! `GET /api/summary` and `GET /api/health`.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use shared::{AgentInfo, Health, Summary};
+use shared::{Health, Summary};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::store::{Result, Store};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/summary", get(summary)).route("/health", get(health))
 }
 
 async fn summary(State(state): State<AppState>) -> Result<axum::Json<Summary>, ApiError> {
-    Ok(axum::Json(compute(state.store.as_ref()).await?))
+    Ok(axum::Json(crate::summary::compute(state.store.as_ref()).await?))
 }
 
 async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
@@ -26,16 +25,4 @@ async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, Api
         database: state.store.backend().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }))
-}
-
-pub async fn compute(store: &dyn Store) -> Result<Summary> {
-    let totals = store.run_totals().await?;
-    Ok(with_agents(totals, &store.list_agents().await?))
-}
-
-/// Fills the agent counts of a summary.
-pub fn with_agents(mut summary: Summary, agents: &[AgentInfo]) -> Summary {
-    summary.registered_agents = agents.len() as i64;
-    summary.alive_agents = agents.iter().filter(|a| a.is_alive).count() as i64;
-    summary
 }

@@ -1,7 +1,10 @@
 //! Field checks shared by the handlers. Limits follow the original schema's column
 //! sizes, so nothing valid here can fail in the database.
 
-use super::error::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::error::{ApiError, Path};
 use crate::store::limits;
 
 /// A required single-line text field: not blank, at most `max` characters, no
@@ -75,11 +78,22 @@ fn bounded(field: &str, value: Option<f64>, max: f64) -> Result<(), ApiError> {
 /// A run id: a uuid, answered in its canonical lowercase form.
 pub fn run_id(value: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(value).map(|id| id.to_string()).map_err(|_| {
-        ApiError::BadRequest(
+        ApiError::Rejected(
             axum::http::StatusCode::BAD_REQUEST,
             format!("`{}` is not a valid run id (expected a uuid)", value.chars().take(64).collect::<String>()),
         )
     })
+}
+
+/// The run id of a route's `{id}`, checked as `run_id` checks it.
+pub struct RunId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RunId {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state).await?;
+        run_id(&id).map(RunId)
+    }
 }
 
 /// MLflow experiment and run ids end up in links: letters, digits, `-` and `_` only.

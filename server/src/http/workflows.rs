@@ -11,8 +11,9 @@ use shared::{
     RunQuery, RunStatus, StartRun, WorkflowRun,
 };
 
-use super::error::{ApiError, Json, Path, Query};
-use super::{run_filter, validate, AppState};
+use super::error::{ApiError, Json, Query};
+use super::validate::{self, RunId};
+use super::{run_filter, AppState};
 use crate::access::Caller;
 use crate::dispatch::{Start, StartError};
 use crate::store::{NewRun, Outcome, RunRecord};
@@ -60,8 +61,7 @@ async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> A
     Ok(axum::Json(RunPage { runs, next_cursor }))
 }
 
-async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<RunDetail> {
-    let id = validate::run_id(&id)?;
+async fn detail(State(state): State<AppState>, RunId(id): RunId) -> ApiResult<RunDetail> {
     let record = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     let (states, restarted_into, logs) = tokio::try_join!(
         state.store.run_states(&id),
@@ -90,12 +90,7 @@ struct LogsQuery {
     limit: Option<i64>,
 }
 
-async fn logs(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<LogsQuery>,
-) -> ApiResult<LogPage> {
-    let id = validate::run_id(&id)?;
+async fn logs(State(state): State<AppState>, RunId(id): RunId, Query(query): Query<LogsQuery>) -> ApiResult<LogPage> {
     let limit = query.limit.unwrap_or(LOG_PAGE);
     if !(1..=5000).contains(&limit) {
         return Err(ApiError::invalid("`limit` must be between 1 and 5000"));
@@ -148,8 +143,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<
     created(state.store.create_run(run, Some(audit)).await?)
 }
 
-async fn start(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
-    let id = validate::run_id(&id)?;
+async fn start(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
     caller.may_report(state.store.as_ref(), &id).await?;
     Ok(axum::Json(state.store.start_run(&id, None).await?))
 }
@@ -157,10 +151,9 @@ async fn start(State(state): State<AppState>, caller: Caller, Path(id): Path<Str
 async fn append_state(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    RunId(id): RunId,
     Json(data): Json<NodeStateData>,
 ) -> Created<NodeState> {
-    let id = validate::run_id(&id)?;
     validate::name("node_id", &data.node_id, 128)?;
     validate::duration("duration_seconds", data.duration_seconds)?;
     validate::cost("cost_usd", data.cost_usd)?;
@@ -180,10 +173,9 @@ async fn append_state(
 async fn append_logs(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    RunId(id): RunId,
     Json(body): Json<AppendLogs>,
 ) -> Created<Vec<LogLine>> {
-    let id = validate::run_id(&id)?;
     let lines = match body {
         AppendLogs::Batch { lines } => lines,
         AppendLogs::One(line) => vec![line],
@@ -206,7 +198,7 @@ async fn append_logs(
 async fn complete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    RunId(id): RunId,
     Json(report): Json<FinishRun>,
 ) -> ApiResult<WorkflowRun> {
     finish(state, caller, id, Outcome::Completed, report).await
@@ -215,7 +207,7 @@ async fn complete(
 async fn fail(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    RunId(id): RunId,
     Json(report): Json<FinishRun>,
 ) -> ApiResult<WorkflowRun> {
     if report.error_message.as_deref().is_none_or(|m| m.trim().is_empty()) {
@@ -231,7 +223,6 @@ async fn finish(
     outcome: Outcome,
     report: FinishRun,
 ) -> ApiResult<WorkflowRun> {
-    let id = validate::run_id(&id)?;
     if let Some(message) = &report.error_message {
         validate::text("error_message", message, 65_536)?;
     }
@@ -245,14 +236,13 @@ async fn finish(
     Ok(axum::Json(state.store.finish_run(&id, outcome, report, None).await?))
 }
 
-async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<WorkflowRun> {
-    Ok(axum::Json(state.store.cancel_run(&validate::run_id(&id)?, &caller.actor()).await?))
+async fn cancel(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
+    Ok(axum::Json(state.store.cancel_run(&id, &caller.actor()).await?))
 }
 
 /// Restarting runs the same workflow with the same inputs on an alive agent, as a new
 /// run linked to the old one.
-async fn restart(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Created<WorkflowRun> {
-    let id = validate::run_id(&id)?;
+async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> Created<WorkflowRun> {
     let original = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     if original.run.status.is_active() {
         return Err(ApiError::Conflict(format!(

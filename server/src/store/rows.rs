@@ -218,7 +218,7 @@ impl EventRow {
                 let row: AgentRow = serde_json::from_value(data).map_err(corrupt)?;
                 Event::AgentUpdate(AgentUpdate { change, agent: row.info(Ts::now()), by: None })
             }
-            kind => serde_json::from_value(serde_json::json!({ "type": kind, "data": data })).map_err(corrupt)?,
+            kind => Event::from_parts(kind, data).map_err(corrupt)?,
         };
         Ok((self.id, event))
     }
