@@ -104,7 +104,8 @@ async fn foreign_hosts_are_refused(app: TestApp) {
 
 async fn changes_from_other_sites_are_refused(app: TestApp) {
     let run = app.create_run(json!({"workflow_name": "w", "status": "running"})).await;
-    app.post("/api/agents/register", json!({"agent_id": "a", "agent_name": "a", "host": "127.0.0.1", "port": 9})).await;
+    app.posted("/api/agents/register", json!({"agent_id": "a", "agent_name": "a", "host": "127.0.0.1", "port": 9}))
+        .await;
     let form = ("content-type", "application/x-www-form-urlencoded");
     for path in [
         format!("/api/workflows/{run}/restart"),
@@ -151,7 +152,7 @@ async fn without_auth_local_callers_do_everything(app: TestApp) {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert!(created["secret"].as_str().unwrap().starts_with("cat_"));
     let run = app.create_run(json!({"workflow_name": "w", "status": "running"})).await;
-    app.post_empty(&format!("/api/workflows/{run}/cancel")).await;
+    app.posted_empty(&format!("/api/workflows/{run}/cancel")).await;
     let detail: Value = app.fetch(&format!("/api/workflows/{run}")).await;
     let said = detail["logs"]["lines"]
         .as_array()

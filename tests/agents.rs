@@ -116,7 +116,7 @@ async fn capabilities_come_from_metadata(app: TestApp) {
 }
 
 async fn docs_redirects_to_the_agent(app: TestApp) {
-    app.post("/api/agents/register", agent("docs", 60)).await;
+    app.posted("/api/agents/register", agent("docs", 60)).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = client.get(app.url("/api/agents/docs/docs")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
@@ -146,7 +146,7 @@ mod expiry {
         let app = TestApp::spawn_with(backend, |config| config.agent_grace = Duration::from_secs(1)).await;
         let mut events = app.events("/api/events?topics=agents", None).await;
         events.expect(&["ready"]).await;
-        app.post("/api/agents/register", agent("short", 1)).await;
+        app.posted("/api/agents/register", agent("short", 1)).await;
         let registered = events.expect(&["agent_update"]).await;
         assert_eq!(
             (registered.data["change"].as_str(), registered.data["agent"]["is_alive"].as_bool()),
@@ -170,11 +170,12 @@ mod expiry {
 
     async fn heartbeat_revives_before_removal(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| config.agent_grace = Duration::from_secs(30)).await;
-        app.post("/api/agents/register", agent("flaky", 1)).await;
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        let info: AgentInfo = app.fetch("/api/agents/flaky").await;
-        assert!(!info.is_alive);
-        app.post_empty("/api/agents/flaky/heartbeat").await;
+        app.posted("/api/agents/register", agent("flaky", 1)).await;
+        crate::helpers::eventually("the agent expires", || async {
+            !app.fetch::<AgentInfo>("/api/agents/flaky").await.is_alive
+        })
+        .await;
+        app.posted_empty("/api/agents/flaky/heartbeat").await;
         let info: AgentInfo = app.fetch("/api/agents/flaky").await;
         assert!(info.is_alive);
     }

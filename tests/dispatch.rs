@@ -54,12 +54,15 @@ async fn no_alive_agent_is_a_conflict_and_stores_nothing(app: TestApp) {
     assert!(body["error"]["message"].as_str().unwrap().contains("no alive agent serves workflow `article_writer`"));
 
     // An agent whose heartbeat lapsed serves nothing.
-    app.post(
+    app.posted(
         "/api/agents/register",
         json!({ "agent_id": "gone", "agent_name": "article_writer", "host": "127.0.0.1", "port": 9, "ttl_seconds": 1 }),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    eventually("the agent's heartbeat lapses", || async {
+        !app.fetch::<shared::AgentInfo>("/api/agents/gone").await.is_alive
+    })
+    .await;
     let (status, _) = app.post("/api/workflows/run", json!({ "workflow_name": "article_writer" })).await;
     assert_eq!(status, StatusCode::CONFLICT);
 
@@ -225,7 +228,7 @@ async fn cancel_mid_run_stops_the_demo_agent(app: TestApp) {
 }
 
 async fn cancel_on_an_agent_without_cancel_endpoint_says_so_and_ignores_the_result(app: TestApp) {
-    let _agent = OriginalAgent::start(&app, "article_writer", Answer::Async(Duration::from_millis(1500))).await;
+    let agent = OriginalAgent::start(&app, "article_writer", Answer::Async(Duration::from_millis(1500))).await;
     let id = app.start_run("article_writer", json!({ "topic": "tides" })).await;
     app.run_when(&id, "the job id is recorded", |d| d.dispatch.as_ref().is_some_and(|d| d.job_id.is_some())).await;
     let (status, _) = app.post_empty(&format!("/api/workflows/{id}/cancel")).await;
@@ -237,7 +240,7 @@ async fn cancel_on_an_agent_without_cancel_endpoint_says_so_and_ignores_the_resu
         .await;
     assert_eq!(detail.run.status, RunStatus::Cancelled);
     // The job completes on the agent meanwhile; the run stays cancelled.
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    eventually("the job completes on the agent", || async { agent.finished() == 1 }).await;
     let later: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
     assert_eq!((later.run.status, later.outputs), (RunStatus::Cancelled, None));
 }
@@ -261,15 +264,15 @@ async fn restart_runs_the_same_inputs_again_as_a_linked_run(app: TestApp) {
 
     // A run reported by another runner restarts on an agent too.
     let reported = app.create_run(json!({ "workflow_name": "article_writer", "inputs": { "topic": "waves" } })).await;
-    app.post_empty(&format!("/api/workflows/{reported}/start")).await;
-    app.post(&format!("/api/workflows/{reported}/fail"), json!({ "error_message": "boom" })).await;
+    app.posted_empty(&format!("/api/workflows/{reported}/start")).await;
+    app.posted(&format!("/api/workflows/{reported}/fail"), json!({ "error_message": "boom" })).await;
     let (status, again) = app.post_empty(&format!("/api/workflows/{reported}/restart")).await;
     assert_eq!(status, StatusCode::CREATED, "{again}");
     app.run_when(again["id"].as_str().unwrap(), "it completes", |d| d.run.status == RunStatus::Completed).await;
 
     // Nobody serves it: a clear conflict, and no new run.
     let orphan = app.create_run(json!({ "workflow_name": "unserved", "status": "running" })).await;
-    app.post(&format!("/api/workflows/{orphan}/complete"), json!({})).await;
+    app.posted(&format!("/api/workflows/{orphan}/complete"), json!({})).await;
     let before = runs(&app).await.runs.len();
     let (status, body) = app.post_empty(&format!("/api/workflows/{orphan}/restart")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -403,8 +406,9 @@ async fn a_process_that_lost_a_run_does_not_record_its_outcome(backend: Backend)
              UPDATE workflow_runs SET dispatcher_id = 'another-process' WHERE id = '{id}'"
         ))
         .await;
-    // The agent answers 1.5 s after it got the run.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    eventually("the agent answers", || async { agent.finished() == 1 }).await;
+    // What the dashboard does with the answer, it does within moments of getting it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(agent.received().len(), 1);
     let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
     assert_eq!(detail.run.status, RunStatus::Running, "the outcome is the new follower's to record");

@@ -56,7 +56,7 @@ async fn every_write_is_published_at_once(app: TestApp) {
     assert_eq!(summary.data["total_workflows"], 1);
     assert_eq!(summary.id, None, "summaries are derived, not resumable");
 
-    app.post(
+    app.posted(
         &format!("/api/workflows/{id}/states"),
         json!({ "node_id": "research", "status": "completed", "total_tokens": 10 }),
     )
@@ -86,9 +86,9 @@ async fn resume_replays_exactly_what_was_missed(app: TestApp) {
     drop(events);
 
     // While disconnected: three more changes.
-    app.post_empty(&format!("/api/workflows/{id}/start")).await;
+    app.posted_empty(&format!("/api/workflows/{id}/start")).await;
     let other = app.create_run(json!({ "workflow_name": "other" })).await;
-    app.post_empty(&format!("/api/workflows/{id}/cancel")).await;
+    app.posted_empty(&format!("/api/workflows/{id}/cancel")).await;
 
     let mut events = app.events("/api/events?topics=workflows", Some(seen)).await;
     let mut replayed = Vec::new();
@@ -169,12 +169,12 @@ async fn run_streams_carry_only_that_run(app: TestApp) {
     let other = app.create_run(json!({ "workflow_name": "other", "status": "running" })).await;
     let mut events = app.events(&format!("/api/events?topics=workflows,logs&run={mine}"), None).await;
     events.expect(&["ready"]).await;
-    app.post(&format!("/api/workflows/{other}/logs"), json!({ "message": "not mine" })).await;
-    app.post(&format!("/api/workflows/{mine}/logs"), json!({ "message": "hello", "node_id": "write" })).await;
+    app.posted(&format!("/api/workflows/{other}/logs"), json!({ "message": "not mine" })).await;
+    app.posted(&format!("/api/workflows/{mine}/logs"), json!({ "message": "hello", "node_id": "write" })).await;
     let line = events.expect(&["run_log", "workflow_update"]).await;
     assert_eq!((line.event.as_str(), line.data["message"].as_str()), ("run_log", Some("hello")));
-    app.post(&format!("/api/workflows/{other}/complete"), json!({})).await;
-    app.post(&format!("/api/workflows/{mine}/complete"), json!({})).await;
+    app.posted(&format!("/api/workflows/{other}/complete"), json!({})).await;
+    app.posted(&format!("/api/workflows/{mine}/complete"), json!({})).await;
     let update = events.expect(&["run_log", "workflow_update"]).await;
     assert_eq!(update.data["id"], mine.as_str());
     let rest = events.drain(Duration::from_millis(300)).await;
@@ -189,7 +189,7 @@ async fn seed_metric_streams(app: TestApp) {
     let mut agents = app.events("/api/metrics/agents/stream", None).await;
     workflows.expect(&["ready"]).await;
     agents.expect(&["ready"]).await;
-    app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 }))
+    app.posted("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 }))
         .await;
     app.create_run(json!({ "workflow_name": "w" })).await;
     assert_eq!(workflows.expect(&["workflow_update", "agent_update", "summary"]).await.event, "workflow_update");
@@ -222,11 +222,12 @@ async fn idle_streams_get_keep_alive_comments(backend: Backend) {
 
 async fn shutdown_ends_open_streams(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
-    let mut events = app.events("/api/events", None).await;
+    // (Without the summary topic, which sends a first summary right after `ready`.)
+    let mut events = app.events("/api/events?topics=workflows", None).await;
     events.expect(&["ready"]).await;
     // Graceful shutdown must not wait for the stream's client to go away.
     app.shutdown().await;
-    let ended = events.drain(Duration::from_secs(2)).await;
-    assert!(ended.iter().all(|m| m.event != "ready"));
-    assert!(events.next_within(Duration::from_millis(100)).await.is_err());
+    let rest = events.drain(Duration::from_secs(2)).await;
+    assert!(rest.iter().all(|m| m.event == COMMENT), "nothing but keep-alives: {rest:?}");
+    assert_eq!(events.next_within(Duration::from_millis(100)).await, Err("stream ended".to_owned()));
 }

@@ -110,7 +110,7 @@ async fn own_writes_are_announced_once(app: TestApp) {
     let mut stream = app.events("/api/events?topics=workflows,agents", None).await;
     stream.expect(&["ready"]).await;
     let run = app.create_run(json!({"workflow_name": "ours", "status": "running"})).await;
-    app.post(&format!("/api/workflows/{run}/states"), json!({"node_id": "n", "total_tokens": 5})).await;
+    app.posted(&format!("/api/workflows/{run}/states"), json!({"node_id": "n", "total_tokens": 5})).await;
     app.post("/api/agents/register", json!({"agent_id": "ours", "agent_name": "o", "host": "127.0.0.1", "port": 9}))
         .await;
     let messages: Vec<SseMessage> = stream

@@ -217,7 +217,7 @@ fn alive_tasks() -> usize {
 
 async fn streams_end_when_their_clients_leave(app: TestApp) {
     let run = app.create_run(json!({"workflow_name": "done", "status": "running"})).await;
-    app.post(&format!("/api/workflows/{run}/complete"), json!({})).await;
+    app.posted(&format!("/api/workflows/{run}/complete"), json!({})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = alive_tasks();
     // A finished run's page: its stream never gets another event to notice by.

@@ -14,12 +14,12 @@ async fn summary_totals_cover_every_run(app: TestApp) {
             .await;
     }
     let failed = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
-    app.post(
+    app.posted(
         &format!("/api/workflows/{failed}/states"),
         json!({ "node_id": "n", "cost_usd": 0.125, "total_tokens": 50 }),
     )
     .await;
-    app.post(&format!("/api/workflows/{failed}/fail"), json!({ "error_message": "x" })).await;
+    app.posted(&format!("/api/workflows/{failed}/fail"), json!({ "error_message": "x" })).await;
     app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
     app.create_run(json!({ "workflow_name": "w" })).await;
     app.post("/api/agents/register", json!({ "agent_id": "a", "agent_name": "A", "host": "127.0.0.1", "port": 1 }))

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use server::demo::agent::AgentArgs;
 use shared::RUN_ID_HEADER;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -39,11 +40,16 @@ struct Original {
     received: Arc<Mutex<Vec<Received>>>,
     /// Job id -> when it was created.
     jobs: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Synchronous answers given (the work done).
+    answered: Arc<AtomicUsize>,
 }
 
 pub struct OriginalAgent {
     pub agent_id: String,
+    answer: Answer,
     received: Arc<Mutex<Vec<Received>>>,
+    jobs: Arc<Mutex<HashMap<String, Instant>>>,
+    answered: Arc<AtomicUsize>,
     server: JoinHandle<()>,
 }
 
@@ -51,19 +57,28 @@ impl OriginalAgent {
     /// Serves `workflow` and registers under that name, as the original's deployed
     /// agents did (no metadata, so it offers the workflow it is named for).
     pub async fn start(app: &TestApp, workflow: &str, answer: Answer) -> OriginalAgent {
-        let state = Original { answer, received: Arc::default(), jobs: Arc::default() };
-        let received = state.received.clone();
+        let state = Original { answer, received: Arc::default(), jobs: Arc::default(), answered: Arc::default() };
+        let (received, jobs, answered) = (state.received.clone(), state.jobs.clone(), state.answered.clone());
         let router = Router::new()
             .route("/run", post(original_run))
             .route("/status/{job_id}", get(original_status))
             .route("/health", get(|| async { Json(json!({ "status": "healthy" })) }))
             .with_state(state);
         let (agent_id, server) = serve_and_register(app, workflow, router).await;
-        OriginalAgent { agent_id, received, server }
+        OriginalAgent { agent_id, answer, received, jobs, answered, server }
     }
 
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Runs finished here: synchronous answers given, async jobs past their work time.
+    pub fn finished(&self) -> usize {
+        let work = match self.answer {
+            Answer::Async(work) | Answer::AsyncFailing(work) => work,
+            Answer::Sync(_) => return self.answered.load(Ordering::SeqCst),
+        };
+        self.jobs.lock().unwrap().values().filter(|created| created.elapsed() >= work).count()
     }
 }
 
@@ -97,6 +112,7 @@ async fn original_run(State(agent): State<Original>, headers: HeaderMap, Json(in
     match agent.answer {
         Answer::Sync(work) => {
             tokio::time::sleep(work).await;
+            agent.answered.fetch_add(1, Ordering::SeqCst);
             Json(json!({ "status": "success", "execution_time_ms": work.as_millis(), "outputs": { "echo": inputs } }))
                 .into_response()
         }

@@ -94,8 +94,8 @@ async fn filters_narrow_the_list(app: TestApp) {
     let a = app.create_run(json!({ "workflow_name": "alpha" })).await;
     let b = app.create_run(json!({ "workflow_name": "beta", "status": "running" })).await;
     app.create_run(json!({ "workflow_name": "alpha", "status": "running" })).await;
-    app.post(&format!("/api/workflows/{b}/fail"), json!({ "error_message": "boom" })).await;
-    app.post_empty(&format!("/api/workflows/{a}/cancel")).await;
+    app.posted(&format!("/api/workflows/{b}/fail"), json!({ "error_message": "boom" })).await;
+    app.posted_empty(&format!("/api/workflows/{a}/cancel")).await;
 
     assert_eq!(names(&list(&app, "").await), ["alpha", "beta", "alpha"]);
     assert_eq!(names(&list(&app, "status=failed").await), ["beta"]);
@@ -147,7 +147,7 @@ async fn keyset_pages_are_complete_and_stable_under_inserts(app: TestApp) {
 async fn sorting_by_cost_pages_in_order(app: TestApp) {
     for cost in [0.5, 0.1, 0.9, 0.3] {
         let id = app.create_run(json!({ "workflow_name": format!("cost {cost}"), "status": "running" })).await;
-        app.post(&format!("/api/workflows/{id}/complete"), json!({ "total_cost_usd": cost })).await;
+        app.posted(&format!("/api/workflows/{id}/complete"), json!({ "total_cost_usd": cost })).await;
     }
     app.create_run(json!({ "workflow_name": "no cost yet" })).await;
     let mut costs = Vec::new();
@@ -198,7 +198,7 @@ async fn cancel_conflicts_and_finality(app: TestApp) {
     assert_eq!(detail.logs.lines.len(), 1, "the cancellation itself is logged");
 
     let done = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
-    app.post(&format!("/api/workflows/{done}/complete"), json!({})).await;
+    app.posted(&format!("/api/workflows/{done}/complete"), json!({})).await;
     let (status, _) = app.post_empty(&format!("/api/workflows/{done}/cancel")).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
@@ -215,7 +215,7 @@ async fn restart_conflicts_and_lineage(app: TestApp) {
 
     // Restarting executes: without an alive agent for the workflow it is a conflict
     // (tests/dispatch.rs restarts on real agents).
-    app.post(&format!("/api/workflows/{id}/fail"), json!({ "error_message": "LLM timeout" })).await;
+    app.posted(&format!("/api/workflows/{id}/fail"), json!({ "error_message": "LLM timeout" })).await;
     let (status, body) = app.post_empty(&format!("/api/workflows/{id}/restart")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let old: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
@@ -256,7 +256,7 @@ async fn mlflow_ids_reported_by_the_runner_are_kept(app: TestApp) {
     let (status, _) =
         app.post(&format!("/api/workflows/{id}/complete"), json!({ "mlflow": { "run_id": "../../evil" } })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "ids end up in links");
-    app.post(&format!("/api/workflows/{id}/complete"), json!({ "mlflow": { "run_id": "a1b2c3" } })).await;
+    app.posted(&format!("/api/workflows/{id}/complete"), json!({ "mlflow": { "run_id": "a1b2c3" } })).await;
     let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
     assert_eq!(detail.mlflow, shared::MlflowIds { experiment_id: Some("7".into()), run_id: Some("a1b2c3".into()) });
 }

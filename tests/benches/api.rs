@@ -7,8 +7,8 @@
 //! dispatched to a demo agent (no simulated LLM time), from start to completion.
 //! Prints a Markdown table for the README.
 
-#[path = "../helpers.rs"]
-#[allow(dead_code)]
+#[path = "../helpers/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod helpers;
 
 use futures_util::future::join_all;

@@ -1,0 +1,94 @@
+//! A fresh database per test: a temporary SQLite file, or a new PostgreSQL database
+//! dropped afterwards.
+
+use super::Backend;
+
+/// The database server the PostgreSQL tests create their databases in.
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+    /// Another server's database, by URL; that server's `TestDb` owns it.
+    Shared(String),
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::Sqlite(tempfile::tempdir().expect("temp dir")),
+            Backend::Postgres => {
+                let name = format!("dashboard_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&postgres_admin_url())
+                    .await
+                    .expect("PostgreSQL must run on 127.0.0.1:5432 (see README)");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
+                admin.close().await;
+                TestDb::Postgres(name)
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!("sqlite://{}", dir.path().join("dashboard.db").display()),
+            TestDb::Postgres(name) => {
+                let admin = postgres_admin_url();
+                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+                format!("{base}/{name}")
+            }
+            TestDb::Shared(url) => url.clone(),
+        }
+    }
+}
+
+impl TestDb {
+    /// Runs `sql` straight on the database, as another writer (the Python runtime, a
+    /// SQL shell) would.
+    /// Makes a token straight in the database, as `configurable-agents token create`
+    /// does; returns its secret.
+    pub async fn token(&self, name: &str, role: shared::Role, agent_ids: &[&str]) -> String {
+        let store = server::store::connect(&self.url(), server::events::EventBus::default()).await.unwrap();
+        let request = shared::CreateToken {
+            name: name.to_owned(),
+            role,
+            agent_ids: agent_ids.iter().map(|id| id.to_string()).collect(),
+            expires_in_days: None,
+        };
+        let by = server::store::access::Actor { name: "test".to_owned(), token_id: None };
+        server::access::issue(store.as_ref(), request, &by).await.unwrap().secret
+    }
+
+    pub async fn execute_as_another_writer(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = self.url();
+        if url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+            db.close().await.unwrap();
+        } else {
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+            db.close().await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres(name) = self {
+            let name = name.clone();
+            // Drop runs outside any async context we can borrow; use a thread of our own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async {
+                    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
