@@ -6,7 +6,7 @@
 use reqwest::header::{COOKIE, HOST, ORIGIN, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use shared::{Action, Role};
+use shared::{Permission, Role};
 use std::time::Duration;
 
 use crate::helpers::{config, Api, Backend, TestApp, TestDb};
@@ -163,45 +163,51 @@ async fn without_auth_local_callers_do_everything(app: TestApp) {
 }
 
 /// One request per route; `None` for the routes anyone may reach.
-fn routes(run: &str) -> Vec<(Method, String, Option<Value>, Option<Action>)> {
-    let r = |method: Method, path: String, body: Option<Value>, action: Option<Action>| (method, path, body, action);
+fn routes(run: &str) -> Vec<(Method, String, Option<Value>, Option<Permission>)> {
+    let r =
+        |method: Method, path: String, body: Option<Value>, action: Option<Permission>| (method, path, body, action);
     vec![
         r(Method::GET, "/api/health".into(), None, None),
         r(Method::GET, "/".into(), None, None),
-        r(Method::GET, "/api/workflows".into(), None, Some(Action::Read)),
-        r(Method::GET, format!("/api/workflows/{run}"), None, Some(Action::Read)),
-        r(Method::GET, format!("/api/workflows/{run}/logs"), None, Some(Action::Read)),
-        r(Method::GET, "/api/workflows/catalog".into(), None, Some(Action::Read)),
-        r(Method::GET, "/api/agents?include_dead=true".into(), None, Some(Action::Read)),
-        r(Method::GET, "/api/agents/bound-agent".into(), None, Some(Action::Read)),
-        r(Method::GET, "/api/summary".into(), None, Some(Action::Read)),
-        r(Method::GET, "/api/mlflow".into(), None, Some(Action::Read)),
-        r(Method::GET, "/mlflow/".into(), None, Some(Action::Read)),
-        r(Method::POST, "/api/workflows/run".into(), Some(json!({"workflow_name": "w"})), Some(Action::Operate)),
-        r(Method::POST, format!("/api/workflows/{run}/restart"), None, Some(Action::Operate)),
-        r(Method::POST, "/api/workflows".into(), Some(json!({"workflow_name": "w"})), Some(Action::Report)),
-        r(Method::POST, format!("/api/workflows/{run}/start"), None, Some(Action::Report)),
-        r(Method::POST, format!("/api/workflows/{run}/states"), Some(json!({"node_id": "n"})), Some(Action::Report)),
-        r(Method::POST, format!("/api/workflows/{run}/logs"), Some(json!({"message": "m"})), Some(Action::Report)),
+        r(Method::GET, "/api/workflows".into(), None, Some(Permission::Read)),
+        r(Method::GET, format!("/api/workflows/{run}"), None, Some(Permission::Read)),
+        r(Method::GET, format!("/api/workflows/{run}/logs"), None, Some(Permission::Read)),
+        r(Method::GET, "/api/workflows/catalog".into(), None, Some(Permission::Read)),
+        r(Method::GET, "/api/agents?include_dead=true".into(), None, Some(Permission::Read)),
+        r(Method::GET, "/api/agents/bound-agent".into(), None, Some(Permission::Read)),
+        r(Method::GET, "/api/summary".into(), None, Some(Permission::Read)),
+        r(Method::GET, "/api/mlflow".into(), None, Some(Permission::Read)),
+        r(Method::GET, "/mlflow/".into(), None, Some(Permission::Read)),
+        r(Method::POST, "/api/workflows/run".into(), Some(json!({"workflow_name": "w"})), Some(Permission::Operate)),
+        r(Method::POST, format!("/api/workflows/{run}/restart"), None, Some(Permission::Operate)),
+        r(Method::POST, "/api/workflows".into(), Some(json!({"workflow_name": "w"})), Some(Permission::Report)),
+        r(Method::POST, format!("/api/workflows/{run}/start"), None, Some(Permission::Report)),
+        r(
+            Method::POST,
+            format!("/api/workflows/{run}/states"),
+            Some(json!({"node_id": "n"})),
+            Some(Permission::Report),
+        ),
+        r(Method::POST, format!("/api/workflows/{run}/logs"), Some(json!({"message": "m"})), Some(Permission::Report)),
         r(
             Method::POST,
             "/api/agents/register".into(),
             Some(json!({"agent_id": "bound-agent", "agent_name": "b", "host": "127.0.0.1", "port": 9})),
-            Some(Action::Register),
+            Some(Permission::Register),
         ),
-        r(Method::POST, "/api/agents/bound-agent/heartbeat".into(), None, Some(Action::Register)),
-        r(Method::GET, "/api/tokens".into(), None, Some(Action::Administer)),
+        r(Method::POST, "/api/agents/bound-agent/heartbeat".into(), None, Some(Permission::Register)),
+        r(Method::GET, "/api/tokens".into(), None, Some(Permission::Administer)),
         r(
             Method::POST,
             "/api/tokens".into(),
             Some(json!({"name": "made", "role": "viewer"})),
-            Some(Action::Administer),
+            Some(Permission::Administer),
         ),
-        r(Method::GET, "/api/audit".into(), None, Some(Action::Administer)),
-        r(Method::POST, format!("/api/workflows/{run}/complete"), Some(json!({})), Some(Action::Report)),
-        r(Method::POST, format!("/api/workflows/{run}/cancel"), None, Some(Action::Operate)),
-        r(Method::DELETE, "/api/tokens/made".into(), None, Some(Action::Administer)),
-        r(Method::DELETE, "/api/agents/bound-agent".into(), None, Some(Action::Deregister)),
+        r(Method::GET, "/api/audit".into(), None, Some(Permission::Administer)),
+        r(Method::POST, format!("/api/workflows/{run}/complete"), Some(json!({})), Some(Permission::Report)),
+        r(Method::POST, format!("/api/workflows/{run}/cancel"), None, Some(Permission::Operate)),
+        r(Method::DELETE, "/api/tokens/made".into(), None, Some(Permission::Administer)),
+        r(Method::DELETE, "/api/agents/bound-agent".into(), None, Some(Permission::Deregister)),
     ]
 }
 

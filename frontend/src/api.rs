@@ -210,8 +210,13 @@ pub fn events(topics: &str, run: Option<&str>, last_event_id: Option<i64>) -> St
     format!("/api/events?{query}")
 }
 
-/// Paths of the app's own pages.
+/// Paths of the app's own pages: the routes (`lib.rs`) and every link use these.
 pub mod pages {
+    /// A page's route segment: its path without the leading slash.
+    pub fn segment(path: &'static str) -> &'static str {
+        path.trim_start_matches('/')
+    }
+
     pub const DASHBOARD: &str = "/";
     pub const WORKFLOWS: &str = "/workflows";
     pub const AGENTS: &str = "/agents";

@@ -10,10 +10,11 @@ mod pages;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{ParamSegment, StaticSegment};
 use leptos_use::{use_color_mode, ColorMode, UseColorModeReturn};
-use shared::{Action, Event, Session, Summary};
+use shared::{Event, Permission, Session, Summary};
 
+use api::pages::{self as paths, segment};
 use components::{provide_clock, provide_notices, Loading, NoticeArea};
 use live::{Connection, GlobalStream, Stream};
 
@@ -27,7 +28,7 @@ pub struct LiveSummary(pub RwSignal<Option<Summary>>);
 pub struct SignedIn(pub RwSignal<Option<Session>>);
 
 /// Whether the signed-in role may take `action`; the app offers only what it may.
-pub fn can(action: Action) -> bool {
+pub fn can(action: Permission) -> bool {
     use_context::<SignedIn>().and_then(|signed| signed.0.get()).is_some_and(|session| session.role.allows(action))
 }
 
@@ -77,7 +78,6 @@ pub fn App() -> impl IntoView {
 fn Shell() -> impl IntoView {
     let clock = provide_clock();
     let stream = Stream::open("workflows,agents,summary", None);
-    on_cleanup(move || stream.close());
     provide_context(GlobalStream(stream));
     let summary = RwSignal::new(None);
     provide_context(LiveSummary(summary));
@@ -134,12 +134,12 @@ fn Shell() -> impl IntoView {
             </header>
             <main id="main">
                 <Routes fallback=|| view! { <pages::NotFound /> }>
-                    <Route path=path!("/") view=pages::Dashboard />
-                    <Route path=path!("/workflows") view=pages::Workflows />
-                    <Route path=path!("/workflows/:id") view=pages::WorkflowDetail />
-                    <Route path=path!("/agents") view=pages::Agents />
-                    <Route path=path!("/observability") view=pages::Observability />
-                    <Route path=path!("/login") view=pages::SignedInAlready />
+                    <Route path=StaticSegment(segment(paths::DASHBOARD)) view=pages::Dashboard />
+                    <Route path=StaticSegment(segment(paths::WORKFLOWS)) view=pages::Workflows />
+                    <Route path=(StaticSegment(segment(paths::WORKFLOWS)), ParamSegment("id")) view=pages::WorkflowDetail />
+                    <Route path=StaticSegment(segment(paths::AGENTS)) view=pages::Agents />
+                    <Route path=StaticSegment(segment(paths::OBSERVABILITY)) view=pages::Observability />
+                    <Route path=StaticSegment(segment(paths::LOGIN)) view=pages::SignedInAlready />
                 </Routes>
             </main>
             <NoticeArea />

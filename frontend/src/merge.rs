@@ -1,9 +1,81 @@
-//! Applying live events to data that was loaded by a request. Events and responses can
-//! cross on the wire, so a run is only replaced by a version at least as far along.
+//! Data loaded by a request and kept current by live events: the one way every page
+//! does it (`follow`, and `Live` for the common case). Events and responses can cross
+//! on the wire, so a run is only replaced by a version at least as far along.
 
 use leptos::prelude::*;
-use shared::{RunStatus, WorkflowRun};
+use shared::{Event, RunStatus, WorkflowRun};
 use std::future::Future;
+use std::rc::Rc;
+
+use crate::api::ApiResult;
+use crate::live::Stream;
+
+/// Loads what a page shows again (a `Copy` handle, for buttons and streams).
+#[derive(Clone, Copy)]
+pub struct Reload(StoredValue<Rc<dyn Fn()>, LocalStorage>);
+
+impl Reload {
+    pub fn run(self) {
+        if let Some(load) = self.0.try_get_value() {
+            load();
+        }
+    }
+}
+
+/// Runs `load` at once, again on `Reload::run` and whenever `stream` says events were
+/// missed (`resync`), handing its answer to `loaded`; every other event goes to
+/// `on_event` (with the handle, for pages that reload on more). Loads may overlap: only
+/// the newest one's answer is handed on.
+pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
+    stream: Stream,
+    load: impl Fn() -> Fut + 'static,
+    loaded: impl Fn(T) + 'static,
+    on_event: impl Fn(&Event, Reload) + 'static,
+) -> Reload {
+    let latest = LatestLoad::new();
+    let loaded = Rc::new(loaded);
+    let run: Rc<dyn Fn()> = Rc::new(move || {
+        let loaded = loaded.clone();
+        latest.start(load(), move |answer| loaded(answer));
+    });
+    let reload = Reload(StoredValue::new_local(run));
+    reload.run();
+    stream.on_event(move |event| match event {
+        Event::Resync { .. } => reload.run(),
+        event => on_event(event, reload),
+    });
+    reload
+}
+
+/// The common case: one loaded value (or why it could not be loaded), with `apply`
+/// folding events into it and saying whether it changed.
+#[derive(Clone, Copy)]
+pub struct Live<T: Send + Sync + 'static> {
+    pub data: RwSignal<Option<Result<T, String>>>,
+    pub reload: Reload,
+}
+
+impl<T: Send + Sync + 'static> Live<T> {
+    pub fn new<Fut: Future<Output = ApiResult<T>> + 'static>(
+        stream: Stream,
+        load: impl Fn() -> Fut + 'static,
+        apply: impl Fn(&mut T, &Event) -> bool + 'static,
+    ) -> Live<T> {
+        let data = RwSignal::new(None);
+        let reload = follow(
+            stream,
+            load,
+            move |answer: ApiResult<T>| data.set(Some(answer.map_err(|error| error.message))),
+            move |event, _| {
+                data.maybe_update(|loaded| match loaded {
+                    Some(Ok(value)) => apply(value, event),
+                    _ => false,
+                })
+            },
+        );
+        Live { data, reload }
+    }
+}
 
 /// Loads that may overlap (a filter changed, a reconnect reloaded): only the answer
 /// to the newest one is applied, so a slower, older answer never overwrites a newer.

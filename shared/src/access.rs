@@ -23,7 +23,7 @@ pub enum Role {
 
 /// What a request does, as far as access is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Permission {
     /// Read runs, agents, the summary, the event streams, MLflow.
     Read,
     /// Start, cancel, restart runs; deregister agents; change things in MLflow.
@@ -52,24 +52,24 @@ impl Role {
 
     /// Whether the role may take `action` at all; an agent's actions are further
     /// limited to its own agents and runs.
-    pub fn allows(self, action: Action) -> bool {
+    pub fn allows(self, action: Permission) -> bool {
         matches!(
             (self, action),
             (Role::Admin, _)
-                | (Role::Viewer, Action::Read)
-                | (Role::Operator, Action::Read | Action::Operate | Action::Deregister)
-                | (Role::Agent, Action::Report | Action::Register | Action::Deregister)
+                | (Role::Viewer, Permission::Read)
+                | (Role::Operator, Permission::Read | Permission::Operate | Permission::Deregister)
+                | (Role::Agent, Permission::Report | Permission::Register | Permission::Deregister)
         )
     }
 
     /// The least role that allows `action`, for messages.
-    pub fn needed_for(action: Action) -> &'static str {
+    pub fn needed_for(action: Permission) -> &'static str {
         match action {
-            Action::Read => "viewer, operator or admin",
-            Action::Operate => "operator or admin",
-            Action::Report | Action::Register => "agent or admin",
-            Action::Deregister => "operator, admin, or the agent's own agent token",
-            Action::Administer => "admin",
+            Permission::Read => "viewer, operator or admin",
+            Permission::Operate => "operator or admin",
+            Permission::Report | Permission::Register => "agent or admin",
+            Permission::Deregister => "operator, admin, or the agent's own agent token",
+            Permission::Administer => "admin",
         }
     }
 }
@@ -169,14 +169,21 @@ mod tests {
     #[test]
     fn each_role_allows_what_it_says() {
         let allowed = |role: Role| {
-            [Action::Read, Action::Operate, Action::Report, Action::Register, Action::Deregister, Action::Administer]
-                .into_iter()
-                .filter(|action| role.allows(*action))
-                .collect::<Vec<_>>()
+            [
+                Permission::Read,
+                Permission::Operate,
+                Permission::Report,
+                Permission::Register,
+                Permission::Deregister,
+                Permission::Administer,
+            ]
+            .into_iter()
+            .filter(|action| role.allows(*action))
+            .collect::<Vec<_>>()
         };
-        assert_eq!(allowed(Role::Viewer), [Action::Read]);
-        assert_eq!(allowed(Role::Operator), [Action::Read, Action::Operate, Action::Deregister]);
-        assert_eq!(allowed(Role::Agent), [Action::Report, Action::Register, Action::Deregister]);
+        assert_eq!(allowed(Role::Viewer), [Permission::Read]);
+        assert_eq!(allowed(Role::Operator), [Permission::Read, Permission::Operate, Permission::Deregister]);
+        assert_eq!(allowed(Role::Agent), [Permission::Report, Permission::Register, Permission::Deregister]);
         assert_eq!(allowed(Role::Admin).len(), 6);
         assert_eq!("operator".parse::<Role>(), Ok(Role::Operator));
         assert!("root".parse::<Role>().is_err());

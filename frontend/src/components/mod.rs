@@ -1,11 +1,16 @@
-//! Small pieces every page uses.
+//! Pieces pages share: states, badges, times, notices, and the run actions and start
+//! form that several pages offer.
 
 mod badges;
 mod clock;
 mod notices;
+mod run_actions;
+mod start_run;
 mod states;
 
 pub use badges::{AliveDot, StatusBadge};
 pub use clock::{provide_clock, Time};
 pub use notices::{provide_notices, use_notices, NoticeArea, Tone};
+pub use run_actions::RunActions;
+pub use start_run::StartRunButton;
 pub use states::{Empty, Failure, Loading};

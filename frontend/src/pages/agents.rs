@@ -2,9 +2,10 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use shared::{Action, AgentChange, AgentInfo, Event};
+use shared::{AgentChange, AgentInfo, Event, Permission};
 
 use crate::components::{use_notices, AliveDot, Empty, Failure, Loading, Time, Tone};
+use crate::merge::Live;
 use crate::{api, live};
 
 #[component]
@@ -23,33 +24,12 @@ pub fn Agents() -> impl IntoView {
 
     // All agents are kept; the toggle only filters, so an agent that expires while
     // expired ones are hidden can reappear without a reload.
-    let agents: RwSignal<Vec<AgentInfo>> = RwSignal::new(Vec::new());
-    let phase: RwSignal<Option<Result<(), String>>> = RwSignal::new(None);
-    let load = move || {
-        leptos::task::spawn_local(async move {
-            match api::agents(true).await {
-                Ok(list) => {
-                    agents.set(list);
-                    phase.set(Some(Ok(())));
-                }
-                Err(error) => phase.set(Some(Err(error.message))),
-            }
-        })
+    let agents = Live::new(live::global(), || api::agents(true), apply_agent_update);
+    let visible = move || {
+        let all = agents.data.with(|loaded| loaded.as_ref().and_then(|l| l.as_ref().ok()).cloned()).unwrap_or_default();
+        all.into_iter().filter(|a| include_dead.get() || a.is_alive).collect::<Vec<_>>()
     };
-    load();
-    live::global().on_event(move |event| match event {
-        Event::AgentUpdate(update) => agents.update(|list| {
-            let agent = &update.agent;
-            list.retain(|a| a.agent_id != agent.agent_id);
-            if update.change != AgentChange::Removed {
-                list.push(agent.clone());
-                list.sort_by(|a, b| (&a.agent_name, &a.agent_id).cmp(&(&b.agent_name, &b.agent_id)));
-            }
-        }),
-        Event::Resync { .. } => load(),
-        _ => {}
-    });
-    let visible = move || agents.get().into_iter().filter(|a| include_dead.get() || a.is_alive).collect::<Vec<_>>();
+    let retry = move || agents.reload.run();
 
     view! {
         <section class="page">
@@ -60,9 +40,9 @@ pub fn Agents() -> impl IntoView {
                     "Show expired agents"
                 </label>
             </div>
-            {move || match phase.get() {
+            {move || match agents.data.with(|loaded| loaded.as_ref().map(|l| l.as_ref().map(|_| ()).map_err(Clone::clone))) {
                 None => view! { <Loading /> }.into_any(),
-                Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
+                Some(Err(message)) => view! { <Failure message retry /> }.into_any(),
                 Some(Ok(())) => view! {
                     <Show when=move || !visible().is_empty() fallback=move || view! {
                         <Empty text=if include_dead.get() { "No agents registered." } else { "No alive agents." }>
@@ -94,6 +74,17 @@ pub fn Agents() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// An agent's change, applied to the list of agents (kept sorted by name).
+pub fn apply_agent_update(list: &mut Vec<AgentInfo>, event: &Event) -> bool {
+    let Event::AgentUpdate(update) = event else { return false };
+    list.retain(|a| a.agent_id != update.agent.agent_id);
+    if update.change != AgentChange::Removed {
+        list.push(update.agent.clone());
+        list.sort_by(|a, b| (&a.agent_name, &a.agent_id).cmp(&(&b.agent_name, &b.agent_id)));
+    }
+    true
 }
 
 #[component]
@@ -135,7 +126,7 @@ fn AgentRow(agent: AgentInfo) -> impl IntoView {
             <td><Time at=agent.last_heartbeat /> <span class="muted">{format!(" · ttl {}s", agent.ttl_seconds)}</span></td>
             <td class="row-actions">
                 <a class="button small secondary" href=api::agent_docs(&id) target="_blank" rel="noopener noreferrer">"API docs ↗"</a>
-                {crate::can(Action::Deregister).then(|| view! {
+                {crate::can(Permission::Deregister).then(|| view! {
                     <button class="small danger" on:click=deregister.clone()>"Deregister"</button>
                 })}
             </td>

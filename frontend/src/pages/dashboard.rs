@@ -1,9 +1,10 @@
 //! The overview: live totals, the latest runs, and agents that need attention.
 
 use leptos::prelude::*;
-use shared::{AgentChange, AgentInfo, Event, RunQuery, Summary, WorkflowRun};
+use shared::{Event, RunQuery, Summary, WorkflowRun};
 
-use crate::components::{AliveDot, Empty, Failure, Loading, StatusBadge, Time};
+use crate::components::{AliveDot, Empty, Failure, Loading, StartRunButton, StatusBadge, Time};
+use crate::merge::Live;
 use crate::{api, format, live, merge, LiveSummary};
 
 const LATEST: usize = 8;
@@ -15,7 +16,7 @@ pub fn Dashboard() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>"Overview"</h1>
-                <super::start_run::StartRunButton />
+                <StartRunButton />
             </div>
             {move || match summary.get() {
                 None => view! { <Loading text="Waiting for live totals…" /> }.into_any(),
@@ -66,31 +67,24 @@ fn Cards(totals: Summary) -> impl IntoView {
 
 #[component]
 fn LatestRuns() -> impl IntoView {
-    let runs: RwSignal<Option<Result<Vec<WorkflowRun>, String>>> = RwSignal::new(None);
-    let load = move || {
-        leptos::task::spawn_local(async move {
-            let query = RunQuery { limit: Some(LATEST as i64), ..Default::default() };
-            runs.set(Some(api::runs(&query).await.map(|page| page.runs).map_err(|e| e.message)));
-        })
+    let latest_runs = || async {
+        let query = RunQuery { limit: Some(LATEST as i64), ..Default::default() };
+        api::runs(&query).await.map(|page| page.runs)
     };
-    load();
-    live::global().on_event(move |event| match event {
-        Event::WorkflowUpdate(run) => runs.update(|loaded| {
-            if let Some(Ok(list)) = loaded {
-                match list.iter_mut().find(|r| r.id == run.id) {
-                    Some(current) if merge::supersedes(run, current) => *current = run.clone(),
-                    Some(_) => {}
-                    None => {
-                        list.insert(0, run.clone());
-                        list.sort_by_key(|run| std::cmp::Reverse(run.started_at));
-                        list.truncate(LATEST);
-                    }
-                }
+    let Live { data: runs, reload } = Live::new(live::global(), latest_runs, |list: &mut Vec<WorkflowRun>, event| {
+        let Event::WorkflowUpdate(run) = event else { return false };
+        match list.iter_mut().find(|r| r.id == run.id) {
+            Some(current) if merge::supersedes(run, current) => *current = run.clone(),
+            Some(_) => return false,
+            None => {
+                list.insert(0, run.clone());
+                list.sort_by_key(|run| std::cmp::Reverse(run.started_at));
+                list.truncate(LATEST);
             }
-        }),
-        Event::Resync { .. } => load(),
-        _ => {}
+        }
+        true
     });
+    let load = move || reload.run();
     view! {
         <section class="panel" aria-labelledby="latest-runs">
             <h2 id="latest-runs">"Latest runs" <a class="more" href=api::pages::WORKFLOWS>"All runs →"</a></h2>
@@ -120,23 +114,9 @@ fn LatestRuns() -> impl IntoView {
 
 #[component]
 fn AgentProblems() -> impl IntoView {
-    let agents: RwSignal<Option<Result<Vec<AgentInfo>, String>>> = RwSignal::new(None);
-    let load = move || {
-        leptos::task::spawn_local(async move { agents.set(Some(api::agents(true).await.map_err(|e| e.message))) })
-    };
-    load();
-    live::global().on_event(move |event| match event {
-        Event::AgentUpdate(update) => agents.update(|loaded| {
-            if let Some(Ok(list)) = loaded {
-                list.retain(|a| a.agent_id != update.agent.agent_id);
-                if update.change != AgentChange::Removed {
-                    list.push(update.agent.clone());
-                }
-            }
-        }),
-        Event::Resync { .. } => load(),
-        _ => {}
-    });
+    let Live { data: agents, reload } =
+        Live::new(live::global(), || api::agents(true), super::agents::apply_agent_update);
+    let load = move || reload.run();
     view! {
         <section class="panel" aria-labelledby="agent-problems">
             <h2 id="agent-problems">"Agents needing attention" <a class="more" href=api::pages::AGENTS>"All agents →"</a></h2>

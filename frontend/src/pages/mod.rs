@@ -3,9 +3,7 @@
 mod agents;
 mod dashboard;
 mod observability;
-mod run_actions;
 mod sign_in;
-mod start_run;
 mod workflow_detail;
 mod workflows;
 

@@ -22,28 +22,26 @@ fn token_from_link() -> Option<String> {
 #[component]
 pub fn SignIn() -> impl IntoView {
     let token = RwSignal::new(String::new());
-    let (busy, refused) = (RwSignal::new(false), RwSignal::new(None::<String>));
+    let refused = RwSignal::new(None::<String>);
     let signed = expect_context::<crate::SignedIn>();
-    let submit_token = move |secret: String| {
-        busy.set(true);
-        refused.set(None);
-        leptos::task::spawn_local(async move {
+    let sign_in = Action::new_local(move |secret: &String| {
+        let secret = secret.clone();
+        async move {
+            refused.set(None);
             match api::sign_in(&secret).await {
                 Ok(session) => signed.start(session),
-                Err(error) => {
-                    refused.set(Some(error.message));
-                    busy.set(false);
-                }
+                Err(error) => refused.set(Some(error.message)),
             }
-        });
-    };
+        }
+    });
     if let Some(secret) = token_from_link() {
-        submit_token(secret);
+        sign_in.dispatch(secret);
     }
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        submit_token(token.get_untracked());
+        sign_in.dispatch(token.get_untracked());
     };
+    let busy = sign_in.pending();
     view! {
         <main id="main" class="sign-in">
             <form class="dialog start-run" on:submit=submit data-testid="sign-in">

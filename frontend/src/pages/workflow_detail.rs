@@ -6,8 +6,7 @@ use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 use shared::{Dispatch, Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRun};
 
-use super::run_actions::RunActions;
-use crate::components::{use_notices, Failure, Loading, StatusBadge, Time, Tone};
+use crate::components::{use_notices, Failure, Loading, RunActions, StatusBadge, Time, Tone};
 use crate::live::Stream;
 use crate::{api, format, live, merge};
 
@@ -120,42 +119,36 @@ fn RunPage(id: String) -> impl IntoView {
     let loaded: RwSignal<Option<RunView>> = RwSignal::new(None);
     let notices = use_notices();
     let failure: RwSignal<Option<String>> = RwSignal::new(None);
-    let latest = merge::LatestLoad::new();
-    let load = {
-        let id = id.clone();
-        move || {
-            let id = id.clone();
-            latest.start(async move { api::run(&id).await }, move |result| match (result, loaded.get_untracked()) {
-                (Ok(detail), Some(view)) => view.replace(detail),
-                (Ok(detail), None) => loaded.set(Some(RunView::new(detail))),
-                (Err(error), Some(_)) => notices.say(Tone::Error, format!("Could not refresh this run: {error}")),
-                (Err(error), None) => failure.set(Some(error.message)),
-            });
-        }
-    };
-    load();
-
     // This run's own stream carries its node states and log lines. A `ready` after the
     // first (a reconnect) or a `resync` reloads the snapshot; events merge into it.
     let stream = Stream::open("workflows,logs", Some(id.clone()));
-    on_cleanup(move || stream.close());
     let readies = StoredValue::new(0u32);
-    let reload = load.clone();
-    stream.on_event(move |event| {
-        match event {
-            Event::Ready { .. } => {
+    let fetch = id.clone();
+    let reload = merge::follow(
+        stream,
+        move || {
+            let id = fetch.clone();
+            async move { api::run(&id).await }
+        },
+        move |result| match (result, loaded.get_untracked()) {
+            (Ok(detail), Some(view)) => view.replace(detail),
+            (Ok(detail), None) => loaded.set(Some(RunView::new(detail))),
+            (Err(error), Some(_)) => notices.say(Tone::Error, format!("Could not refresh this run: {error}")),
+            (Err(error), None) => failure.set(Some(error.message)),
+        },
+        move |event, reload| {
+            if let Event::Ready { .. } = event {
                 readies.update_value(|n| *n += 1);
                 if readies.get_value() > 1 {
-                    reload();
+                    reload.run();
                 }
             }
-            Event::Resync { .. } => reload(),
-            _ => {}
-        }
-        if let Some(view) = loaded.get_untracked() {
-            view.apply(event);
-        }
-    });
+            if let Some(view) = loaded.get_untracked() {
+                view.apply(event);
+            }
+        },
+    );
+    let load = move || reload.run();
     // Restarts of this run arrive on the app-wide stream.
     live::global().on_event(move |event| {
         if let Some(view) = loaded.get_untracked() {
@@ -169,7 +162,7 @@ fn RunPage(id: String) -> impl IntoView {
                 (Some(view), _) => view! { <Loaded view /> }.into_any(),
                 (None, Some(message)) => view! {
                     <h1>"Run " <span class="mono">{format::short_id(&id).to_owned()}</span></h1>
-                    <Failure message retry=load.clone() />
+                    <Failure message retry=load />
                 }.into_any(),
                 (None, None) => view! { <Loading /> }.into_any(),
             }}

@@ -6,9 +6,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use shared::{Event, RunQuery, RunStatus, WorkflowRun};
 
-use super::run_actions::RunActions;
-use super::start_run::StartRunButton;
-use crate::components::{Empty, Failure, Loading, StatusBadge, Time};
+use crate::components::{Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time};
 use crate::{api, format, live, merge};
 
 const PAGE: i64 = 50;
@@ -65,26 +63,33 @@ pub fn Workflows() -> impl IntoView {
     let phase = RwSignal::new(Phase::Loading);
     let rows: RwSignal<Vec<Row>> = RwSignal::new(Vec::new());
     let next: RwSignal<Option<String>> = RwSignal::new(None);
-    let latest = merge::LatestLoad::new();
-    let load = move || {
-        let query = query.get_untracked();
-        latest.start(async move { api::runs(&query).await }, move |result| match result {
+    let reload = merge::follow(
+        live::global(),
+        move || {
+            let query = query.get_untracked();
+            async move { api::runs(&query).await }
+        },
+        move |result| match result {
             Ok(page) => {
                 replace_rows(rows, page.runs);
                 next.set(page.next_cursor);
                 set_phase(phase, Phase::Ready);
             }
             Err(error) => set_phase(phase, Phase::Failed(error.message)),
-        });
-    };
-    Effect::new(move |_| {
+        },
+        move |event, _| {
+            if let Event::WorkflowUpdate(run) = event {
+                apply(rows, &query.get_untracked(), run);
+            }
+        },
+    );
+    let load = move || reload.run();
+    // A changed filter loads again (the first run of the effect is the load above).
+    Effect::new(move |first: Option<()>| {
         query.track();
-        load();
-    });
-    live::global().on_event(move |event| match event {
-        Event::WorkflowUpdate(run) => apply(rows, &query.get_untracked(), run),
-        Event::Resync { .. } => load(),
-        _ => {}
+        if first.is_some() {
+            load();
+        }
     });
 
     let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use super::agent_api::AgentClient;
 
-/// Schemas asked of agents are kept this long.
+/// Schemas asked of agents are kept this long; a failed question only briefly, so a
+/// slow start or a blip is not remembered.
 const SCHEMA_FRESH: Duration = Duration::from_secs(30);
+const SCHEMA_MISSING: Duration = Duration::from_secs(5);
 /// At most this many agents are asked at once, however many workflows there are.
 const SCHEMA_QUESTIONS: usize = 8;
 
@@ -25,13 +27,13 @@ pub struct Schemas(Arc<Mutex<HashMap<String, Asked>>>);
 impl Schemas {
     async fn of(&self, client: &AgentClient, agent: &AgentInfo) -> Option<Value> {
         let url = agent.base_url();
-        let cached = self.lock().get(&url).filter(|(asked, _)| asked.elapsed() < SCHEMA_FRESH).map(|(_, s)| s.clone());
+        let cached = self.lock().get(&url).filter(|(asked, schema)| fresh(*asked, schema)).map(|(_, s)| s.clone());
         if let Some(schema) = cached {
             return schema;
         }
         let schema = client.schema(&url).await.ok();
         let mut cache = self.lock();
-        cache.retain(|_, (asked, _)| asked.elapsed() < SCHEMA_FRESH);
+        cache.retain(|_, (asked, schema)| fresh(*asked, schema));
         cache.insert(url, (Instant::now(), schema.clone()));
         schema
     }
@@ -41,8 +43,12 @@ impl Schemas {
     }
 }
 
+fn fresh(asked: Instant, schema: &Option<Value>) -> bool {
+    asked.elapsed() < if schema.is_some() { SCHEMA_FRESH } else { SCHEMA_MISSING }
+}
+
 /// One entry per offered workflow, sorted by name. Each workflow's schema is asked of
-/// one of its agents (a few at a time, answers kept for `SCHEMA_FRESH`); an agent
+/// one of its agents (a few at a time, answers kept a while); an agent
 /// without a usable `/schema` leaves it blank.
 pub async fn build(client: &AgentClient, schemas: &Schemas, agents: &[AgentInfo]) -> Vec<CatalogEntry> {
     let mut offered: BTreeMap<&str, Vec<&AgentInfo>> = BTreeMap::new();

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ipnet::IpNet;
-use shared::{Action, Role};
+use shared::{Permission, Role};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
@@ -96,27 +96,27 @@ impl Access {
 
 /// What the request does; `None` for what anyone may reach (the app's files, the
 /// health check, signing in and out).
-pub fn action(method: &Method, path: &str) -> Option<Action> {
+pub fn action(method: &Method, path: &str) -> Option<Permission> {
     let normalised = super::frontend::normalise(path);
     let segments: Vec<&str> = normalised.split('/').collect();
     let safe = is_safe(method);
     let post = *method == Method::POST;
     match segments.as_slice() {
         ["api", "health"] | ["api", "session"] => None,
-        ["api", "tokens", ..] | ["api", "audit", ..] => Some(Action::Administer),
-        ["api", ..] if safe => Some(Action::Read),
-        ["api", "workflows", "run"] if post => Some(Action::Operate),
-        ["api", "workflows", _, "cancel" | "restart"] if post => Some(Action::Operate),
-        ["api", "workflows"] if post => Some(Action::Report),
-        ["api", "workflows", _, "start" | "states" | "logs" | "complete" | "fail"] if post => Some(Action::Report),
-        ["api", "agents", "register"] if post => Some(Action::Register),
-        ["api", "agents", _, "heartbeat"] if post => Some(Action::Register),
-        ["api", "agents", _] if *method == Method::DELETE => Some(Action::Deregister),
-        ["api", ..] => Some(Action::Operate),
+        ["api", "tokens", ..] | ["api", "audit", ..] => Some(Permission::Administer),
+        ["api", ..] if safe => Some(Permission::Read),
+        ["api", "workflows", "run"] if post => Some(Permission::Operate),
+        ["api", "workflows", _, "cancel" | "restart"] if post => Some(Permission::Operate),
+        ["api", "workflows"] if post => Some(Permission::Report),
+        ["api", "workflows", _, "start" | "states" | "logs" | "complete" | "fail"] if post => Some(Permission::Report),
+        ["api", "agents", "register"] if post => Some(Permission::Register),
+        ["api", "agents", _, "heartbeat"] if post => Some(Permission::Register),
+        ["api", "agents", _] if *method == Method::DELETE => Some(Permission::Deregister),
+        ["api", ..] => Some(Permission::Operate),
         // MLflow searches with POST (`runs/search`, `experiments/search`): reads.
-        ["mlflow", ..] if safe => Some(Action::Read),
-        ["mlflow", .., last] if post && last.starts_with("search") => Some(Action::Read),
-        ["mlflow", ..] => Some(Action::Operate),
+        ["mlflow", ..] if safe => Some(Permission::Read),
+        ["mlflow", .., last] if post && last.starts_with("search") => Some(Permission::Read),
+        ["mlflow", ..] => Some(Permission::Operate),
         _ => None,
     }
 }
@@ -358,25 +358,25 @@ mod tests {
             (Method::GET, "/workflows", None),
             (Method::GET, "/api/health", None),
             (Method::POST, "/api/session", None),
-            (Method::GET, "/api/workflows", Some(Action::Read)),
-            (Method::GET, "/api/events", Some(Action::Read)),
-            (Method::GET, "/API/workflows", Some(Action::Read)),
-            (Method::POST, "/api/workflows/run", Some(Action::Operate)),
-            (Method::POST, &format!("{run}/cancel"), Some(Action::Operate)),
-            (Method::POST, &format!("{run}/restart"), Some(Action::Operate)),
-            (Method::POST, "/api/workflows", Some(Action::Report)),
-            (Method::POST, &format!("{run}/states"), Some(Action::Report)),
-            (Method::POST, "//api/workflows", Some(Action::Report)),
-            (Method::POST, "/api/agents/register", Some(Action::Register)),
-            (Method::POST, "/api/agents/a/heartbeat", Some(Action::Register)),
-            (Method::DELETE, "/api/agents/a", Some(Action::Deregister)),
-            (Method::GET, "/api/tokens", Some(Action::Administer)),
-            (Method::GET, "/api/audit", Some(Action::Administer)),
-            (Method::PUT, "/api/anything", Some(Action::Operate)),
-            (Method::GET, "/mlflow/", Some(Action::Read)),
-            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/delete", Some(Action::Operate)),
-            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/search", Some(Action::Read)),
-            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/experiments/search", Some(Action::Read)),
+            (Method::GET, "/api/workflows", Some(Permission::Read)),
+            (Method::GET, "/api/events", Some(Permission::Read)),
+            (Method::GET, "/API/workflows", Some(Permission::Read)),
+            (Method::POST, "/api/workflows/run", Some(Permission::Operate)),
+            (Method::POST, &format!("{run}/cancel"), Some(Permission::Operate)),
+            (Method::POST, &format!("{run}/restart"), Some(Permission::Operate)),
+            (Method::POST, "/api/workflows", Some(Permission::Report)),
+            (Method::POST, &format!("{run}/states"), Some(Permission::Report)),
+            (Method::POST, "//api/workflows", Some(Permission::Report)),
+            (Method::POST, "/api/agents/register", Some(Permission::Register)),
+            (Method::POST, "/api/agents/a/heartbeat", Some(Permission::Register)),
+            (Method::DELETE, "/api/agents/a", Some(Permission::Deregister)),
+            (Method::GET, "/api/tokens", Some(Permission::Administer)),
+            (Method::GET, "/api/audit", Some(Permission::Administer)),
+            (Method::PUT, "/api/anything", Some(Permission::Operate)),
+            (Method::GET, "/mlflow/", Some(Permission::Read)),
+            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/delete", Some(Permission::Operate)),
+            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/search", Some(Permission::Read)),
+            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/experiments/search", Some(Permission::Read)),
         ] {
             assert_eq!(action(&method, path), expected, "{method} {path}");
         }

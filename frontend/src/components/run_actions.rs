@@ -1,7 +1,7 @@
 //! Cancel and restart, as buttons that confirm what destroys, and say what happened.
 
 use leptos::prelude::*;
-use shared::{Action, WorkflowRun};
+use shared::{Permission, WorkflowRun};
 
 use crate::components::{use_notices, Tone};
 use crate::{api, format};
@@ -12,37 +12,39 @@ fn confirmed(question: &str) -> bool {
 
 #[component]
 pub fn RunActions(#[prop(into)] run: Signal<WorkflowRun>) -> impl IntoView {
-    let busy = RwSignal::new(false);
     let notices = use_notices();
+    let cancel = Action::new_local(move |id: &String| {
+        let id = id.clone();
+        async move {
+            match api::cancel(&id).await {
+                Ok(_) => notices.say(Tone::Success, format!("Run {} cancelled.", format::short_id(&id))),
+                Err(error) => notices.say(Tone::Error, format!("Could not cancel: {error}")),
+            }
+        }
+    });
+    let restart = Action::new_local(move |id: &String| {
+        let id = id.clone();
+        async move {
+            match api::restart(&id).await {
+                Ok(new) => notices.say(Tone::Success, format!("Restarted as run {}.", format::short_id(&new.id))),
+                Err(error) => notices.say(Tone::Error, format!("Could not restart: {error}")),
+            }
+        }
+    });
+    let busy = Signal::derive(move || cancel.pending().get() || restart.pending().get());
     let cancel = move |_| {
         let run = run.get_untracked();
         let question =
             format!("Cancel run {} of {}? The runner is told to stop.", format::short_id(&run.id), run.workflow_name);
-        if !confirmed(&question) {
-            return;
+        if confirmed(&question) {
+            cancel.dispatch(run.id);
         }
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match api::cancel(&run.id).await {
-                Ok(_) => notices.say(Tone::Success, format!("Run {} cancelled.", format::short_id(&run.id))),
-                Err(error) => notices.say(Tone::Error, format!("Could not cancel: {error}")),
-            }
-            busy.set(false);
-        });
     };
     let restart = move |_| {
-        let run = run.get_untracked();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match api::restart(&run.id).await {
-                Ok(new) => notices.say(Tone::Success, format!("Restarted as run {}.", format::short_id(&new.id))),
-                Err(error) => notices.say(Tone::Error, format!("Could not restart: {error}")),
-            }
-            busy.set(false);
-        });
+        restart.dispatch(run.get_untracked().id);
     };
     // Only for those who may operate; the server refuses others anyway.
-    if !crate::can(Action::Operate) {
+    if !crate::can(Permission::Operate) {
         return None;
     }
     Some(view! {

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 use serde_json::{Map, Value};
-use shared::{Action, CatalogEntry, StartRun};
+use shared::{CatalogEntry, Permission, StartRun};
 
 use crate::components::{use_notices, Loading, Tone};
 use crate::{api, format};
@@ -14,7 +14,7 @@ use crate::{api, format};
 #[component]
 pub fn StartRunButton() -> impl IntoView {
     let open = RwSignal::new(false);
-    crate::can(Action::Operate).then(|| {
+    crate::can(Permission::Operate).then(|| {
         view! {
             <button data-testid="start-run" on:click=move |_| open.set(true)>"Start run"</button>
             <Show when=move || open.get()>
@@ -57,20 +57,12 @@ fn Fields(entries: Vec<CatalogEntry>, close: impl Fn() + Copy + Send + Sync + 's
     let agent = RwSignal::new(String::new());
     let text = RwSignal::new(template(&entries.with_value(|all| all[0].clone())));
     let checked = Memo::new(move |_| text.with(|t| check_inputs(t, entry().inputs.as_ref())));
-    let (busy, refused) = (RwSignal::new(false), RwSignal::new(None::<String>));
+    let refused = RwSignal::new(None::<String>);
     let notices = use_notices();
     let navigate = use_navigate();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let Ok(inputs) = checked.get_untracked() else { return };
-        let start = StartRun {
-            workflow_name: entry().workflow_name,
-            inputs: Some(inputs),
-            agent_id: Some(agent.get_untracked()).filter(|a| !a.is_empty()),
-        };
-        busy.set(true);
-        let navigate = navigate.clone();
-        leptos::task::spawn_local(async move {
+    let start = Action::new_local(move |start: &StartRun| {
+        let (start, navigate) = (start.clone(), navigate.clone());
+        async move {
             match api::start_run(&start).await {
                 Ok(run) => {
                     notices.say(
@@ -80,13 +72,20 @@ fn Fields(entries: Vec<CatalogEntry>, close: impl Fn() + Copy + Send + Sync + 's
                     close();
                     navigate(&api::pages::workflow(&run.id), NavigateOptions::default());
                 }
-                Err(error) => {
-                    refused.set(Some(error.message));
-                    busy.set(false);
-                }
+                Err(error) => refused.set(Some(error.message)),
             }
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(inputs) = checked.get_untracked() else { return };
+        start.dispatch(StartRun {
+            workflow_name: entry().workflow_name,
+            inputs: Some(inputs),
+            agent_id: Some(agent.get_untracked()).filter(|a| !a.is_empty()),
         });
     };
+    let busy = start.pending();
     view! {
         <form class="start-run" on:submit=submit>
             <label>"Workflow"
