@@ -119,18 +119,7 @@ mod tests {
     use chrono::Utc;
 
     fn run(status: RunStatus, tokens: Option<i64>) -> WorkflowRun {
-        WorkflowRun {
-            id: "abc".into(),
-            workflow_name: "Article_Writer".into(),
-            status,
-            started_at: Utc::now(),
-            completed_at: None,
-            duration_seconds: None,
-            total_tokens: tokens,
-            total_cost_usd: None,
-            error_message: None,
-            restarted_from: None,
-        }
+        WorkflowRun { total_tokens: tokens, ..WorkflowRun::new("abc", "w", status, Utc::now()) }
     }
 
     #[test]

@@ -65,6 +65,29 @@ pub struct WorkflowRun {
     pub restarted_from: Option<String>,
 }
 
+impl WorkflowRun {
+    /// A run that has just begun: no totals, no end yet.
+    pub fn new(
+        id: impl Into<String>,
+        workflow_name: impl Into<String>,
+        status: RunStatus,
+        started_at: DateTime<Utc>,
+    ) -> Self {
+        WorkflowRun {
+            id: id.into(),
+            workflow_name: workflow_name.into(),
+            status,
+            started_at,
+            completed_at: None,
+            duration_seconds: None,
+            total_tokens: None,
+            total_cost_usd: None,
+            error_message: None,
+            restarted_from: None,
+        }
+    }
+}
+
 /// `GET /api/workflows` answer: one page, and the cursor of the next one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunPage {
@@ -375,24 +398,9 @@ impl FromStr for RunSort {
 mod tests {
     use super::*;
 
-    fn run(status: RunStatus) -> WorkflowRun {
-        WorkflowRun {
-            id: "abc".into(),
-            workflow_name: "Article_Writer".into(),
-            status,
-            started_at: Utc::now(),
-            completed_at: None,
-            duration_seconds: None,
-            total_tokens: None,
-            total_cost_usd: None,
-            error_message: None,
-            restarted_from: None,
-        }
-    }
-
     #[test]
     fn queries_select_like_the_server() {
-        let r = run(RunStatus::Failed);
+        let r = WorkflowRun::new("abc", "Article_Writer", RunStatus::Failed, Utc::now());
         let q = |f: fn(&mut RunQuery)| {
             let mut query = RunQuery::default();
             f(&mut query);

@@ -128,16 +128,8 @@ mod tests {
     fn cursor_round_trips_and_is_tied_to_its_sort() {
         let filter = parse(&query("sort=-total_cost_usd"), Utc::now()).unwrap();
         let run = WorkflowRun {
-            id: "5b0c8b9e-0000-4000-8000-000000000000".into(),
-            workflow_name: "w".into(),
-            status: RunStatus::Completed,
-            started_at: Utc::now(),
-            completed_at: None,
-            duration_seconds: None,
-            total_tokens: None,
             total_cost_usd: Some(2.0),
-            error_message: None,
-            restarted_from: None,
+            ..WorkflowRun::new("5b0c8b9e-0000-4000-8000-000000000000", "w", RunStatus::Completed, Utc::now())
         };
         let cursor = encode(&run, &filter);
         assert_eq!(decode(&cursor, RunSort::TotalCostUsd, true).unwrap(), (SortKey::Float(2.0), run.id.clone()));

@@ -9,7 +9,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::StreamExt;
@@ -30,8 +30,8 @@ use crate::store::StoreError;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", get(all))
-        .route("/metrics/workflows/stream", get(workflows))
-        .route("/metrics/agents/stream", get(agents))
+        .route("/metrics/workflows/stream", get(fixed_topic("workflows")))
+        .route("/metrics/agents/stream", get(fixed_topic("agents")))
 }
 
 const REPLAY_BATCH: i64 = 500;
@@ -111,32 +111,18 @@ async fn all(
     open(state, caller, &headers, &query, list)
 }
 
-/// The seed's stream of workflow changes.
-async fn workflows(
-    state: State<AppState>,
-    caller: Option<Caller>,
-    headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    fixed_topic(&query)?;
-    open(state, caller, &headers, &query, "workflows")
-}
+/// What a stream handler answers: the stream, or why not (at once, nothing to await).
+type Opened = std::future::Ready<Result<Response, ApiError>>;
 
-/// The seed's stream of agent changes.
-async fn agents(
-    state: State<AppState>,
-    caller: Option<Caller>,
-    headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    fixed_topic(&query)?;
-    open(state, caller, &headers, &query, "agents")
-}
-
-fn fixed_topic(query: &StreamQuery) -> Result<(), ApiError> {
-    match query.topics {
-        Some(_) => Err(ApiError::invalid("this stream has a fixed topic; use /api/events?topics= to choose")),
-        None => Ok(()),
+/// The seed's streams, of one topic each (`workflows`, `agents`).
+fn fixed_topic(
+    topic: &'static str,
+) -> impl Fn(State<AppState>, Option<Caller>, HeaderMap, Query<StreamQuery>) -> Opened + Clone {
+    move |state, caller, headers, Query(query)| {
+        std::future::ready(match query.topics {
+            Some(_) => Err(ApiError::invalid("this stream has a fixed topic; use /api/events?topics= to choose")),
+            None => open(state, caller, &headers, &query, topic).map(IntoResponse::into_response),
+        })
     }
 }
 
