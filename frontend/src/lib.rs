@@ -92,12 +92,10 @@ fn Shell() -> impl IntoView {
 
     let signed = expect_context::<SignedIn>();
     let session = signed.0;
-    let sign_out = move |_| {
-        leptos::task::spawn_local(async move {
-            let _ = api::sign_out().await;
-            signed.end();
-        });
-    };
+    let sign_out = Action::new_local(move |_: &()| async move {
+        let _ = api::sign_out().await;
+        signed.end();
+    });
     view! {
             <a class="skip" href="#main">"Skip to content"</a>
             <header class="topbar">
@@ -128,7 +126,7 @@ fn Shell() -> impl IntoView {
                         <span class="who" data-testid="who" title="Signed in">
                             {s.name}<span class="role">{s.role.as_str()}</span>
                         </span>
-                        <button class="toggle" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                        <button class="toggle" data-testid="sign-out" on:click=move |_| { sign_out.dispatch(()); }>"Sign out"</button>
                     })}
                 </div>
             </header>

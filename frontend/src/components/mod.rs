@@ -14,3 +14,8 @@ pub use notices::{provide_notices, use_notices, NoticeArea, Tone};
 pub use run_actions::RunActions;
 pub use start_run::StartRunButton;
 pub use states::{Empty, Failure, Loading};
+
+/// Asks the browser's confirmation for something that cannot be undone.
+pub fn confirmed(question: &str) -> bool {
+    web_sys::window().and_then(|w| w.confirm_with_message(question).ok()).unwrap_or(false)
+}

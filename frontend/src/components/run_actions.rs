@@ -3,12 +3,8 @@
 use leptos::prelude::*;
 use shared::{Permission, WorkflowRun};
 
-use crate::components::{use_notices, Tone};
+use super::{confirmed, use_notices, Tone};
 use crate::{api, format};
-
-fn confirmed(question: &str) -> bool {
-    web_sys::window().and_then(|w| w.confirm_with_message(question).ok()).unwrap_or(false)
-}
 
 #[component]
 pub fn RunActions(#[prop(into)] run: Signal<WorkflowRun>) -> impl IntoView {

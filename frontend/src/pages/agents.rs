@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use shared::{AgentChange, AgentInfo, Event, Permission};
 
-use crate::components::{use_notices, AliveDot, Empty, Failure, Loading, Time, Tone};
+use crate::components::{confirmed, use_notices, AliveDot, Empty, Failure, Loading, Time, Tone};
 use crate::merge::Live;
 use crate::{api, live};
 
@@ -91,21 +91,21 @@ pub fn apply_agent_update(list: &mut Vec<AgentInfo>, event: &Event) -> bool {
 fn AgentRow(agent: AgentInfo) -> impl IntoView {
     let id = agent.agent_id.clone();
     let notices = use_notices();
-    let deregister = {
+    let deregister = Action::new_local(move |id: &String| {
+        let id = id.clone();
+        async move {
+            match api::deregister(&id).await {
+                Ok(_) => notices.say(Tone::Success, format!("Agent {id} deregistered.")),
+                Err(error) => notices.say(Tone::Error, format!("Could not deregister {id}: {error}")),
+            }
+        }
+    });
+    let ask = {
         let id = id.clone();
         move |_| {
-            let question = format!("Deregister agent {id}? It is removed until it registers again.");
-            let confirmed = web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false);
-            if !confirmed {
-                return;
+            if confirmed(&format!("Deregister agent {id}? It is removed until it registers again.")) {
+                deregister.dispatch(id.clone());
             }
-            let id = id.clone();
-            leptos::task::spawn_local(async move {
-                match api::deregister(&id).await {
-                    Ok(_) => notices.say(Tone::Success, format!("Agent {id} deregistered.")),
-                    Err(error) => notices.say(Tone::Error, format!("Could not deregister {id}: {error}")),
-                }
-            });
         }
     };
     view! {
@@ -127,7 +127,7 @@ fn AgentRow(agent: AgentInfo) -> impl IntoView {
             <td class="row-actions">
                 <a class="button small secondary" href=api::agent_docs(&id) target="_blank" rel="noopener noreferrer">"API docs ↗"</a>
                 {crate::can(Permission::Deregister).then(|| view! {
-                    <button class="small danger" on:click=deregister.clone()>"Deregister"</button>
+                    <button class="small danger" disabled=deregister.pending() on:click=ask.clone()>"Deregister"</button>
                 })}
             </td>
         </tr>

@@ -298,10 +298,9 @@ fn Json(title: &'static str, value: RwSignal<Option<Value>>) -> impl IntoView {
 #[component]
 fn Logs(run_id: String, logs: RwSignal<LogPage>) -> impl IntoView {
     let notices = use_notices();
-    let load_more = move |_| {
-        let Some(after) = logs.with_untracked(|l| l.next_after) else { return };
-        let id = run_id.clone();
-        leptos::task::spawn_local(async move {
+    let more = Action::new_local(move |after: &i64| {
+        let (id, after) = (run_id.clone(), *after);
+        async move {
             match api::run_logs(&id, after).await {
                 Ok(page) => logs.update(|l| {
                     l.lines.extend(page.lines.into_iter().filter(|line: &LogLine| line.id > after));
@@ -309,7 +308,12 @@ fn Logs(run_id: String, logs: RwSignal<LogPage>) -> impl IntoView {
                 }),
                 Err(error) => notices.say(Tone::Error, format!("Could not load more log lines: {error}")),
             }
-        });
+        }
+    });
+    let load_more = move |_| {
+        if let Some(after) = logs.with_untracked(|l| l.next_after) {
+            more.dispatch(after);
+        }
     };
     view! {
         <section class="panel">
@@ -330,7 +334,7 @@ fn Logs(run_id: String, logs: RwSignal<LogPage>) -> impl IntoView {
                 </ol>
             </Show>
             <Show when=move || logs.with(|l| l.next_after.is_some())>
-                <button class="secondary" on:click=load_more.clone()>"Load more"</button>
+                <button class="secondary" on:click=load_more disabled=more.pending()>"Load more"</button>
             </Show>
         </section>
     }
