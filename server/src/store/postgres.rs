@@ -12,7 +12,7 @@ use sqlx::{Connection, Pool, Postgres, Transaction};
 use std::time::Duration;
 
 use super::backend::Backend;
-use super::writer::{self, Recorded, Writer};
+use super::writer::{self, Numbered, Writer};
 use super::{EventStore, StoreError};
 use crate::events::EventBus;
 
@@ -129,6 +129,14 @@ impl writer::Hooks for Writes {
         })
     }
 
+    fn record<'c>(
+        &self,
+        conn: &'c mut PgConnection,
+        events: &'c [shared::Event],
+    ) -> BoxFuture<'c, sqlx::Result<Vec<i64>>> {
+        Box::pin(sql_common::record_events(conn, events))
+    }
+
     fn before_commit<'c>(&self, conn: &'c mut PgConnection, recorded: bool) -> BoxFuture<'c, sqlx::Result<()>> {
         Box::pin(async move {
             if recorded {
@@ -138,7 +146,7 @@ impl writer::Hooks for Writes {
         })
     }
 
-    fn deliver(&self, _events: Recorded) {}
+    fn deliver(&self, _events: Numbered) {}
 }
 
 super::sql::sql_store!(PgStore);

@@ -13,7 +13,7 @@ use sqlx::{Connection, Pool, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::writer::{self, Recorded, Writer};
+use super::writer::{self, Numbered, Writer};
 use crate::events::EventBus;
 
 pub struct SqliteStore {
@@ -139,6 +139,14 @@ impl writer::Hooks for Writes {
         })
     }
 
+    fn record<'c>(
+        &self,
+        conn: &'c mut SqliteConnection,
+        events: &'c [shared::Event],
+    ) -> BoxFuture<'c, sqlx::Result<Vec<i64>>> {
+        Box::pin(sql_common::record_events(conn, events))
+    }
+
     fn before_commit<'c>(&self, conn: &'c mut SqliteConnection, _recorded: bool) -> BoxFuture<'c, sqlx::Result<()>> {
         Box::pin(async move {
             sqlx::query("UPDATE dashboard_writer SET active = 0").execute(&mut *conn).await?;
@@ -147,7 +155,7 @@ impl writer::Hooks for Writes {
     }
 
     /// One process serves a SQLite file, so its own bus is every subscriber's.
-    fn deliver(&self, events: Recorded) {
+    fn deliver(&self, events: Numbered) {
         for (id, event) in events {
             self.bus.publish(Some(id), event);
         }

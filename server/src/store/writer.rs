@@ -16,9 +16,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Result, StoreError};
 
-/// Events a write recorded in `dashboard_events`, with their ids; delivered to
-/// subscribers once the write is committed.
-pub type Recorded = Vec<(i64, Event)>;
+/// The events a write makes; the writer records a batch's events in the event log in
+/// one go, before commit.
+pub type Recorded = Vec<Event>;
+
+/// Events as recorded, with their ids; delivered to subscribers after commit.
+pub type Numbered = Vec<(i64, Event)>;
 
 pub type Conn<DB> = <DB as Database>::Connection;
 
@@ -36,12 +39,15 @@ pub trait Hooks: Send + Sync + 'static {
     /// marks it as the dashboard's own (see the external-changes migration).
     fn begin<'c>(&self, conn: &'c mut Conn<Self::Db>) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Self::Db>>>;
 
+    /// Records `events` in the event log; their ids, in the same order.
+    fn record<'c>(&self, conn: &'c mut Conn<Self::Db>, events: &'c [Event]) -> BoxFuture<'c, sqlx::Result<Vec<i64>>>;
+
     /// Runs inside the transaction, last before commit; `recorded` says whether the
     /// batch recorded events.
     fn before_commit<'c>(&self, conn: &'c mut Conn<Self::Db>, recorded: bool) -> BoxFuture<'c, sqlx::Result<()>>;
 
     /// Hands committed events to subscribers.
-    fn deliver(&self, events: Recorded);
+    fn deliver(&self, events: Numbered);
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -140,21 +146,15 @@ async fn run_batch<H: Hooks>(pool: &Pool<H::Db>, hooks: &H, jobs: Vec<Box<dyn Jo
         Ok(conn) => conn,
         Err(error) => return refuse_all(jobs, &StoreError::from(error)),
     };
-    let (staged, unrun, failure) = run_jobs(&mut conn, hooks, jobs).await;
-    match failure {
-        None => {
-            let mut events = Vec::new();
-            let mut answers = Vec::with_capacity(staged.len());
-            for Staged { events: recorded, answer } in staged {
-                events.extend(recorded);
-                answers.push(answer);
-            }
+    let (staged, unrun, outcome) = run_jobs(&mut conn, hooks, jobs).await;
+    match outcome {
+        Ok(events) => {
             hooks.deliver(events);
-            for answer in answers {
+            for Staged { answer, .. } in staged {
                 answer(Ok(()));
             }
         }
-        Some(error) => {
+        Err(error) => {
             tracing::error!(%error, "a batch of writes was rolled back");
             // Whatever state the connection is in, the next batch gets a fresh one.
             conn.close_on_drop();
@@ -166,23 +166,24 @@ async fn run_batch<H: Hooks>(pool: &Pool<H::Db>, hooks: &H, jobs: Vec<Box<dyn Jo
     }
 }
 
-/// Runs the jobs in one transaction and commits it. Returns the staged writes, the
-/// jobs never run, and why the batch failed as a whole, if it did.
+/// Runs the jobs in one transaction, records their events and commits it. Returns the
+/// staged writes, the jobs never run, and the recorded events, or why the batch failed
+/// as a whole.
 async fn run_jobs<H: Hooks>(
     conn: &mut PoolConnection<H::Db>,
     hooks: &H,
     jobs: Vec<Box<dyn Job<H::Db>>>,
-) -> (Vec<Staged>, Vec<Box<dyn Job<H::Db>>>, Option<StoreError>) {
+) -> (Vec<Staged>, Vec<Box<dyn Job<H::Db>>>, Result<Numbered>) {
     let mut staged = Vec::with_capacity(jobs.len());
     let mut tx = match hooks.begin(conn).await {
         Ok(tx) => tx,
-        Err(error) => return (staged, jobs, Some(error.into())),
+        Err(error) => return (staged, jobs, Err(error.into())),
     };
     let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
         let mut savepoint = match Connection::begin(&mut *tx).await {
             Ok(savepoint) => savepoint,
-            Err(error) => return (staged, std::iter::once(job).chain(jobs).collect(), Some(error.into())),
+            Err(error) => return (staged, std::iter::once(job).chain(jobs).collect(), Err(error.into())),
         };
         let ended = match AssertUnwindSafe(job.run(&mut *savepoint)).catch_unwind().await {
             Ok(Some(write)) => {
@@ -192,21 +193,22 @@ async fn run_jobs<H: Hooks>(
             Ok(None) => savepoint.rollback().await,
             Err(_) => {
                 let error = StoreError::Internal("a write panicked; its batch was rolled back".to_owned());
-                return (staged, jobs.collect(), Some(error));
+                return (staged, jobs.collect(), Err(error));
             }
         };
         if let Err(error) = ended {
-            return (staged, jobs.collect(), Some(error.into()));
+            return (staged, jobs.collect(), Err(error.into()));
         }
     }
-    let recorded = staged.iter().any(|write| !write.events.is_empty());
-    if let Err(error) = hooks.before_commit(&mut tx, recorded).await {
-        return (staged, Vec::new(), Some(error.into()));
-    }
-    match tx.commit().await {
-        Ok(()) => (staged, Vec::new(), None),
-        Err(error) => (staged, Vec::new(), Some(error.into())),
-    }
+    let events: Vec<Event> = staged.iter_mut().flat_map(|write| std::mem::take(&mut write.events)).collect();
+    let finished = async {
+        let ids = if events.is_empty() { Vec::new() } else { hooks.record(&mut tx, &events).await? };
+        hooks.before_commit(&mut tx, !events.is_empty()).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(ids)
+    };
+    let outcome = finished.await.map(|ids| ids.into_iter().zip(events).collect()).map_err(StoreError::from);
+    (staged, Vec::new(), outcome)
 }
 
 fn refuse_all<DB: Database>(jobs: Vec<Box<dyn Job<DB>>>, error: &StoreError) {

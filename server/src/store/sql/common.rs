@@ -36,19 +36,28 @@ macro_rules! sql_common {
                 value.as_ref().map(serde_json::Value::to_string)
             }
 
-            /// Records `event` in the event log, in the write's transaction.
-            pub(super) async fn emit(conn: &mut Conn, event: Event) -> Result<(i64, Event)> {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO dashboard_events (kind, run_id, payload, created_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(event.name())
-                .bind(event.run_id().map(str::to_owned))
-                .bind(event.data().to_string())
-                .bind(Ts::now())
-                .fetch_one(&mut *conn)
-                .await?;
-                Ok((id, event))
+            /// Records a batch's events in the event log, in its transaction, with one
+            /// statement per thousand; returns their ids, in the events' order.
+            pub(super) async fn record_events(conn: &mut Conn, events: &[Event]) -> sqlx::Result<Vec<i64>> {
+                let now = Ts::now();
+                let mut ids = Vec::with_capacity(events.len());
+                for chunk in events.chunks(1000) {
+                    let mut query =
+                        QueryBuilder::<Db>::new("INSERT INTO dashboard_events (kind, run_id, payload, created_at) ");
+                    query.push_values(chunk, |mut row, event| {
+                        row.push_bind(event.name())
+                            .push_bind(event.run_id().map(str::to_owned))
+                            .push_bind(event.data().to_string())
+                            .push_bind(now);
+                    });
+                    query.push(" RETURNING id");
+                    let mut chunk_ids: Vec<i64> = query.build_query_scalar().fetch_all(&mut *conn).await?;
+                    // Rows take increasing ids in the order of the values; RETURNING may
+                    // list them in another.
+                    chunk_ids.sort_unstable();
+                    ids.extend(chunk_ids);
+                }
+                Ok(ids)
             }
 
             pub(super) async fn run_in(conn: &mut Conn, id: &str) -> Result<Option<WorkflowRun>> {
@@ -96,10 +105,9 @@ macro_rules! sql_common {
                 Ok((run.clone(), Event::WorkflowUpdate(run)))
             }
 
-            /// The run as it is now, recorded as a `workflow_update` event.
-            pub(super) async fn run_event(conn: &mut Conn, id: &str) -> Result<(WorkflowRun, (i64, Event))> {
-                let (run, event) = updated_run(conn, id).await?;
-                Ok((run, emit(conn, event).await?))
+            /// The run as it is now, and its `workflow_update` event.
+            pub(super) async fn run_event(conn: &mut Conn, id: &str) -> Result<(WorkflowRun, Event)> {
+                updated_run(conn, id).await
             }
 
             /// Inserts log lines and records a `run_log` event for each.
@@ -124,7 +132,7 @@ macro_rules! sql_common {
                     .fetch_one(&mut *conn)
                     .await?;
                     let line = LogLine::from(row);
-                    events.push(emit(conn, Event::RunLog(line.clone())).await?);
+                    events.push(Event::RunLog(line.clone()));
                     stored.push(line);
                 }
                 Ok((stored, events))
@@ -142,8 +150,7 @@ macro_rules! sql_common {
                 if let Some(audit) = audit {
                     record_audit(conn, audit).await?;
                 }
-                let event = emit(conn, Event::AgentUpdate(AgentUpdate { change, agent: agent.clone(), by })).await?;
-                Ok((agent, vec![event]))
+                Ok((agent.clone(), vec![Event::AgentUpdate(AgentUpdate { change, agent, by })]))
             }
 
             impl super::$store {

@@ -189,7 +189,7 @@ macro_rules! sql_runs {
                             .execute(&mut *conn)
                             .await?;
                             let stored = NodeState::from(row);
-                            let node_event = emit(conn, Event::NodeState(stored.clone())).await?;
+                            let node_event = Event::NodeState(stored.clone());
                             let (_, run_event) = run_event(conn, &id).await?;
                             Ok((stored, vec![node_event, run_event]))
                         })
