@@ -140,7 +140,11 @@ async fn unknown_agents_are_404(app: TestApp) {
 mod expiry {
     use super::*;
 
-    crate::on_both_databases!(backend: expires_then_is_removed, heartbeat_revives_before_removal);
+    crate::on_both_databases!(
+        backend: expires_then_is_removed,
+        heartbeat_revives_before_removal,
+        heartbeats_are_sent_live_but_not_kept
+    );
 
     async fn expires_then_is_removed(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| config.agent_grace = Duration::from_secs(1)).await;
@@ -175,8 +179,54 @@ mod expiry {
             !app.fetch::<AgentInfo>("/api/agents/flaky").await.is_alive
         })
         .await;
+        let mut events = app.events("/api/events?topics=agents", None).await;
+        events.expect(&["ready"]).await;
         app.posted_empty("/api/agents/flaky/heartbeat").await;
         let info: AgentInfo = app.fetch("/api/agents/flaky").await;
         assert!(info.is_alive);
+        // Coming back is a change of state: the event log keeps it for clients that resume.
+        let revived = events.expect(&["agent_update"]).await;
+        assert_eq!(
+            (revived.data["change"].as_str(), revived.data["agent"]["is_alive"].as_bool()),
+            (Some("revived"), Some(true))
+        );
+        assert!(revived.id.is_some(), "{revived:?}");
+    }
+
+    /// A live agent's heartbeat reaches the clients connected then (on PostgreSQL, on
+    /// every replica) and is not kept: a client resuming from before sees the
+    /// registration only.
+    async fn heartbeats_are_sent_live_but_not_kept(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut streams = vec![app.events("/api/events?topics=agents", None).await];
+        let replica = match backend {
+            Backend::Postgres => Some(app.replica().await),
+            Backend::Sqlite => None,
+        };
+        if let Some(replica) = &replica {
+            streams.push(replica.events("/api/events?topics=agents", None).await);
+        }
+        let mut before = 0;
+        for stream in &mut streams {
+            before = stream.expect(&["ready"]).await.data["last_event_id"].as_i64().unwrap();
+        }
+        app.posted("/api/agents/register", agent("steady", 60)).await;
+        for _ in 0..3 {
+            app.posted_empty("/api/agents/steady/heartbeat").await;
+        }
+        for stream in &mut streams {
+            let registered = stream.expect(&["agent_update"]).await;
+            assert_eq!(registered.data["change"], "registered");
+            assert!(registered.id.is_some());
+            for _ in 0..3 {
+                let beat = stream.expect(&["agent_update"]).await;
+                assert_eq!((beat.data["change"].as_str(), beat.id), (Some("heartbeat"), None), "{beat:?}");
+                assert_eq!(beat.data["agent"]["is_alive"], true);
+            }
+        }
+        let mut resumed = app.events("/api/events?topics=agents", Some(before)).await;
+        let replayed = resumed.replayed(&["agent_update"]).await;
+        let changes: Vec<_> = replayed.iter().map(|m| m.data["change"].clone()).collect();
+        assert_eq!(changes, vec![json!("registered")], "{replayed:?}");
     }
 }

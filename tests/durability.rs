@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::helpers::{Api, Backend, TestDb};
+use crate::helpers::{Api, Backend, TestApp, TestDb};
 use crate::process::Process;
 
 crate::on_both_databases!(
     backend: writes_survive_clients_that_hang_up,
     acknowledged_writes_survive_sigkill,
-    sigterm_ends_the_process_within_the_grace
+    sigterm_ends_the_process_within_the_grace,
+    a_failing_write_fails_alone
 );
 
 /// A POST as raw bytes, to send on a socket that is then reset.
@@ -218,4 +219,43 @@ async fn sigterm_ends_the_process_within_the_grace(backend: Backend) {
     // The next start opens the same database (nothing left locked) and writes.
     let process = Process::start(&db.url(), &[]).await;
     every_write_works(&process).await;
+}
+
+/// Writes that arrive together share a transaction; those that fail (a run past its
+/// token bound, found after its totals were updated; a finished run) fail alone and
+/// leave nothing, and every other write of their batches commits.
+async fn a_failing_write_fails_alone(backend: Backend) {
+    const MAX_TOKENS: i64 = 1_000_000_000_000;
+    let app = TestApp::spawn(backend).await;
+    let good = app.create_run(json!({"workflow_name": "good"})).await;
+    let full = app.create_run(json!({"workflow_name": "full"})).await;
+    app.posted(&format!("/api/workflows/{full}/states"), json!({"node_id": "all", "total_tokens": MAX_TOKENS})).await;
+    let done = app.create_run(json!({"workflow_name": "done"})).await;
+    app.posted(&format!("/api/workflows/{done}/complete"), json!({})).await;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for (run, writers, expected) in [
+        (&good, 8, StatusCode::CREATED),
+        (&full, 4, StatusCode::UNPROCESSABLE_ENTITY),
+        (&done, 4, StatusCode::CONFLICT),
+    ] {
+        for writer in 0..writers {
+            let (api, path) = (app.api.clone(), format!("/api/workflows/{run}/states"));
+            tasks.spawn(async move {
+                for n in 0..25 {
+                    let state = json!({"node_id": format!("w{writer}-n{n}"), "input_tokens": 7, "output_tokens": 3});
+                    let (status, body) = api.post(&path, state).await;
+                    assert_eq!(status, expected, "{path}: {body}");
+                }
+            });
+        }
+    }
+    while let Some(finished) = tasks.join_next().await {
+        finished.unwrap();
+    }
+    let totals = |detail: &Value| (detail["states"].as_array().unwrap().len(), detail["total_tokens"].as_i64());
+    assert_eq!(totals(&app.fetch(&format!("/api/workflows/{good}")).await), (200, Some(2000)));
+    assert_eq!(totals(&app.fetch(&format!("/api/workflows/{full}")).await), (1, Some(MAX_TOKENS)));
+    assert_eq!(totals(&app.fetch(&format!("/api/workflows/{done}")).await), (0, None));
+    summary_agrees(&app).await;
 }

@@ -91,14 +91,7 @@ async fn resume_replays_exactly_what_was_missed(app: TestApp) {
     app.posted_empty(&format!("/api/workflows/{id}/cancel")).await;
 
     let mut events = app.events("/api/events?topics=workflows", Some(seen)).await;
-    let mut replayed = Vec::new();
-    loop {
-        let message = events.expect(&["workflow_update", "ready"]).await;
-        if message.event == "ready" {
-            break;
-        }
-        replayed.push(message);
-    }
+    let replayed = events.replayed(&["workflow_update"]).await;
     let statuses: Vec<_> = replayed
         .iter()
         .map(|m| (m.data["id"].as_str().unwrap().to_owned(), m.data["status"].as_str().unwrap().to_owned()))

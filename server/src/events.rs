@@ -1,12 +1,12 @@
 //! The in-process event bus: every committed write is published here, and every SSE
 //! connection subscribes. Persisted events carry their `dashboard_events` id.
 
-use shared::Event;
+use shared::{AgentChange, Event};
 use std::sync::Arc;
 use tokio::sync::{broadcast, Notify};
 
-/// An event as it travels to subscribers; `id` is `None` for derived, unpersisted
-/// events (the summary), which never affect resume.
+/// An event as it travels to subscribers; `id` is `None` for events not kept in the
+/// event log (the summary, live agents' heartbeats), which never affect resume.
 #[derive(Debug, Clone)]
 pub struct Published {
     pub id: Option<i64>,
@@ -51,7 +51,9 @@ impl EventBus {
     pub fn publish(&self, id: Option<i64>, event: Event) {
         match &event {
             Event::WorkflowUpdate(_) => self.totals_changed.notify_one(),
-            Event::AgentUpdate(_) => {
+            // A live agent's heartbeat changes neither the count of agents alive nor
+            // when the next one expires before it is due.
+            Event::AgentUpdate(update) if update.change != AgentChange::Heartbeat => {
                 self.totals_changed.notify_one();
                 self.agents_changed.notify_one();
             }

@@ -79,7 +79,10 @@ pub struct AgentDeleted {
 #[serde(rename_all = "lowercase")]
 pub enum AgentChange {
     Registered,
+    /// A heartbeat of an agent that was alive (not kept in the event log).
     Heartbeat,
+    /// A heartbeat of an agent that had expired: it is alive again.
+    Revived,
     Expired,
     Removed,
 }

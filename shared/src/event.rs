@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentUpdate, LogLine, NodeState, Summary, WorkflowRun};
+use crate::{AgentChange, AgentUpdate, LogLine, NodeState, Summary, WorkflowRun};
 
 /// A live event. On the SSE wire the variant name is the `event:` field and the
 /// content is `data:`; persisted events also carry an increasing `id:`.
@@ -61,6 +61,13 @@ impl Event {
             Event::RunLog(line) => Some(&line.run_id),
             _ => None,
         }
+    }
+
+    /// Whether the event log keeps it for clients that resume. A live agent's
+    /// heartbeat is sent only to the clients connected then: it is the most frequent
+    /// write, and a client that missed one learns as much from the next.
+    pub fn is_kept(&self) -> bool {
+        !matches!(self, Event::AgentUpdate(AgentUpdate { change: AgentChange::Heartbeat, .. }))
     }
 }
 

@@ -88,6 +88,18 @@ impl EventStream {
         }
     }
 
+    /// The events of `kinds` a resumed stream replays, which come before its `ready`.
+    pub async fn replayed(&mut self, kinds: &[&str]) -> Vec<SseMessage> {
+        let mut replayed = Vec::new();
+        loop {
+            let message = self.expect(&[kinds, &["ready"]].concat()).await;
+            if message.event == "ready" {
+                return replayed;
+            }
+            replayed.push(message);
+        }
+    }
+
     /// Every message that arrives within `wait` of the previous one.
     pub async fn drain(&mut self, wait: Duration) -> Vec<SseMessage> {
         let mut all = Vec::new();

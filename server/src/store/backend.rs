@@ -16,6 +16,8 @@ pub(super) trait Backend: Send + Sync + 'static {
     const LIKE: &'static str;
     /// The database's clock, as SQL giving a `Ts` (leases compare it, not a replica's).
     const NOW: &'static str;
+    /// SQL that is true of an `agents` row alive at the time bound as `$2`.
+    const ALIVE_AT: &'static str;
     /// Statements run one at a time, outside a transaction, after a bulk load.
     const AFTER_BULK_LOAD: &'static [&'static str];
 

@@ -11,25 +11,18 @@ pub const MAX_COST_USD: f64 = 1_000_000_000.0;
 /// Seconds of one node, or of one run (about 31 years).
 pub const MAX_DURATION_SECONDS: f64 = 1_000_000_000.0;
 
-/// `total + more` tokens, refused beyond `MAX_TOKENS`.
-pub fn add_tokens(what: &str, total: Option<i64>, more: Option<i64>) -> Result<Option<i64>, StoreError> {
-    if more.is_none() {
-        return Ok(total);
+/// Refuses a run whose totals, grown by a report, left their bounds (the write that
+/// grew them is then rolled back).
+pub fn check_totals(what: &str, tokens: Option<i64>, cost_usd: Option<f64>) -> Result<(), StoreError> {
+    if tokens.is_some_and(|tokens| !(0..=MAX_TOKENS).contains(&tokens)) {
+        return Err(StoreError::Unprocessable(format!("{what} total_tokens would leave the range 0 to {MAX_TOKENS}")));
     }
-    let sum = total.unwrap_or(0).checked_add(more.unwrap_or(0)).filter(|sum| (0..=MAX_TOKENS).contains(sum));
-    sum.map(Some).ok_or_else(|| StoreError::Unprocessable(format!("{what} would leave the range 0 to {MAX_TOKENS}")))
-}
-
-/// `total + more` dollars, refused beyond `MAX_COST_USD`.
-pub fn add_cost(what: &str, total: Option<f64>, more: Option<f64>) -> Result<Option<f64>, StoreError> {
-    if more.is_none() {
-        return Ok(total);
+    if cost_usd.is_some_and(|cost| !(cost.is_finite() && (0.0..=MAX_COST_USD).contains(&cost))) {
+        return Err(StoreError::Unprocessable(format!(
+            "{what} total_cost_usd would leave the range 0 to {MAX_COST_USD}"
+        )));
     }
-    let sum = total.unwrap_or(0.0) + more.unwrap_or(0.0);
-    match sum.is_finite() && (0.0..=MAX_COST_USD).contains(&sum) {
-        true => Ok(Some(sum)),
-        false => Err(StoreError::Unprocessable(format!("{what} would leave the range 0 to {MAX_COST_USD}"))),
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -37,16 +30,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sums_stay_within_bounds() {
-        assert_eq!(add_tokens("t", None, None).unwrap(), None);
-        assert_eq!(add_tokens("t", Some(5), None).unwrap(), Some(5));
-        assert_eq!(add_tokens("t", None, Some(7)).unwrap(), Some(7));
-        assert_eq!(add_tokens("t", Some(MAX_TOKENS - 1), Some(1)).unwrap(), Some(MAX_TOKENS));
-        assert!(add_tokens("t", Some(MAX_TOKENS), Some(1)).is_err());
-        assert!(add_tokens("t", Some(i64::MAX), Some(i64::MAX)).is_err());
-        assert!(add_tokens("t", Some(-5), Some(1)).is_err());
-        assert_eq!(add_cost("c", Some(1.5), Some(2.0)).unwrap(), Some(3.5));
-        assert!(add_cost("c", Some(MAX_COST_USD), Some(1.0)).is_err());
-        assert!(add_cost("c", Some(f64::MAX), Some(f64::MAX)).is_err());
+    fn totals_stay_within_bounds() {
+        assert!(check_totals("r", None, None).is_ok());
+        assert!(check_totals("r", Some(MAX_TOKENS), Some(MAX_COST_USD)).is_ok());
+        assert!(check_totals("r", Some(MAX_TOKENS + 1), None).is_err());
+        assert!(check_totals("r", Some(-1), None).is_err());
+        assert!(check_totals("r", None, Some(MAX_COST_USD * 2.0)).is_err());
+        assert!(check_totals("r", None, Some(f64::INFINITY)).is_err());
     }
 }

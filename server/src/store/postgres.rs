@@ -4,9 +4,11 @@
 //!
 //! Every replica learns of every write, its own included, the same way: a committing
 //! writer sends `NOTIFY dashboard_events`, and each replica's relay LISTENs and
-//! publishes the new rows of `dashboard_events` to its bus, in id order.
+//! publishes the new rows of `dashboard_events` to its bus, in id order. Events the
+//! log does not keep (heartbeats) travel whole on `dashboard_live`.
 
 use futures_util::future::BoxFuture;
+use futures_util::TryFutureExt;
 use sqlx::postgres::{PgConnection, PgListener, PgPoolOptions};
 use sqlx::{Connection, Pool, Postgres, Transaction};
 use std::time::Duration;
@@ -17,6 +19,15 @@ use super::{EventStore, StoreError};
 use crate::events::EventBus;
 
 const CHANNEL: &str = "dashboard_events";
+/// Events not kept in the log travel whole, as JSON, in notifications on this channel.
+const LIVE_CHANNEL: &str = "dashboard_live";
+/// PostgreSQL refuses notification payloads of 8000 bytes or more.
+const MAX_PAYLOAD: usize = 7999;
+
+/// An unkept event as a notification's payload, if it fits in one.
+fn live_payload(event: &shared::Event) -> Option<String> {
+    serde_json::to_string(event).ok().filter(|payload| payload.len() <= MAX_PAYLOAD)
+}
 const RELAY_BATCH: i64 = 500;
 
 /// Arbitrary, fixed key of the advisory lock that orders event writers (migration
@@ -58,7 +69,7 @@ impl PgStore {
 
     async fn relay_from(&self, cursor: &mut i64) -> Result<(), StoreError> {
         let mut listener = PgListener::connect_with(&self.listen_pool).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, LIVE_CHANNEL]).await?;
         loop {
             // Listening first, then reading, so nothing committed in between is missed.
             loop {
@@ -72,7 +83,16 @@ impl PgStore {
                     break;
                 }
             }
-            listener.recv().await?;
+            loop {
+                let notification = listener.recv().await?;
+                if notification.channel() != LIVE_CHANNEL {
+                    break;
+                }
+                match serde_json::from_str(notification.payload()) {
+                    Ok(event) => self.bus.publish(None, event),
+                    Err(error) => tracing::warn!(%error, "an unreadable live event was skipped"),
+                }
+            }
         }
     }
 }
@@ -81,6 +101,7 @@ impl Backend for PgStore {
     type Db = Postgres;
     const NAME: &'static str = "postgres";
     const LIKE: &'static str = "ILIKE";
+    const ALIVE_AT: &'static str = "last_heartbeat + ttl_seconds * INTERVAL '1 second' > $2";
     const NOW: &'static str = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)";
     /// A bulk load updates the five totals rows in long transactions, leaving their old
     /// versions spread over thousands of pages that plain VACUUM frees but cannot
@@ -120,27 +141,43 @@ impl writer::Hooks for Writes {
     type Db = Postgres;
 
     fn begin<'c>(&self, conn: &'c mut PgConnection) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Postgres>>> {
-        Box::pin(async move {
-            let mut tx = conn.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_WRITE_LOCK).execute(&mut *tx).await?;
-            // Keeps the external-changes triggers quiet for the dashboard's own writes.
-            sqlx::query("SET LOCAL dashboard.writer = 'on'").execute(&mut *tx).await?;
-            Ok(tx)
-        })
+        // One round trip. The setting keeps the external-changes triggers quiet for
+        // the dashboard's own writes.
+        conn.begin_with(format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({EVENT_WRITE_LOCK}); SET LOCAL dashboard.writer = 'on'"
+        ))
+    }
+
+    fn execute<'c>(&self, conn: &'c mut PgConnection, sql: &'static str) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(sqlx::Executor::execute(conn, sqlx::raw_sql(sql)).map_ok(drop))
     }
 
     fn record<'c>(
         &self,
         conn: &'c mut PgConnection,
-        events: &'c [shared::Event],
+        events: &'c [&'c shared::Event],
     ) -> BoxFuture<'c, sqlx::Result<Vec<i64>>> {
         Box::pin(sql_common::record_events(conn, events))
     }
 
-    fn before_commit<'c>(&self, conn: &'c mut PgConnection, recorded: bool) -> BoxFuture<'c, sqlx::Result<()>> {
+    /// A heartbeat too large for a notification's payload is kept in the log instead.
+    fn keeps(&self, event: &shared::Event) -> bool {
+        event.is_kept() || live_payload(event).is_none()
+    }
+
+    fn before_commit<'c>(&self, conn: &'c mut PgConnection, events: &'c Numbered) -> BoxFuture<'c, sqlx::Result<()>> {
         Box::pin(async move {
-            if recorded {
+            if events.iter().any(|(id, _)| id.is_some()) {
                 sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut *conn).await?;
+            }
+            let live: Vec<String> =
+                events.iter().filter(|(id, _)| id.is_none()).filter_map(|(_, event)| live_payload(event)).collect();
+            if !live.is_empty() {
+                sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::TEXT[]) AS payload")
+                    .bind(LIVE_CHANNEL)
+                    .bind(live)
+                    .execute(&mut *conn)
+                    .await?;
             }
             Ok(())
         })

@@ -4,6 +4,7 @@
 //! processes writing the same file (the original runtime) are noticed by a watcher.
 
 use futures_util::future::BoxFuture;
+use futures_util::TryFutureExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::backend::Backend;
@@ -92,6 +93,8 @@ impl Backend for SqliteStore {
     type Db = Sqlite;
     const NAME: &'static str = "sqlite";
     const LIKE: &'static str = "LIKE";
+    /// Unreadable timestamps (another writer's format) count as expired.
+    const ALIVE_AT: &'static str = "julianday(last_heartbeat) + ttl_seconds / 86400.0 > julianday($2)";
     const NOW: &'static str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
     const AFTER_BULK_LOAD: &'static [&'static str] = &["ANALYZE"];
 
@@ -132,22 +135,27 @@ impl writer::Hooks for Writes {
     /// writes can then never fail on upgrading its lock when another process wrote.
     /// The mark keeps the external-changes triggers quiet for the dashboard's writes.
     fn begin<'c>(&self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Sqlite>>> {
-        Box::pin(async move {
-            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-            sqlx::query("UPDATE dashboard_writer SET active = 1").execute(&mut *tx).await?;
-            Ok(tx)
-        })
+        // One round trip, as SQLite runs every statement of a `BEGIN`.
+        conn.begin_with("BEGIN IMMEDIATE; UPDATE dashboard_writer SET active = 1")
+    }
+
+    fn execute<'c>(&self, conn: &'c mut SqliteConnection, sql: &'static str) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(sqlx::Executor::execute(conn, sqlx::raw_sql(sql)).map_ok(drop))
     }
 
     fn record<'c>(
         &self,
         conn: &'c mut SqliteConnection,
-        events: &'c [shared::Event],
+        events: &'c [&'c shared::Event],
     ) -> BoxFuture<'c, sqlx::Result<Vec<i64>>> {
         Box::pin(sql_common::record_events(conn, events))
     }
 
-    fn before_commit<'c>(&self, conn: &'c mut SqliteConnection, _recorded: bool) -> BoxFuture<'c, sqlx::Result<()>> {
+    fn before_commit<'c>(
+        &self,
+        conn: &'c mut SqliteConnection,
+        _events: &'c Numbered,
+    ) -> BoxFuture<'c, sqlx::Result<()>> {
         Box::pin(async move {
             sqlx::query("UPDATE dashboard_writer SET active = 0").execute(&mut *conn).await?;
             Ok(())
@@ -157,7 +165,7 @@ impl writer::Hooks for Writes {
     /// One process serves a SQLite file, so its own bus is every subscriber's.
     fn deliver(&self, events: Numbered) {
         for (id, event) in events {
-            self.bus.publish(Some(id), event);
+            self.bus.publish(id, event);
         }
     }
 }

@@ -2,15 +2,17 @@
 //! write to its end: a client that hangs up loses only its answer, and can never leave
 //! a transaction half-done on the connection that every later write needs.
 //!
-//! Writes that arrive together share one transaction and one commit (group commit),
-//! each under a savepoint of its own, so a write that fails is rolled back alone and
-//! the others still commit. Each caller is answered only after its write is durable.
+//! Writes that arrive together share one transaction and one commit (group commit).
+//! Each caller is answered only after its write is durable, and a write that fails
+//! fails alone: the batch so far is rolled back and the writes that had succeeded are
+//! run again, from then on each under a savepoint of its own. A batch without failures,
+//! the usual case, pays for no savepoints (each is a round trip to the database).
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use shared::Event;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Database, Pool, Transaction};
+use sqlx::{Database, Pool, Transaction};
 use std::panic::AssertUnwindSafe;
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,8 +22,9 @@ use super::{Result, StoreError};
 /// one go, before commit.
 pub type Recorded = Vec<Event>;
 
-/// Events as recorded, with their ids; delivered to subscribers after commit.
-pub type Numbered = Vec<(i64, Event)>;
+/// A batch's events with their ids in the event log (`None` for those not kept);
+/// delivered to subscribers after commit.
+pub type Numbered = Vec<(Option<i64>, Event)>;
 
 pub type Conn<DB> = <DB as Database>::Connection;
 
@@ -39,12 +42,24 @@ pub trait Hooks: Send + Sync + 'static {
     /// marks it as the dashboard's own (see the external-changes migration).
     fn begin<'c>(&self, conn: &'c mut Conn<Self::Db>) -> BoxFuture<'c, sqlx::Result<Transaction<'c, Self::Db>>>;
 
-    /// Records `events` in the event log; their ids, in the same order.
-    fn record<'c>(&self, conn: &'c mut Conn<Self::Db>, events: &'c [Event]) -> BoxFuture<'c, sqlx::Result<Vec<i64>>>;
+    /// Runs fixed SQL without parameters (the per-write savepoints): one round trip,
+    /// however many statements it holds.
+    fn execute<'c>(&self, conn: &'c mut Conn<Self::Db>, sql: &'static str) -> BoxFuture<'c, sqlx::Result<()>>;
 
-    /// Runs inside the transaction, last before commit; `recorded` says whether the
-    /// batch recorded events.
-    fn before_commit<'c>(&self, conn: &'c mut Conn<Self::Db>, recorded: bool) -> BoxFuture<'c, sqlx::Result<()>>;
+    /// Whether `event` goes into the event log.
+    fn keeps(&self, event: &Event) -> bool {
+        event.is_kept()
+    }
+
+    /// Records `events` in the event log; their ids, in the same order.
+    fn record<'c>(
+        &self,
+        conn: &'c mut Conn<Self::Db>,
+        events: &'c [&'c Event],
+    ) -> BoxFuture<'c, sqlx::Result<Vec<i64>>>;
+
+    /// Runs inside the transaction, last before commit, with the batch's events.
+    fn before_commit<'c>(&self, conn: &'c mut Conn<Self::Db>, events: &'c Numbered) -> BoxFuture<'c, sqlx::Result<()>>;
 
     /// Hands committed events to subscribers.
     fn deliver(&self, events: Numbered);
@@ -62,7 +77,10 @@ impl<DB: Database> Clone for Writer<DB> {
 }
 
 impl<DB: Database> Writer<DB> {
-    /// Starts the writer task on `pool` (which should hold one connection).
+    /// Starts the writer on `pool` (which should hold one connection), on a thread
+    /// of its own: a write waits on the database several times, and each answer
+    /// should wake the writer at once, not queue it behind the HTTP work on the
+    /// shared runtime (which under load tripled a write's time).
     pub fn start<H: Hooks<Db = DB>>(pool: Pool<DB>, hooks: H) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(serve(pool, hooks, queue));
@@ -70,15 +88,17 @@ impl<DB: Database> Writer<DB> {
     }
 
     /// Runs `work` in the writer's transaction and answers once it is committed.
-    /// Dropping the returned future does not stop the write once it is queued.
+    /// Dropping the returned future does not stop the write once it is queued. `work`
+    /// may run more than once (a clone each time) if its batch is rolled back and run
+    /// again; only the last run's effects are committed.
     pub async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<(T, Recorded)>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<(T, Recorded)>> + Clone + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Box::new(Write { work, reply }))
+            .send(Box::new(Write { work, done: None, reply: Some(reply) }))
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".to_owned()))?;
         // The sender is dropped without an answer only if the write panicked.
@@ -86,57 +106,63 @@ impl<DB: Database> Writer<DB> {
     }
 }
 
-/// A write staged in the batch's transaction, to be answered once the batch ends.
-struct Staged {
-    events: Recorded,
-    answer: Box<dyn FnOnce(Result<()>) + Send>,
-}
-
 trait Job<DB: Database>: Send {
-    /// Runs the write; answers at once and returns `None` if it failed.
-    fn run<'c>(self: Box<Self>, conn: &'c mut Conn<DB>) -> BoxFuture<'c, Option<Staged>>;
-    /// Answers a write that could not be run at all.
-    fn refuse(self: Box<Self>, error: StoreError);
+    /// Runs the write (again, if its batch was rolled back) and keeps its result;
+    /// returns its events, or `None` if it failed, in which case it has been answered.
+    fn run<'c>(&'c mut self, conn: &'c mut Conn<DB>) -> BoxFuture<'c, Option<Recorded>>;
+    /// Answers a write: with its result if its batch committed, else with why not.
+    fn answer(self: Box<Self>, failed: Option<&StoreError>);
 }
 
 struct Write<F, T> {
     work: F,
-    reply: oneshot::Sender<Result<T>>,
+    done: Option<T>,
+    /// Taken when the write is answered.
+    reply: Option<oneshot::Sender<Result<T>>>,
 }
 
 impl<DB, F, T> Job<DB> for Write<F, T>
 where
     DB: Database,
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<(T, Recorded)>> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<(T, Recorded)>> + Clone + Send + 'static,
 {
-    fn run<'c>(self: Box<Self>, conn: &'c mut Conn<DB>) -> BoxFuture<'c, Option<Staged>> {
-        let Write { work, reply } = *self;
-        let done = work(conn);
+    fn run<'c>(&'c mut self, conn: &'c mut Conn<DB>) -> BoxFuture<'c, Option<Recorded>> {
+        let work = (self.work.clone())(conn);
         Box::pin(async move {
-            match done.await {
-                Ok((value, events)) => Some(Staged {
-                    events,
-                    answer: Box::new(move |committed: Result<()>| {
-                        let _ = reply.send(committed.map(|()| value));
-                    }),
-                }),
+            match work.await {
+                Ok((value, events)) => {
+                    self.done = Some(value);
+                    Some(events)
+                }
                 Err(error) => {
-                    let _ = reply.send(Err(error));
+                    self.done = None;
+                    // Answered at once: a failed write has nothing to wait for.
+                    if let Some(reply) = self.reply.take() {
+                        let _ = reply.send(Err(error));
+                    }
                     None
                 }
             }
         })
     }
 
-    fn refuse(self: Box<Self>, error: StoreError) {
-        let _ = self.reply.send(Err(error));
+    fn answer(self: Box<Self>, failed: Option<&StoreError>) {
+        let answer = match (failed, self.done) {
+            (Some(error), _) => Err(error.retry_later()),
+            (None, Some(value)) => Ok(value),
+            (None, None) => Err(StoreError::Internal("a write was answered before it ran".to_owned())),
+        };
+        if let Some(reply) = self.reply {
+            let _ = reply.send(answer);
+        }
     }
 }
 
 async fn serve<H: Hooks>(pool: Pool<H::Db>, hooks: H, mut queue: mpsc::Receiver<Box<dyn Job<H::Db>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        tracing::trace!(writes = batch.len(), "a batch of writes");
         run_batch(&pool, &hooks, std::mem::take(&mut batch)).await;
     }
 }
@@ -144,75 +170,95 @@ async fn serve<H: Hooks>(pool: Pool<H::Db>, hooks: H, mut queue: mpsc::Receiver<
 async fn run_batch<H: Hooks>(pool: &Pool<H::Db>, hooks: &H, jobs: Vec<Box<dyn Job<H::Db>>>) {
     let mut conn = match pool.acquire().await {
         Ok(conn) => conn,
-        Err(error) => return refuse_all(jobs, &StoreError::from(error)),
+        Err(error) => return answer_all(jobs, Some(&StoreError::from(error))),
     };
-    let (staged, unrun, outcome) = run_jobs(&mut conn, hooks, jobs).await;
-    match outcome {
+    let mut batch = Batch { jobs: jobs.into_iter().map(|job| (job, None)).collect(), guarded: false };
+    match batch.commit(&mut conn, hooks).await {
         Ok(events) => {
             hooks.deliver(events);
-            for Staged { answer, .. } in staged {
-                answer(Ok(()));
-            }
+            answer_all(batch.into_jobs(), None);
         }
         Err(error) => {
             tracing::error!(%error, "a batch of writes was rolled back");
             // Whatever state the connection is in, the next batch gets a fresh one.
             conn.close_on_drop();
-            for Staged { answer, .. } in staged {
-                answer(Err(error.retry_later()));
-            }
-            refuse_all(unrun, &error);
+            answer_all(batch.into_jobs(), Some(&error));
         }
     }
 }
 
-/// Runs the jobs in one transaction, records their events and commits it. Returns the
-/// staged writes, the jobs never run, and the recorded events, or why the batch failed
-/// as a whole.
-async fn run_jobs<H: Hooks>(
-    conn: &mut PoolConnection<H::Db>,
-    hooks: &H,
-    jobs: Vec<Box<dyn Job<H::Db>>>,
-) -> (Vec<Staged>, Vec<Box<dyn Job<H::Db>>>, Result<Numbered>) {
-    let mut staged = Vec::with_capacity(jobs.len());
-    let mut tx = match hooks.begin(conn).await {
-        Ok(tx) => tx,
-        Err(error) => return (staged, jobs, Err(error.into())),
-    };
-    let mut jobs = jobs.into_iter();
-    while let Some(job) = jobs.next() {
-        let mut savepoint = match Connection::begin(&mut *tx).await {
-            Ok(savepoint) => savepoint,
-            Err(error) => return (staged, std::iter::once(job).chain(jobs).collect(), Err(error.into())),
-        };
-        let ended = match AssertUnwindSafe(job.run(&mut *savepoint)).catch_unwind().await {
-            Ok(Some(write)) => {
-                staged.push(write);
-                savepoint.commit().await
-            }
-            Ok(None) => savepoint.rollback().await,
-            Err(_) => {
-                let error = StoreError::Internal("a write panicked; its batch was rolled back".to_owned());
-                return (staged, jobs.collect(), Err(error));
-            }
-        };
-        if let Err(error) = ended {
-            return (staged, jobs.collect(), Err(error.into()));
-        }
-    }
-    let events: Vec<Event> = staged.iter_mut().flat_map(|write| std::mem::take(&mut write.events)).collect();
-    let finished = async {
-        let ids = if events.is_empty() { Vec::new() } else { hooks.record(&mut tx, &events).await? };
-        hooks.before_commit(&mut tx, !events.is_empty()).await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(ids)
-    };
-    let outcome = finished.await.map(|ids| ids.into_iter().zip(events).collect()).map_err(StoreError::from);
-    (staged, Vec::new(), outcome)
-}
-
-fn refuse_all<DB: Database>(jobs: Vec<Box<dyn Job<DB>>>, error: &StoreError) {
+fn answer_all<DB: Database>(jobs: Vec<Box<dyn Job<DB>>>, failed: Option<&StoreError>) {
     for job in jobs {
-        job.refuse(error.retry_later());
+        job.answer(failed);
+    }
+}
+
+/// The writes of one transaction, each with its events once it has run. A write that
+/// fails is answered and dropped.
+struct Batch<DB: Database> {
+    jobs: Vec<(Box<dyn Job<DB>>, Option<Recorded>)>,
+    /// Whether each write runs under a savepoint: after the batch's first failure.
+    guarded: bool,
+}
+
+impl<DB: Database> Batch<DB> {
+    fn into_jobs(self) -> Vec<Box<dyn Job<DB>>> {
+        self.jobs.into_iter().map(|(job, _)| job).collect()
+    }
+
+    /// Runs the writes in one transaction, records their events and commits it;
+    /// returns the events with their ids.
+    async fn commit<H: Hooks<Db = DB>>(&mut self, conn: &mut PoolConnection<DB>, hooks: &H) -> Result<Numbered> {
+        let mut tx = hooks.begin(conn).await?;
+        while let Some(failed) = self.run(&mut tx, hooks).await? {
+            // Undo the batch so far, the failed write's part included, and run it
+            // again without that write, each write under a savepoint from now on.
+            tx.rollback().await?;
+            self.jobs.remove(failed);
+            self.guarded = true;
+            tx = hooks.begin(conn).await?;
+        }
+        let events: Vec<Event> =
+            self.jobs.iter_mut().flat_map(|(_, events)| events.take().unwrap_or_default()).collect();
+        let kept: Vec<&Event> = events.iter().filter(|event| hooks.keeps(event)).collect();
+        let mut ids = match kept.is_empty() {
+            true => Vec::new(),
+            false => hooks.record(&mut tx, &kept).await?,
+        }
+        .into_iter();
+        let numbered: Numbered =
+            events.into_iter().map(|event| (if hooks.keeps(&event) { ids.next() } else { None }, event)).collect();
+        hooks.before_commit(&mut tx, &numbered).await?;
+        tx.commit().await?;
+        Ok(numbered)
+    }
+
+    /// Runs every write in order. Unguarded, stops at the first that fails and returns
+    /// its place; guarded, rolls a failed write back to its savepoint and goes on.
+    async fn run<H: Hooks<Db = DB>>(&mut self, conn: &mut Conn<DB>, hooks: &H) -> Result<Option<usize>> {
+        if self.guarded {
+            hooks.execute(conn, "SAVEPOINT write").await?;
+        }
+        let mut place = 0;
+        while place < self.jobs.len() {
+            let (job, events) = &mut self.jobs[place];
+            *events = match AssertUnwindSafe(job.run(conn)).catch_unwind().await {
+                Ok(events) => events,
+                Err(_) => return Err(StoreError::Internal("a write panicked; its batch was rolled back".to_owned())),
+            };
+            match (events.is_some(), self.guarded) {
+                (true, false) => {}
+                (false, false) => return Ok(Some(place)),
+                // The savepoint is released and set anew, or rolled back to (which
+                // keeps it), in one round trip.
+                (true, true) => hooks.execute(conn, "RELEASE SAVEPOINT write; SAVEPOINT write").await?,
+                (false, true) => hooks.execute(conn, "ROLLBACK TO SAVEPOINT write").await?,
+            }
+            match events.is_some() {
+                true => place += 1,
+                false => drop(self.jobs.remove(place)),
+            }
+        }
+        Ok(None)
     }
 }

@@ -38,15 +38,24 @@ macro_rules! sql_agents {
                     let id = id.to_owned();
                     self.write(move |conn| {
                         Box::pin(async move {
-                            let row: Option<AgentRow> = sqlx::query_as(&format!(
-                                "UPDATE agents SET last_heartbeat = $2 WHERE agent_id = $1 RETURNING {AGENT_COLUMNS}"
-                            ))
-                            .bind(&id)
-                            .bind(Ts::now())
-                            .fetch_optional(&mut *conn)
-                            .await?;
-                            let row = row.ok_or_else(|| StoreError::NotFound(format!("no agent with id {id}")))?;
-                            agent_event(conn, row, AgentChange::Heartbeat, None).await
+                            let now = Ts::now();
+                            // Usually the agent is alive: one statement, and an event that
+                            // is not kept. Else it comes back, which the event log keeps.
+                            let alive = format!(" AND {}", <Self as Backend>::ALIVE_AT);
+                            for (condition, change) in [(alive.as_str(), AgentChange::Heartbeat), ("", AgentChange::Revived)] {
+                                let row: Option<AgentRow> = sqlx::query_as(&format!(
+                                    "UPDATE agents SET last_heartbeat = $2 WHERE agent_id = $1{condition} \
+                                     RETURNING {AGENT_COLUMNS}"
+                                ))
+                                .bind(&id)
+                                .bind(now)
+                                .fetch_optional(&mut *conn)
+                                .await?;
+                                if let Some(row) = row {
+                                    return agent_event(conn, row, change, None).await;
+                                }
+                            }
+                            Err(StoreError::NotFound(format!("no agent with id {id}")))
                         })
                     })
                     .await

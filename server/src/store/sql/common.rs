@@ -38,7 +38,7 @@ macro_rules! sql_common {
 
             /// Records a batch's events in the event log, in its transaction, with one
             /// statement per thousand; returns their ids, in the events' order.
-            pub(super) async fn record_events(conn: &mut Conn, events: &[Event]) -> sqlx::Result<Vec<i64>> {
+            pub(super) async fn record_events(conn: &mut Conn, events: &[&Event]) -> sqlx::Result<Vec<i64>> {
                 let now = Ts::now();
                 let mut ids = Vec::with_capacity(events.len());
                 for chunk in events.chunks(1000) {
@@ -82,6 +82,14 @@ macro_rules! sql_common {
                 Ok(run)
             }
 
+            /// Why a run took no report: it does not exist, or it has finished.
+            pub(super) async fn inactive(conn: &mut Conn, id: &str) -> StoreError {
+                match active_run(conn, id).await {
+                    Err(error) => error,
+                    Ok(_) => StoreError::Conflict(format!("run {id} takes no more reports")),
+                }
+            }
+
             /// Fencing: a dashboard process records into a dispatched run only while the
             /// run is still its own (a replica may have taken it over).
             pub(super) async fn check_follower(conn: &mut Conn, id: &str, follower: Option<&str>) -> Result<()> {
@@ -100,14 +108,10 @@ macro_rules! sql_common {
                 }
             }
 
-            pub(super) async fn updated_run(conn: &mut Conn, id: &str) -> Result<(WorkflowRun, Event)> {
-                let run = run_in(conn, id).await?.ok_or_else(|| not_found(id))?;
-                Ok((run.clone(), Event::WorkflowUpdate(run)))
-            }
-
             /// The run as it is now, and its `workflow_update` event.
             pub(super) async fn run_event(conn: &mut Conn, id: &str) -> Result<(WorkflowRun, Event)> {
-                updated_run(conn, id).await
+                let run = run_in(conn, id).await?.ok_or_else(|| not_found(id))?;
+                Ok((run.clone(), Event::WorkflowUpdate(run)))
             }
 
             /// Inserts log lines and records a `run_log` event for each.
@@ -159,6 +163,7 @@ macro_rules! sql_common {
                 where
                     T: Send + 'static,
                     F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, Result<(T, Recorded)>>
+                        + Clone
                         + Send
                         + 'static,
                 {

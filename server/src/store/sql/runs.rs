@@ -165,10 +165,23 @@ macro_rules! sql_runs {
                     let text = serde_json::to_string(&state).map_err(|e| StoreError::Unprocessable(e.to_string()))?;
                     self.write(move |conn| {
                         Box::pin(async move {
-                            let run = active_run(conn, &id).await?;
-                            // Totals grow as nodes report, so a running run shows what it has spent so far.
-                            let tokens = limits::add_tokens("the run's total_tokens", run.total_tokens, state.tokens())?;
-                            let cost = limits::add_cost("the run's total_cost_usd", run.total_cost_usd, state.cost_usd)?;
+                            // Totals grow as nodes report, so a running run shows what it has
+                            // spent so far. One statement takes the report and returns the run.
+                            let updated: Option<RunRow> = sqlx::query_as(&format!(
+                                "UPDATE workflow_runs SET status = 'running', \
+                                 total_tokens = COALESCE(total_tokens + $2, total_tokens, $2), \
+                                 total_cost_usd = COALESCE(total_cost_usd + $3, total_cost_usd, $3) \
+                                 WHERE id = $1 AND {ACTIVE} RETURNING {RUN_COLUMNS}"
+                            ))
+                            .bind(&id)
+                            .bind(state.tokens())
+                            .bind(state.cost_usd)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                            let Some(run) = updated.map(WorkflowRun::try_from).transpose()? else {
+                                return Err(inactive(conn, &id).await);
+                            };
+                            limits::check_totals("the run's", run.total_tokens, run.total_cost_usd)?;
                             let row: StateRow = sqlx::query_as(
                                 "INSERT INTO execution_states (run_id, node_id, state_data, created_at) \
                                  VALUES ($1, $2, $3, $4) RETURNING id, run_id, node_id, state_data, created_at",
@@ -179,19 +192,9 @@ macro_rules! sql_runs {
                             .bind(Ts::now())
                             .fetch_one(&mut *conn)
                             .await?;
-                            sqlx::query(
-                                "UPDATE workflow_runs SET status = 'running', total_tokens = $2, total_cost_usd = $3 \
-                                 WHERE id = $1",
-                            )
-                            .bind(&id)
-                            .bind(tokens)
-                            .bind(cost)
-                            .execute(&mut *conn)
-                            .await?;
                             let stored = NodeState::from(row);
                             let node_event = Event::NodeState(stored.clone());
-                            let (_, run_event) = run_event(conn, &id).await?;
-                            Ok((stored, vec![node_event, run_event]))
+                            Ok((stored, vec![node_event, Event::WorkflowUpdate(run)]))
                         })
                     })
                     .await
