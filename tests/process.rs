@@ -54,6 +54,15 @@ impl Process {
         std::io::BufReader::new(self.child.stdout.as_mut().expect("started with start_piped"))
     }
 
+    /// Resident memory, in MB. Only the load bench measures it; tests assert behaviour.
+    #[allow(dead_code)]
+    pub fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS")).expect("VmRSS in /proc/PID/status");
+        let kib: f64 = line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).unwrap();
+        kib / 1024.0
+    }
+
     /// SIGKILL: the process ends at once, mid-write, with nothing cleaned up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

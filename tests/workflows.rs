@@ -9,6 +9,7 @@ crate::on_both_databases!(
     logs_page_with_an_after_cursor,
     filters_narrow_the_list,
     text_search_is_case_insensitive_and_literal,
+    text_search_finds_rare_runs_among_many,
     time_range_filters,
     keyset_pages_are_complete_and_stable_under_inserts,
     sorting_by_cost_pages_in_order,
@@ -113,6 +114,60 @@ async fn text_search_is_case_insensitive_and_literal(app: TestApp) {
     assert_eq!(names(&list(&app, "q=article_w").await), ["Article_Writer"], "`_` is literal, case ignored");
     assert_eq!(names(&list(&app, "q=100%25").await), ["support 100%"]);
     assert_eq!(list(&app, &format!("q={}", &id[..8])).await[0].id, id, "ids are searched too");
+}
+
+/// Runs another writer made: 1,500 of them, a minute apart, every 500th a "Needle".
+fn many_runs(sqlite: bool) -> String {
+    let (numbers, id, started) = match sqlite {
+        true => (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) SELECT i FROM n",
+            "printf('run-%05d', i)",
+            "datetime('2026-01-01', '+' || i || ' minutes')",
+        ),
+        false => (
+            "SELECT i FROM generate_series(1, 1500) AS i",
+            "'run-' || lpad(i::text, 5, '0')",
+            "TIMESTAMP '2026-01-01' + i * INTERVAL '1 minute'",
+        ),
+    };
+    format!(
+        "INSERT INTO workflow_runs (id, workflow_name, status, started_at) \
+         SELECT {id}, CASE WHEN i % 500 = 0 THEN 'Needle Finder' ELSE 'haystack' END, 'completed', {started} \
+         FROM ({numbers}) AS numbers"
+    )
+}
+
+/// Matches far below the newest runs are found (through the search index), pages
+/// stay complete, and renamed or deleted runs are found as they are now.
+async fn text_search_finds_rare_runs_among_many(app: TestApp) {
+    let sqlite = app.db.url().starts_with("sqlite:");
+    app.db.execute_as_another_writer(&many_runs(sqlite)).await;
+    let ids = |runs: Vec<WorkflowRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(list(&app, "q=needle").await), ["run-01500", "run-01000", "run-00500"]);
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: RunPage = app.fetch(&format!("/api/workflows?q=NEEDLE&limit=1{cursor}")).await;
+        paged.extend(ids(page.runs));
+        match page.next_cursor {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, ["run-01500", "run-01000", "run-00500"], "one run a page");
+    let found = ids(list(&app, "q=run-0004").await);
+    assert_eq!(found, (40..50).rev().map(|i| format!("run-{i:05}")).collect::<Vec<_>>(), "ids, far down");
+    assert_eq!(ids(list(&app, "q=needle&status=failed").await), Vec::<String>::new());
+    assert_eq!(list(&app, "q=ha").await.len(), 50, "two characters: a page of the newest");
+
+    app.db
+        .execute_as_another_writer(
+            "UPDATE workflow_runs SET workflow_name = 'plain' WHERE id = 'run-01000'; \
+             DELETE FROM workflow_runs WHERE id = 'run-00500'",
+        )
+        .await;
+    assert_eq!(ids(list(&app, "q=needle").await), ["run-01500"]);
+    assert_eq!(ids(list(&app, "q=plain").await), ["run-01000"]);
 }
 
 async fn time_range_filters(app: TestApp) {

@@ -142,7 +142,9 @@ export const test = base.extend<Fixtures>({
     await dashboard.stop();
     rmSync(dir, { recursive: true, force: true });
   },
-  page: async ({ page, expectedConsoleErrors }, use) => {
+  // Depends on the dashboard so the console is checked before the server stops: a
+  // stream reconnecting to a stopped server would log errors of the teardown's making.
+  page: async ({ page, dashboard: _running, expectedConsoleErrors }, use) => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {

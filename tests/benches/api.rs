@@ -5,16 +5,16 @@
 //! filters, a deep keyset page, search), detail and summary; write throughput of the
 //! ingest API; the delay from a write to its SSE event at 50 subscribers; and runs
 //! dispatched to a demo agent (no simulated LLM time), from start to completion.
-//! Prints a Markdown table for the README.
+//! Prints a Markdown table for the README. (Concurrent load: the `load` bench.)
 
 #[path = "../helpers/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod helpers;
+mod seeded;
 
 use futures_util::future::join_all;
 use helpers::{config, Backend, TestApp, TestDb};
 use serde_json::json;
-use server::config::{DatabaseArgs, SeedArgs};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -31,18 +31,7 @@ async fn main() {
     let backend = if args.iter().any(|a| a == "--postgres") { Backend::Postgres } else { Backend::Sqlite };
 
     let db = TestDb::create(backend).await;
-    let started = Instant::now();
-    server::seed::run(SeedArgs {
-        database: DatabaseArgs { database_url: db.url() },
-        runs,
-        agents: 20,
-        logs_per_run: 2,
-        days: 90,
-        random_seed: 1,
-    })
-    .await
-    .expect("seed");
-    let seeded = started.elapsed();
+    let seeded = seeded::seed(&db.url(), runs).await;
     let url = db.url();
     let app = TestApp::start(db, config(url)).await;
 
@@ -90,73 +79,6 @@ async fn main() {
     println!("Run on a demo agent, start → completed, one at a time: p50 {p50}, p95 {p95}, p99 {p99}");
     let [p50, p95, p99] = percentiles(&mut burst);
     println!("400 runs started at once by 8 clients: {per_second:.0} runs/s; start → completed p50 {p50}, p95 {p95}, p99 {p99}\n");
-    idle_streams(10_000).await;
-}
-
-/// The server's memory with `n` idle event streams open, and after `n` per-run
-/// streams were opened and left: a dashboard process of its own (the release build of
-/// the binary), on a fresh SQLite file, measured by its resident set size.
-async fn idle_streams(n: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let database = format!("sqlite://{}", dir.path().join("streams.db").display());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dashboard-under-test"))
-        .args(["dashboard", "--port", &port.to_string(), "--database-url", &database, "--max-streams", "20000"])
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start the dashboard");
-    let api = helpers::Api::new(format!("http://127.0.0.1:{port}"));
-    api.wait_until_ready().await;
-    let rss = || {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS"))
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        kib / 1024.0
-    };
-    let before = rss();
-    let open = |path: String| async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut seen = Vec::new();
-        while !String::from_utf8_lossy(&seen).contains("event: ready") {
-            let mut chunk = [0u8; 4096];
-            let read = stream.read(&mut chunk).await.unwrap();
-            assert!(read > 0, "stream closed: {}", String::from_utf8_lossy(&seen));
-            seen.extend_from_slice(&chunk[..read]);
-        }
-        stream
-    };
-    // First streams opened and left (a finished run's page, visited n times), then n
-    // held open at once: the first must leave nothing behind.
-    let run = api.create_run(json!({ "workflow_name": "finished" })).await;
-    for batch in (0..n).collect::<Vec<_>>().chunks(200) {
-        let opened = join_all(batch.iter().map(|_| open(format!("/api/events?run={run}&topics=workflows,logs")))).await;
-        drop(opened);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after_left = rss();
-    let mut streams = Vec::with_capacity(n);
-    for batch in (0..n).collect::<Vec<_>>().chunks(200) {
-        streams.extend(join_all(batch.iter().map(|_| open("/api/events".to_owned()))).await);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let with = rss();
-    let _ = child.kill();
-    let _ = child.wait();
-    println!(
-        "Event streams: {before:.0} MB RSS at start, {after_left:.0} MB after {n} opened and left, \
-         {with:.0} MB with {n} idle ones open ({:.1} KB each)",
-        (with - after_left) * 1024.0 / n as f64
-    );
 }
 
 /// Runs on an in-process demo agent (named: the seeded agents are not real) whose

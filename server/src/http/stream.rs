@@ -279,10 +279,10 @@ impl Feed {
         }
         loop {
             match live.recv().await {
-                Ok(Published { id: None, event }) => self.send_wanted(None, &event).await?,
+                Ok(published @ Published { id: None, .. }) => self.send_published(&published).await?,
                 Ok(Published { id: Some(id), .. }) if id <= cursor => {}
-                Ok(Published { id: Some(id), event }) if id == cursor + 1 => {
-                    self.send_wanted(Some(id), &event).await?;
+                Ok(published @ Published { id: Some(id), .. }) if id == cursor + 1 => {
+                    self.send_published(&published).await?;
                     cursor = id;
                 }
                 Ok(Published { id: Some(_), .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -327,8 +327,20 @@ impl Feed {
         Ok(())
     }
 
+    /// A live event, whose JSON every stream shares.
+    async fn send_published(&self, published: &Published) -> Result<(), Stop> {
+        if self.topics.wants(&published.event) {
+            self.send_data(published.id, published.event.name(), published.data()).await?;
+        }
+        Ok(())
+    }
+
     async fn send(&self, id: Option<i64>, event: &Event) -> Result<(), Stop> {
-        let mut sse = SseEvent::default().event(event.name()).data(event.data().to_string());
+        self.send_data(id, event.name(), &event.data().to_string()).await
+    }
+
+    async fn send_data(&self, id: Option<i64>, name: &str, data: &str) -> Result<(), Stop> {
+        let mut sse = SseEvent::default().event(name).data(data);
         if let Some(id) = id {
             sse = sse.id(id.to_string());
         }

@@ -16,6 +16,10 @@ pub(super) trait Backend: Send + Sync + 'static {
     const LIKE: &'static str;
     /// The database's clock, as SQL giving a `Ts` (leases compare it, not a replica's).
     const NOW: &'static str;
+    /// Where text search has an index table of its own (SQLite's FTS5): SQL choosing
+    /// the runs it finds for a phrase bound next, up to a closing parenthesis. Else the
+    /// search condition itself is served by an index (PostgreSQL's pg_trgm).
+    const SEARCH_MATCH: Option<&'static str>;
     /// SQL that is true of an `agents` row alive at the time bound as `$2`.
     const ALIVE_AT: &'static str;
     /// Statements run one at a time, outside a transaction, after a bulk load.

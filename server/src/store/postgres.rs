@@ -101,6 +101,7 @@ impl Backend for PgStore {
     type Db = Postgres;
     const NAME: &'static str = "postgres";
     const LIKE: &'static str = "ILIKE";
+    const SEARCH_MATCH: Option<&'static str> = None;
     const ALIVE_AT: &'static str = "last_heartbeat + ttl_seconds * INTERVAL '1 second' > $2";
     const NOW: &'static str = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)";
     /// A bulk load updates the five totals rows in long transactions, leaving their old

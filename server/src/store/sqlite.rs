@@ -93,6 +93,7 @@ impl Backend for SqliteStore {
     type Db = Sqlite;
     const NAME: &'static str = "sqlite";
     const LIKE: &'static str = "LIKE";
+    const SEARCH_MATCH: Option<&'static str> = Some("id IN (SELECT id FROM run_search WHERE run_search MATCH ");
     /// Unreadable timestamps (another writer's format) count as expired.
     const ALIVE_AT: &'static str = "julianday(last_heartbeat) + ttl_seconds / 86400.0 > julianday($2)";
     const NOW: &'static str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";

@@ -9,54 +9,17 @@ macro_rules! sql_runs {
             #[async_trait::async_trait]
             impl crate::store::RunStore for super::$store {
                 async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>> {
-                    let key = match filter.sort {
-                        RunSort::StartedAt => "started_at",
-                        RunSort::DurationSeconds => "COALESCE(duration_seconds, -1)",
-                        RunSort::TotalTokens => "COALESCE(total_tokens, -1)",
-                        RunSort::TotalCostUsd => "COALESCE(total_cost_usd, -1)",
+                    let Some(text) = filter.text.as_deref() else {
+                        return self.runs_in(filter, Scope::All).await;
                     };
-                    let mut query =
-                        QueryBuilder::<Db>::new(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
-                    if !filter.statuses.is_empty() {
-                        query.push(" AND status IN (");
-                        let mut list = query.separated(", ");
-                        for status in &filter.statuses {
-                            list.push_bind(status.as_str());
-                        }
-                        query.push(")");
+                    // A common term fills the page from the newest rows at once. Otherwise
+                    // the index finds the few runs that match (it needs three characters).
+                    let newest = self.runs_in(filter, Scope::Newest).await?;
+                    if newest.len() as i64 >= filter.limit {
+                        return Ok(newest);
                     }
-                    if let Some(name) = &filter.workflow {
-                        query.push(" AND workflow_name = ").push_bind(name.clone());
-                    }
-                    if let Some(since) = filter.since {
-                        query.push(" AND started_at >= ").push_bind(since);
-                    }
-                    if let Some(until) = filter.until {
-                        query.push(" AND started_at < ").push_bind(until);
-                    }
-                    if let Some(text) = &filter.text {
-                        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-                        let pattern = format!("%{escaped}%");
-                        query
-                            .push(format!(" AND (workflow_name {} ", <Self as Backend>::LIKE))
-                            .push_bind(pattern.clone())
-                            .push(format!(" ESCAPE '\\' OR id {} ", <Self as Backend>::LIKE))
-                            .push_bind(pattern)
-                            .push(" ESCAPE '\\')");
-                    }
-                    let (direction, beyond) = if filter.descending { ("DESC", "<") } else { ("ASC", ">") };
-                    if let Some((position, id)) = &filter.after {
-                        query.push(format!(" AND ({key}, id) {beyond} ("));
-                        match *position {
-                            SortKey::Int(v) => query.push_bind(v),
-                            SortKey::Float(v) => query.push_bind(v),
-                            SortKey::Time(v) => query.push_bind(v),
-                        };
-                        query.push(", ").push_bind(id.clone()).push(")");
-                    }
-                    query.push(format!(" ORDER BY {key} {direction}, id {direction} LIMIT ")).push_bind(filter.limit);
-                    let found: Vec<RunRow> = query.build_query_as().fetch_all(self.reader()).await?;
-                    rows::runs(found)
+                    let scope = if text.chars().count() >= 3 { Scope::Matched(text) } else { Scope::All };
+                    self.runs_in(filter, scope).await
                 }
 
                 async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
@@ -332,6 +295,112 @@ macro_rules! sql_runs {
                     }
                     Ok(summary)
                 }
+            }
+
+            /// Runs a text search looks through.
+            enum Scope<'t> {
+                /// Every run (no text, or too short for the index).
+                All,
+                /// The newest `SEARCH_SCAN_FIRST` runs the other conditions allow.
+                Newest,
+                /// The runs the search index finds for the text.
+                Matched(&'t str),
+            }
+
+            /// How many of the newest runs a text search reads before it asks the index.
+            const SEARCH_SCAN_FIRST: i64 = 1000;
+
+            impl super::$store {
+                /// A page of runs: `filter`'s conditions over the runs of `scope`.
+                async fn runs_in(&self, filter: &RunFilter, scope: Scope<'_>) -> Result<Vec<WorkflowRun>> {
+                    let key = match filter.sort {
+                        RunSort::StartedAt => "started_at",
+                        RunSort::DurationSeconds => "COALESCE(duration_seconds, -1)",
+                        RunSort::TotalTokens => "COALESCE(total_tokens, -1)",
+                        RunSort::TotalCostUsd => "COALESCE(total_cost_usd, -1)",
+                    };
+                    let direction = if filter.descending { "DESC" } else { "ASC" };
+                    let order = format!(" ORDER BY {key} {direction}, id {direction}");
+                    let mut query = QueryBuilder::<Db>::new("");
+                    match scope {
+                        Scope::All => {
+                            query.push(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
+                            push_conditions(&mut query, filter, key, true);
+                        }
+                        Scope::Newest => {
+                            query.push(format!("SELECT * FROM (SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
+                            push_conditions(&mut query, filter, key, false);
+                            query.push(format!("{order} LIMIT {SEARCH_SCAN_FIRST}) AS newest WHERE 1 = 1"));
+                            push_text(&mut query, filter);
+                        }
+                        Scope::Matched(text) => {
+                            query.push(format!("WITH matched AS MATERIALIZED (SELECT {RUN_COLUMNS} FROM workflow_runs WHERE "));
+                            match <Self as Backend>::SEARCH_MATCH {
+                                Some(search) => {
+                                    let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+                                    query.push(search).push_bind(phrase).push(")");
+                                }
+                                None => {
+                                    query.push("1 = 1");
+                                    push_text(&mut query, filter);
+                                }
+                            }
+                            query.push(") SELECT * FROM matched WHERE 1 = 1");
+                            push_conditions(&mut query, filter, key, true);
+                        }
+                    }
+                    query.push(order).push(" LIMIT ").push_bind(filter.limit);
+                    let found: Vec<RunRow> = query.build_query_as().fetch_all(self.reader()).await?;
+                    rows::runs(found)
+                }
+            }
+
+            /// `filter`'s conditions, each as ` AND ...`; the text's only `with_text`.
+            fn push_conditions(query: &mut QueryBuilder<'_, Db>, filter: &RunFilter, key: &str, with_text: bool) {
+                if !filter.statuses.is_empty() {
+                    query.push(" AND status IN (");
+                    let mut list = query.separated(", ");
+                    for status in &filter.statuses {
+                        list.push_bind(status.as_str());
+                    }
+                    query.push(")");
+                }
+                if let Some(name) = &filter.workflow {
+                    query.push(" AND workflow_name = ").push_bind(name.clone());
+                }
+                if let Some(since) = filter.since {
+                    query.push(" AND started_at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    query.push(" AND started_at < ").push_bind(until);
+                }
+                if with_text {
+                    push_text(query, filter);
+                }
+                if let Some((position, id)) = &filter.after {
+                    let beyond = if filter.descending { "<" } else { ">" };
+                    query.push(format!(" AND ({key}, id) {beyond} ("));
+                    match *position {
+                        SortKey::Int(v) => query.push_bind(v),
+                        SortKey::Float(v) => query.push_bind(v),
+                        SortKey::Time(v) => query.push_bind(v),
+                    };
+                    query.push(", ").push_bind(id.clone()).push(")");
+                }
+            }
+
+            /// The text search, a case-insensitive substring of the name or the id.
+            fn push_text(query: &mut QueryBuilder<'_, Db>, filter: &RunFilter) {
+                let Some(text) = &filter.text else { return };
+                let like = <super::$store as Backend>::LIKE;
+                let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let pattern = format!("%{escaped}%");
+                query
+                    .push(format!(" AND (workflow_name {like} "))
+                    .push_bind(pattern.clone())
+                    .push(format!(" ESCAPE '\\' OR id {like} "))
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\')");
             }
         }
     };
