@@ -174,13 +174,13 @@ mod expiry {
 
     async fn heartbeat_revives_before_removal(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| config.agent_grace = Duration::from_secs(30)).await;
-        app.posted("/api/agents/register", agent("flaky", 1)).await;
-        crate::helpers::eventually("the agent expires", || async {
-            !app.fetch::<AgentInfo>("/api/agents/flaky").await.is_alive
-        })
-        .await;
         let mut events = app.events("/api/events?topics=agents", None).await;
         events.expect(&["ready"]).await;
+        app.posted("/api/agents/register", agent("flaky", 1)).await;
+        events.expect(&["agent_update"]).await;
+        // Waits for the expiry to be announced, so the next change seen is the heartbeat's.
+        let expired = events.expect(&["agent_update"]).await;
+        assert_eq!(expired.data["change"], "expired");
         app.posted_empty("/api/agents/flaky/heartbeat").await;
         let info: AgentInfo = app.fetch("/api/agents/flaky").await;
         assert!(info.is_alive);

@@ -23,3 +23,21 @@ test('empty states explain what to expect', async ({ page, dashboard }) => {
   await expect(page.getByText('No runs yet')).toBeVisible();
   await expect(page.getByText('No agents registered.')).toBeVisible();
 });
+
+test('the app arrives compressed as built, and its theme choice is remembered', async ({ page, dashboard }) => {
+  const wasm = page.waitForResponse((response) => response.url().endsWith('.wasm'));
+  await page.goto(dashboard.url);
+  expect((await wasm).headers()['content-encoding']).toBe('br');
+  await waitLive(page);
+
+  const html = page.locator('html');
+  const toggle = page.getByRole('button', { name: /Dark|Light/ });
+  const before = await toggle.textContent();
+  await toggle.click();
+  await expect(toggle).not.toHaveText(before ?? '');
+  const chosen = (await toggle.textContent())?.includes('Dark') ? 'dark' : 'light';
+  await expect(html).toHaveClass(chosen);
+  await page.reload();
+  await expect(html).toHaveClass(chosen);
+  await expect(toggle).toHaveText(new RegExp(chosen, 'i'));
+});

@@ -7,11 +7,11 @@ mod format;
 mod live;
 mod merge;
 mod pages;
+mod theme;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{ParamSegment, StaticSegment};
-use leptos_use::{use_color_mode, ColorMode, UseColorModeReturn};
 use shared::{Event, Permission, Session, Summary};
 
 use api::pages::{self as paths, segment};
@@ -86,9 +86,7 @@ fn Shell() -> impl IntoView {
             summary.set(Some(totals.clone()));
         }
     });
-    let UseColorModeReturn { mode, set_mode, .. } = use_color_mode();
-    let toggle_theme =
-        move |_| set_mode.set(if mode.get() == ColorMode::Dark { ColorMode::Light } else { ColorMode::Dark });
+    let theme = theme::Theme::new();
 
     let signed = expect_context::<SignedIn>();
     let session = signed.0;
@@ -119,8 +117,8 @@ fn Shell() -> impl IntoView {
                     >
                         {move || if clock.utc.get() { "UTC" } else { "Local" }}
                     </button>
-                    <button class="toggle" title="Switch between light and dark theme" on:click=toggle_theme>
-                        {move || if mode.get() == ColorMode::Dark { "☾ Dark" } else { "☀ Light" }}
+                    <button class="toggle" title="Switch between light and dark theme" on:click=move |_| theme.toggle()>
+                        {move || if theme.dark.get() { "☾ Dark" } else { "☀ Light" }}
                     </button>
                     {move || session.get().filter(|s| s.auth).map(|s| view! {
                         <span class="who" data-testid="who" title="Signed in">

@@ -1,6 +1,5 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos_use::use_interval_fn;
 
 use crate::format;
 
@@ -13,7 +12,10 @@ pub struct Clock {
 
 pub fn provide_clock() -> Clock {
     let clock = Clock { now: RwSignal::new(Utc::now()), utc: RwSignal::new(true) };
-    use_interval_fn(move || clock.now.set(Utc::now()), 1000);
+    let tick = set_interval_with_handle(move || clock.now.set(Utc::now()), std::time::Duration::from_secs(1));
+    if let Ok(tick) = tick {
+        on_cleanup(move || tick.clear());
+    }
     provide_context(clock);
     clock
 }

@@ -1,8 +1,12 @@
 //! The browser app, embedded in the binary from `dist/` (`trunk build --release`), so
 //! a user runs one file. Unknown paths get `index.html` so deep links work; hashed
-//! assets are cached forever, `index.html` is revalidated by its ETag.
+//! assets are cached forever, `index.html` is revalidated by its ETag. The app's code
+//! is sent as compressed when it was built (`scripts/build.sh`), so no request pays
+//! for compressing it.
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use std::borrow::Cow;
+
+use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -32,7 +36,15 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     }
     let path = uri.path().trim_start_matches('/');
     match Assets::get(path) {
-        Some(file) if !path.is_empty() && path != INDEX => asset(path, file, "public, max-age=31536000, immutable"),
+        Some(file) if !path.is_empty() && path != INDEX => {
+            let mut response = asset(path, file, "public, max-age=31536000, immutable");
+            if let Some((data, encoding)) = precompressed(path, &headers) {
+                *response.body_mut() = data.into_owned().into();
+                response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            }
+            response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
+            response
+        }
         // A missing file with an extension is a broken link, not a page of the app.
         None if path.rsplit('/').next().is_some_and(|name| name.contains('.')) => {
             error_response(StatusCode::NOT_FOUND, "not_found", format!("no file /{path}"))
@@ -93,6 +105,28 @@ fn asset(path: &str, file: rust_embed::EmbeddedFile, cache: &'static str) -> Res
         .into_response()
 }
 
+/// The copy of `path` compressed at build time (`.br`, else `.gz`) that the client
+/// accepts, with its content encoding.
+fn precompressed(path: &str, headers: &HeaderMap) -> Option<(Cow<'static, [u8]>, &'static str)> {
+    let accepted = headers.get(ACCEPT_ENCODING)?.to_str().ok()?;
+    [("br", "br"), ("gzip", "gz")].into_iter().find_map(|(encoding, extension)| {
+        let file = accepts(accepted, encoding).then(|| Assets::get(&format!("{path}.{extension}")))??;
+        Some((file.data, encoding))
+    })
+}
+
+/// Whether an `Accept-Encoding` value lists `encoding` without refusing it (`;q=0`).
+fn accepts(header: &str, encoding: &str) -> bool {
+    header.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let named = parts.next().is_some_and(|name| name.trim().eq_ignore_ascii_case(encoding));
+        let refused = parts.any(|param| {
+            param.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
+        });
+        named && !refused
+    })
+}
+
 fn mime_type(path: &str, file: &rust_embed::EmbeddedFile) -> String {
     if path.ends_with(".wasm") {
         // Browsers compile WebAssembly while it streams only with this exact type.
@@ -103,7 +137,17 @@ fn mime_type(path: &str, file: &rust_embed::EmbeddedFile) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalise;
+    use super::{accepts, normalise};
+
+    #[test]
+    fn accepted_encodings_are_read_with_their_weights() {
+        assert!(accepts("gzip, deflate, br, zstd", "br"));
+        assert!(accepts("GZIP;q=0.5", "gzip"));
+        assert!(!accepts("br;q=0, gzip", "br"));
+        assert!(!accepts("br;q=0.000", "br"));
+        assert!(!accepts("brotli", "br"));
+        assert!(!accepts("", "gzip"));
+    }
 
     #[test]
     fn api_lookalikes_normalise_to_the_api() {
