@@ -8,7 +8,7 @@ const agent = (id: string, ttl: number) => ({
 test('an agent shows alive, then expired when its TTL runs out, then deregisters', async ({ page, dashboard }) => {
   await page.goto(`${dashboard.url}/agents?expired=1`);
   await waitLive(page);
-  await dashboard.api('POST', '/api/agents/register', agent('short-lived', 2));
+  await dashboard.api('POST', '/api/agents/register', agent('short-lived', 5));
   const row = page.locator('tr[data-agent-id="short-lived"]');
   await expect(row).toContainText('alive');
   await expect(row.locator('.chip')).toHaveText(['article_writer', 'summarize']);
@@ -16,7 +16,7 @@ test('an agent shows alive, then expired when its TTL runs out, then deregisters
   await expect(row.getByRole('link', { name: /API docs/ })).toHaveAttribute('target', '_blank');
 
   // No request is made from here: the server announces the expiry by itself.
-  await expect(row).toContainText('expired', { timeout: 4000 });
+  await expect(row).toContainText('expired', { timeout: 8000 });
 
   page.once('dialog', (dialog) => dialog.accept());
   await row.getByRole('button', { name: 'Deregister' }).click();

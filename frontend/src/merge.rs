@@ -4,11 +4,12 @@
 
 use leptos::prelude::*;
 use shared::{Event, RunStatus, WorkflowRun};
+use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
 use crate::api::ApiResult;
-use crate::live::Stream;
+use crate::live::{Connection, Stream};
 
 /// Loads what a page shows again (a `Copy` handle, for buttons and streams).
 #[derive(Clone, Copy)]
@@ -26,6 +27,11 @@ impl Reload {
 /// missed (`resync`), handing its answer to `loaded`; every other event goes to
 /// `on_event` (with the handle, for pages that reload on more). Loads may overlap: only
 /// the newest one's answer is handed on.
+///
+/// No change falls between the load and the stream: events that arrive while a load is
+/// in flight are held and applied on top of its answer (the snapshot may have been
+/// read before them), and a stream that was not yet subscribed when the first load
+/// started loads again at its `ready` (what happened between is in neither).
 pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
     stream: Stream,
     load: impl Fn() -> Fut + 'static,
@@ -33,16 +39,33 @@ pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
     on_event: impl Fn(&Event, Reload) + 'static,
 ) -> Reload {
     let latest = LatestLoad::new();
-    let loaded = Rc::new(loaded);
-    let run: Rc<dyn Fn()> = Rc::new(move || {
-        let loaded = loaded.clone();
-        latest.start(load(), move |answer| loaded(answer));
-    });
-    let reload = Reload(StoredValue::new_local(run));
+    let held: StoredValue<Option<Vec<Event>>, LocalStorage> = StoredValue::new_local(None);
+    let reload = Reload(StoredValue::new_local(Rc::new(|| {})));
+    let (loaded, on_event) = (Rc::new(loaded), Rc::new(on_event));
+    let replay = on_event.clone();
+    reload.0.set_value(Rc::new(move || {
+        held.try_update_value(|held| held.get_or_insert_with(Vec::new).clear());
+        let (loaded, replay) = (loaded.clone(), replay.clone());
+        latest.start(load(), move |answer| {
+            loaded(answer);
+            for event in held.try_update_value(Option::take).flatten().unwrap_or_default() {
+                replay(&event, reload);
+            }
+        });
+    }));
+    let subscribed_before = Cell::new(stream.status.get_untracked() == Connection::Live);
     reload.run();
     stream.on_event(move |event| match event {
         Event::Resync { .. } => reload.run(),
-        event => on_event(event, reload),
+        event => {
+            if matches!(event, Event::Ready { .. }) && !subscribed_before.replace(true) {
+                reload.run();
+            }
+            let holding = held.try_update_value(|held| held.as_mut().map(|held| held.push(event.clone()))).flatten();
+            if holding.is_none() {
+                on_event(event, reload);
+            }
+        }
     });
     reload
 }
