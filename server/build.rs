@@ -1,5 +1,7 @@
-// The browser app in ../dist is embedded at compile time (rust-embed); rebuild the
-// server whenever `trunk build` changes it, or the binary would serve a stale app.
+// Embedded at compile time, so the server is rebuilt whenever they change: the browser
+// app in ../dist (rust-embed; else the binary would serve a stale app) and the
+// migrations (sqlx::migrate!; else a new one would not be applied).
 fn main() {
     println!("cargo:rerun-if-changed=../dist");
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -87,6 +87,8 @@ async fn main() {
             "list, workflow + status + week",
             "/api/workflows?workflow=code_review&status=completed&range=week".to_owned(),
         ),
+        ("list, failed runs by cost", "/api/workflows?status=failed&sort=-total_cost_usd".to_owned()),
+        ("list, one workflow by duration", "/api/workflows?workflow=support_triage&sort=-duration_seconds".to_owned()),
         ("search, common term `invoice`", "/api/workflows?q=invoice".to_owned()),
         ("search, rare term (part of one run's id)", format!("/api/workflows?q={rare}")),
         ("run detail", format!("/api/workflows/{one}")),
