@@ -159,6 +159,12 @@ async fn text_search_finds_rare_runs_among_many(app: TestApp) {
     assert_eq!(found, (40..50).rev().map(|i| format!("run-{i:05}")).collect::<Vec<_>>(), "ids, far down");
     assert_eq!(ids(list(&app, "q=needle&status=failed").await), Vec::<String>::new());
     assert_eq!(list(&app, "q=ha").await.len(), 50, "two characters: a page of the newest");
+    // A common term: a page straight from the newest runs, either way round.
+    assert_eq!(
+        ids(list(&app, "q=haystack&limit=5").await),
+        ["run-01499", "run-01498", "run-01497", "run-01496", "run-01495"]
+    );
+    assert_eq!(ids(list(&app, "q=haystack&sort=started_at&limit=3").await), ["run-00001", "run-00002", "run-00003"]);
 
     app.db
         .execute_as_another_writer(

@@ -14,7 +14,16 @@ macro_rules! sql_runs {
                     };
                     // A common term fills the page from the newest rows at once. Otherwise
                     // the index finds the few runs that match (it needs three characters).
-                    let newest = self.runs_in(filter, Scope::Newest).await?;
+                    let newest = match filter.sort {
+                        // Start times are all but unique, so the newest rows are those up
+                        // to the last one's start time, and the scan stops at a full page.
+                        RunSort::StartedAt => match self.last_start_of_newest(filter).await? {
+                            Some(bound) => self.runs_in(filter, Scope::StartedBy(bound)).await?,
+                            // So few runs that reading them all is the bounded look.
+                            None => return self.runs_in(filter, Scope::All).await,
+                        },
+                        _ => self.runs_in(filter, Scope::Newest).await?,
+                    };
                     if newest.len() as i64 >= filter.limit {
                         return Ok(newest);
                     }
@@ -303,6 +312,8 @@ macro_rules! sql_runs {
                 All,
                 /// The newest `SEARCH_SCAN_FIRST` runs the other conditions allow.
                 Newest,
+                /// The same, in start-time order: those started up to this bound.
+                StartedBy(Ts),
                 /// The runs the search index finds for the text.
                 Matched(&'t str),
             }
@@ -311,6 +322,19 @@ macro_rules! sql_runs {
             const SEARCH_SCAN_FIRST: i64 = 1000;
 
             impl super::$store {
+                /// The start time of the last of the newest `SEARCH_SCAN_FIRST` runs the
+                /// filter's other conditions allow, if there are that many (from the index).
+                async fn last_start_of_newest(&self, filter: &RunFilter) -> Result<Option<Ts>> {
+                    let direction = if filter.descending { "DESC" } else { "ASC" };
+                    let mut query = QueryBuilder::<Db>::new("SELECT started_at FROM workflow_runs WHERE 1 = 1");
+                    push_conditions(&mut query, filter, "started_at", false);
+                    query.push(format!(
+                        " ORDER BY started_at {direction}, id {direction} LIMIT 1 OFFSET {}",
+                        SEARCH_SCAN_FIRST - 1
+                    ));
+                    Ok(query.build_query_scalar().fetch_optional(self.reader()).await?)
+                }
+
                 /// A page of runs: `filter`'s conditions over the runs of `scope`.
                 async fn runs_in(&self, filter: &RunFilter, scope: Scope<'_>) -> Result<Vec<WorkflowRun>> {
                     let key = match filter.sort {
@@ -326,6 +350,12 @@ macro_rules! sql_runs {
                         Scope::All => {
                             query.push(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
                             push_conditions(&mut query, filter, key, true);
+                        }
+                        Scope::StartedBy(bound) => {
+                            query.push(format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
+                            push_conditions(&mut query, filter, key, true);
+                            let beyond = if filter.descending { ">=" } else { "<=" };
+                            query.push(format!(" AND started_at {beyond} ")).push_bind(bound);
                         }
                         Scope::Newest => {
                             query.push(format!("SELECT * FROM (SELECT {RUN_COLUMNS} FROM workflow_runs WHERE 1 = 1"));
