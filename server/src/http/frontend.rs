@@ -39,7 +39,7 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         Some(file) if !path.is_empty() && path != INDEX => {
             let mut response = asset(path, file, "public, max-age=31536000, immutable");
             if let Some((data, encoding)) = precompressed(path, &headers) {
-                *response.body_mut() = data.into_owned().into();
+                *response.body_mut() = data.into();
                 response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
             }
             response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
