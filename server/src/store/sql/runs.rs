@@ -12,8 +12,9 @@ macro_rules! sql_runs {
                     let Some(text) = filter.text.as_deref() else {
                         return self.runs_in(filter, Scope::All).await;
                     };
-                    // A common term fills the page from the newest rows at once. Otherwise
-                    // the index finds the few runs that match (it needs three characters).
+                    // A common term fills the page from the first rows in its order (the
+                    // newest, by default) at once. Otherwise the index finds the few runs
+                    // that match (it needs three characters).
                     let newest = match filter.sort {
                         // Start times are all but unique, so the newest rows are those up
                         // to the last one's start time, and the scan stops at a full page.
@@ -310,9 +311,10 @@ macro_rules! sql_runs {
             enum Scope<'t> {
                 /// Every run (no text, or too short for the index).
                 All,
-                /// The newest `SEARCH_SCAN_FIRST` runs the other conditions allow.
+                /// The first `SEARCH_SCAN_FIRST` runs in the page's order that the other
+                /// conditions allow.
                 Newest,
-                /// The same, in start-time order: those started up to this bound.
+                /// The same when the order is by start time: those started up to this bound.
                 StartedBy(Ts),
                 /// The runs the search index finds for the text.
                 Matched(&'t str),
