@@ -5,6 +5,7 @@ mod process;
 
 mod access;
 mod agents;
+mod analytics;
 mod bad_input;
 mod compat;
 mod dispatch;

@@ -2,6 +2,7 @@
 //! runs on any listener, which is how the integration tests start it.
 
 pub mod access;
+pub mod analytics;
 mod cause;
 pub mod cli;
 pub mod config;

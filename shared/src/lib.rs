@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod agent;
+pub mod analytics;
 pub mod dispatch;
 pub mod error;
 pub mod event;
@@ -11,6 +12,7 @@ pub mod workflow;
 
 pub use access::*;
 pub use agent::*;
+pub use analytics::*;
 pub use dispatch::*;
 pub use error::*;
 pub use event::*;

@@ -76,6 +76,22 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Rows of `sql`, which selects a text key and a number (`CAST(... AS DOUBLE
+    /// PRECISION)`), read straight from the database.
+    pub async fn numbers(&self, sql: &str) -> Vec<(String, f64)> {
+        use sqlx::Connection;
+        let url = self.url();
+        if url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut db).await.unwrap()
+        } else {
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut db).await.unwrap()
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres(name) = self {

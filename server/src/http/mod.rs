@@ -3,6 +3,7 @@
 pub mod access;
 mod admin;
 mod agents;
+mod analytics;
 pub mod error;
 mod frontend;
 pub mod guard;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(workflows::routes())
         .merge(agents::routes())
+        .merge(analytics::routes())
         .merge(summary::routes())
         .merge(stream::routes())
         .merge(mlflow::status_routes())

@@ -8,9 +8,14 @@ use shared::{
 use std::collections::HashMap;
 
 use super::access::{AccessStore, Actor, Audit};
-use super::{InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, Ts};
+use super::{
+    DurationRollup, InFlight, NewAgent, NewRun, NodeRollup, Outcome, Result, RollupQuery, RunFilter, RunRecord,
+    RunRollup, SeedRun, Ts,
+};
 
-pub trait Store: RunStore + DispatchStore + AgentStore + EventStore + BulkStore + AccessStore + 'static {
+pub trait Store:
+    RunStore + DispatchStore + AgentStore + EventStore + BulkStore + AccessStore + AnalyticsStore + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }
@@ -98,4 +103,12 @@ pub trait BulkStore: Send + Sync {
     /// After a bulk load: fresh planner statistics and, on PostgreSQL, the dead row
     /// versions the totals triggers left behind cleared away.
     async fn analyze(&self) -> Result<()>;
+}
+
+/// The rollups analytics read, kept by triggers for every writer's rows.
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync {
+    async fn run_rollups(&self, query: &RollupQuery) -> Result<Vec<RunRollup>>;
+    async fn duration_rollups(&self, query: &RollupQuery) -> Result<Vec<DurationRollup>>;
+    async fn node_rollups(&self, query: &RollupQuery) -> Result<Vec<NodeRollup>>;
 }

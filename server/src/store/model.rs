@@ -125,3 +125,54 @@ impl RunRecord {
         text.as_deref().map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
     }
 }
+
+/// The window and grain of an analytics read: rollup rows with `since <= hour < until`,
+/// summed per bucket, or over the whole window without one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupQuery {
+    pub since: Ts,
+    pub until: Ts,
+    pub bucket: Option<shared::Bucket>,
+    pub workflow: Option<String>,
+}
+
+/// Runs that started in one bucket (at its start; over a whole window, its first
+/// hour's), of one workflow on one agent (`""`: none).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RunRollup {
+    pub at: Ts,
+    pub workflow: String,
+    pub agent: String,
+    pub runs: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub cost_usd: f64,
+    pub tokens: i64,
+}
+
+/// Finished runs of one bucket, workflow and agent whose duration fell in
+/// `[lower_seconds, upper_seconds)`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DurationRollup {
+    pub at: Ts,
+    pub workflow: String,
+    pub agent: String,
+    pub lower_seconds: f64,
+    pub upper_seconds: f64,
+    pub runs: i64,
+}
+
+/// Node reports of one bucket, workflow, node and model (`""`: none named).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct NodeRollup {
+    pub at: Ts,
+    pub workflow: String,
+    pub node: String,
+    pub model: String,
+    pub reports: i64,
+    pub timed: i64,
+    pub cost_usd: f64,
+    pub tokens: i64,
+    pub duration_seconds: f64,
+}

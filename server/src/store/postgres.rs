@@ -104,11 +104,18 @@ impl Backend for PgStore {
     const SEARCH_MATCH: Option<&'static str> = None;
     const ALIVE_AT: &'static str = "last_heartbeat + ttl_seconds * INTERVAL '1 second' > $2";
     const NOW: &'static str = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)";
-    /// A bulk load updates the five totals rows in long transactions, leaving their old
-    /// versions spread over thousands of pages that plain VACUUM frees but cannot
-    /// return; FULL rewrites that tiny table. (Normal writes, one run a transaction,
-    /// keep it at one page through HOT pruning.)
-    const AFTER_BULK_LOAD: &'static [&'static str] = &["VACUUM FULL dashboard_run_totals", "VACUUM ANALYZE"];
+    const DAY_OF_HOUR: &'static str = "date_trunc('day', hour)";
+    /// A bulk load updates the totals and rollup rows in long transactions, leaving
+    /// their old versions spread over thousands of pages that plain VACUUM frees but
+    /// cannot return; FULL rewrites those small tables. (Normal writes, one run a
+    /// transaction, keep them compact through HOT pruning.)
+    const AFTER_BULK_LOAD: &'static [&'static str] = &[
+        "VACUUM FULL dashboard_run_totals",
+        "VACUUM FULL dashboard_rollup_runs",
+        "VACUUM FULL dashboard_rollup_durations",
+        "VACUUM FULL dashboard_rollup_nodes",
+        "VACUUM ANALYZE",
+    ];
 
     fn reader(&self) -> &Pool<Postgres> {
         &self.reader

@@ -10,6 +10,7 @@
 
 mod access;
 mod agents;
+mod analytics;
 mod bulk;
 mod common;
 mod dispatches;
@@ -18,6 +19,7 @@ mod runs;
 
 pub(super) use access::sql_access;
 pub(super) use agents::sql_agents;
+pub(super) use analytics::sql_analytics;
 pub(super) use bulk::sql_bulk;
 pub(super) use common::sql_common;
 pub(super) use dispatches::sql_dispatches;
@@ -34,6 +36,7 @@ macro_rules! sql_store {
         crate::store::sql::sql_events!($store);
         crate::store::sql::sql_bulk!($store);
         crate::store::sql::sql_access!($store);
+        crate::store::sql::sql_analytics!($store);
 
         impl crate::store::Store for $store {
             fn backend(&self) -> &'static str {

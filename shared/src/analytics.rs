@@ -1,0 +1,218 @@
+//! Analytics: what runs did and cost over time (`GET /api/analytics/series`) and per
+//! workflow, agent, model or node (`GET /api/analytics/breakdown`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+use crate::given;
+
+/// Query of both analytics endpoints; every field is optional.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsQuery {
+    /// A `Metric` (series only); default `runs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// A `GroupBy`; default `none` for series, `workflow` for the breakdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<String>,
+    /// `hour` or `day`; by default `hour` up to two days, else `day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// `24h`, `7d` or `30d` back from now (default `7d`), or `since`/`until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// Only this workflow's runs; needed for `group_by=node`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+}
+
+impl AnalyticsQuery {
+    pub fn metric(&self) -> Result<Metric, String> {
+        given(&self.metric).map_or(Ok(Metric::Runs), str::parse)
+    }
+
+    pub fn group_by(&self, default: GroupBy) -> Result<GroupBy, String> {
+        given(&self.group_by).map_or(Ok(default), str::parse)
+    }
+
+    /// The window asked for at `now`, `since` inclusive and `until` exclusive.
+    pub fn window(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+        let back = |hours: i64| Ok((now - chrono::Duration::hours(hours), now));
+        let (since, until) = match (given(&self.range), self.since, self.until) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err("use either `range` or `since`/`until`, not both".to_owned())
+            }
+            (Some("24h"), ..) => back(24),
+            (Some("7d") | None, None, None) => back(7 * 24),
+            (Some("30d"), ..) => back(30 * 24),
+            (Some(other), ..) => Err(format!("unknown range `{other}` (expected 24h, 7d or 30d)")),
+            (None, since, until) => {
+                let until = until.unwrap_or(now);
+                Ok((since.unwrap_or(until - chrono::Duration::days(7)), until))
+            }
+        }?;
+        if since >= until {
+            return Err("`since` must be before `until`".to_owned());
+        }
+        Ok((since, until))
+    }
+
+    /// The bucket asked for, else the one that suits a window this long.
+    pub fn bucket(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Bucket, String> {
+        match given(&self.bucket) {
+            Some(text) => text.parse(),
+            None if until - since <= chrono::Duration::days(2) => Ok(Bucket::Hour),
+            None => Ok(Bucket::Day),
+        }
+    }
+}
+
+macro_rules! keyword_enum {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        concat!("unknown ", $what, " `{}` (expected {})"),
+                        other,
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+keyword_enum!(
+    /// What a series counts, per bucket.
+    Metric, "metric" {
+        Runs = "runs",
+        Completed = "completed",
+        Failures = "failures",
+        Cancelled = "cancelled",
+        Cost = "cost",
+        Tokens = "tokens",
+        DurationP50 = "duration_p50",
+        DurationP95 = "duration_p95",
+    }
+);
+
+keyword_enum!(
+    /// What series and breakdown rows are split by.
+    GroupBy, "group_by" {
+        None = "none",
+        Workflow = "workflow",
+        Agent = "agent",
+        Model = "model",
+        Node = "node",
+    }
+);
+
+keyword_enum!(
+    /// The width of a series' buckets (UTC hours or days).
+    Bucket, "bucket" {
+        Hour = "hour",
+        Day = "day",
+    }
+);
+
+impl Metric {
+    /// Whether node reports carry it, so that it can be split by model or node.
+    pub fn per_node(self) -> bool {
+        matches!(self, Metric::Cost | Metric::Tokens)
+    }
+}
+
+/// `GET /api/analytics/series`: one line per group, a value per bucket. Runs count in
+/// the bucket they started in, node reports in the one they were made in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub metric: Metric,
+    pub group_by: GroupBy,
+    pub bucket: Bucket,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Each bucket's start.
+    pub buckets: Vec<DateTime<Utc>>,
+    /// The largest groups first; past the eighth, the rest are summed as `other`.
+    pub lines: Vec<SeriesLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesLine {
+    /// The group's workflow, agent id, model or node id; `""` for runs no agent of the
+    /// dashboard ran, or reports that named no model; `other` for the rest; `all`
+    /// without grouping.
+    pub key: String,
+    /// One per bucket; `null` for a percentile of a bucket without finished runs.
+    pub values: Vec<Option<f64>>,
+    /// Over the whole window.
+    pub total: Option<f64>,
+}
+
+/// `GET /api/analytics/breakdown`: a row per group over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub group_by: GroupBy,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// By cost, the highest first.
+    pub rows: Vec<BreakdownRow>,
+}
+
+/// Run counts and durations are those of runs (by workflow or agent); by model or
+/// node they are absent, and node reports give the cost, tokens and time instead.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    pub key: String,
+    pub cost_usd: f64,
+    pub tokens: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<i64>,
+    /// Failed over finished (completed, failed or cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_run: Option<f64>,
+    /// Of finished runs, in seconds, from a histogram (within 7 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_p50: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_p95: Option<f64>,
+    /// Node reports (by model or node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<i64>,
+    /// Seconds the reported nodes took, in all and on average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_node_seconds: Option<f64>,
+}
