@@ -7,6 +7,7 @@ mod access;
 mod agents;
 mod analytics;
 mod bad_input;
+mod budgets;
 mod compat;
 mod dispatch;
 mod durability;

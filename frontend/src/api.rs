@@ -2,8 +2,8 @@
 
 use serde::de::DeserializeOwned;
 use shared::{
-    AgentDeleted, AgentInfo, CatalogEntry, ErrorBody, LogPage, MlflowStatus, RunDetail, RunPage, RunQuery, Session,
-    SignIn, StartRun, WorkflowRun,
+    AgentDeleted, AgentInfo, AnalyticsQuery, Breakdown, Budget, BudgetLimits, CatalogEntry, ErrorBody, LogPage,
+    MlflowStatus, RunDetail, RunPage, RunQuery, Series, Session, SignIn, StartRun, WorkflowRun,
 };
 use std::cell::RefCell;
 use std::fmt;
@@ -104,8 +104,7 @@ pub async fn sign_in(token: &str) -> ApiResult<Session> {
 pub async fn sign_out() -> ApiResult<()> {
     match delete("/api/session").send().await {
         Ok(response) if response.ok() => Ok(()),
-        Ok(response) => Err(ApiError { status: Some(response.status()), message: "could not sign out".to_owned() }),
-        Err(error) => Err(ApiError { status: None, message: format!("the server is unreachable ({error})") }),
+        sent => read_response::<()>(sent).await,
     }
 }
 
@@ -165,6 +164,42 @@ pub async fn start_run(start: &StartRun) -> ApiResult<WorkflowRun> {
     read_sent(request).await
 }
 
+fn analytics_pairs(query: &AnalyticsQuery) -> String {
+    query_string(&[
+        ("metric", query.metric.clone()),
+        ("group_by", query.group_by.clone()),
+        ("bucket", query.bucket.clone()),
+        ("range", query.range.clone()),
+        ("workflow", query.workflow.clone()),
+    ])
+}
+
+pub async fn series(query: &AnalyticsQuery) -> ApiResult<Series> {
+    read(get(&format!("/api/analytics/series?{}", analytics_pairs(query)))).await
+}
+
+pub async fn breakdown(query: &AnalyticsQuery) -> ApiResult<Breakdown> {
+    read(get(&format!("/api/analytics/breakdown?{}", analytics_pairs(query)))).await
+}
+
+pub async fn budgets() -> ApiResult<Vec<Budget>> {
+    read(get("/api/budgets")).await
+}
+
+pub async fn set_budget(workflow: &str, limits: &BudgetLimits) -> ApiResult<Budget> {
+    let request = with_csrf(gloo_net::http::Request::put(&format!("/api/budgets/{}", encode(workflow))))
+        .json(limits)
+        .map_err(|e| ApiError { status: None, message: format!("could not encode the request: {e}") })?;
+    read_sent(request).await
+}
+
+pub async fn delete_budget(workflow: &str) -> ApiResult<()> {
+    match delete(&format!("/api/budgets/{}", encode(workflow))).send().await {
+        Ok(response) if response.ok() => Ok(()),
+        sent => read_response::<()>(sent).await,
+    }
+}
+
 pub async fn agents(include_dead: bool) -> ApiResult<Vec<AgentInfo>> {
     read(get(&format!("/api/agents?include_dead={include_dead}"))).await
 }
@@ -221,10 +256,16 @@ pub mod pages {
     pub const WORKFLOWS: &str = "/workflows";
     pub const AGENTS: &str = "/agents";
     pub const OBSERVABILITY: &str = "/observability";
+    pub const ANALYTICS: &str = "/analytics";
     pub const LOGIN: &str = "/login";
 
     pub fn workflow(id: &str) -> String {
         format!("/workflows/{id}")
+    }
+
+    /// The runs page filtered to one workflow.
+    pub fn runs_of(workflow: &str) -> String {
+        format!("{WORKFLOWS}?workflow={}", super::encode(workflow))
     }
 
     /// The MLflow page showing one view of the MLflow UI (`/experiments/1/runs/abc`).

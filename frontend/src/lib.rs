@@ -105,6 +105,7 @@ fn Shell() -> impl IntoView {
                     <A href=api::pages::DASHBOARD exact=true>"Dashboard"</A>
                     <A href=api::pages::WORKFLOWS>"Workflows"</A>
                     <A href=api::pages::AGENTS>"Agents"</A>
+                    <A href=api::pages::ANALYTICS>"Analytics"</A>
                     <A href=api::pages::OBSERVABILITY>"MLflow"</A>
                 </nav>
                 <div class="tools">
@@ -134,6 +135,7 @@ fn Shell() -> impl IntoView {
                     <Route path=StaticSegment(segment(paths::WORKFLOWS)) view=pages::Workflows />
                     <Route path=(StaticSegment(segment(paths::WORKFLOWS)), ParamSegment("id")) view=pages::WorkflowDetail />
                     <Route path=StaticSegment(segment(paths::AGENTS)) view=pages::Agents />
+                    <Route path=StaticSegment(segment(paths::ANALYTICS)) view=pages::Analytics />
                     <Route path=StaticSegment(segment(paths::OBSERVABILITY)) view=pages::Observability />
                     <Route path=StaticSegment(segment(paths::LOGIN)) view=pages::SignedInAlready />
                 </Routes>

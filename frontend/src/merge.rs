@@ -70,6 +70,26 @@ pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
     reload
 }
 
+/// For `follow`: reloads when runs finish, at most once per `every` for a burst of
+/// them (each changes every aggregate; loading again is simpler than folding in).
+pub fn reload_when_runs_finish(every: std::time::Duration) -> impl Fn(&Event, Reload) + 'static {
+    let waiting = StoredValue::new(false);
+    move |event, reload| {
+        let Event::WorkflowUpdate(run) = event else { return };
+        if run.status.is_active() || waiting.get_value() {
+            return;
+        }
+        waiting.set_value(true);
+        set_timeout(
+            move || {
+                waiting.set_value(false);
+                reload.run();
+            },
+            every,
+        );
+    }
+}
+
 /// The common case: one loaded value (or why it could not be loaded), with `apply`
 /// folding events into it and saying whether it changed.
 #[derive(Clone, Copy)]

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod analytics;
+pub mod budgets;
 mod cause;
 pub mod cli;
 pub mod config;
@@ -78,7 +79,9 @@ pub async fn serve(
     let networks = dispatch::networks::AgentNetworks::new(config.agent_networks.clone());
     let dispatcher = dispatch::Dispatcher::new(store.clone(), timeouts, networks)?;
     let config_max_streams = config.max_streams;
+    let budgets = budgets::Budgets::load(store.clone()).await?;
     let state = AppState {
+        budgets,
         store,
         bus,
         config: Arc::new(config),

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod agent;
 pub mod analytics;
+pub mod budget;
 pub mod dispatch;
 pub mod error;
 pub mod event;
@@ -13,6 +14,7 @@ pub mod workflow;
 pub use access::*;
 pub use agent::*;
 pub use analytics::*;
+pub use budget::*;
 pub use dispatch::*;
 pub use error::*;
 pub use event::*;

@@ -220,6 +220,11 @@ impl Api {
         self.succeeded(Method::POST, path, None).await
     }
 
+    /// PUT that must succeed; the answer.
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        self.succeeded(Method::PUT, path, Some(body)).await
+    }
+
     async fn succeeded(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, answer) = self.request(method.clone(), path, body).await;
         assert!(status.is_success(), "{method} {path}: {status} {answer}");

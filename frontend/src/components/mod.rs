@@ -2,7 +2,8 @@
 //! form that several pages offer.
 
 mod badges;
-mod clock;
+pub mod chart;
+pub mod clock;
 mod notices;
 mod run_actions;
 mod start_run;

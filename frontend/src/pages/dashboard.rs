@@ -1,17 +1,50 @@
 //! The overview: live totals, the latest runs, and agents that need attention.
 
 use leptos::prelude::*;
-use shared::{Event, RunQuery, Summary, WorkflowRun};
+use shared::{AnalyticsQuery, Event, RunQuery, Summary, WorkflowRun};
 
+use crate::components::chart::Sparkline;
 use crate::components::{AliveDot, Empty, Failure, Loading, StartRunButton, StatusBadge, Time};
 use crate::merge::Live;
 use crate::{api, format, live, merge, LiveSummary};
 
 const LATEST: usize = 8;
 
+/// Runs started and their cost per hour over the last day, for the cards.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Trends {
+    runs: Vec<f64>,
+    cost: Vec<f64>,
+}
+
+async fn trends() -> api::ApiResult<Trends> {
+    let hourly = |metric: &str| AnalyticsQuery {
+        metric: Some(metric.to_owned()),
+        range: Some("24h".to_owned()),
+        bucket: Some("hour".to_owned()),
+        ..Default::default()
+    };
+    let values = |series: shared::Series| {
+        let line = series.lines.into_iter().next();
+        series.buckets.iter().enumerate().map(|(i, _)| line.as_ref().and_then(|l| l.values[i]).unwrap_or(0.0)).collect()
+    };
+    Ok(Trends { runs: values(api::series(&hourly("runs")).await?), cost: values(api::series(&hourly("cost")).await?) })
+}
+
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let LiveSummary(summary) = expect_context::<LiveSummary>();
+    let trends_now = RwSignal::new(Trends::default());
+    merge::follow(
+        live::global(),
+        trends,
+        move |answer| {
+            if let Ok(answer) = answer {
+                trends_now.set(answer);
+            }
+        },
+        merge::reload_when_runs_finish(std::time::Duration::from_secs(2)),
+    );
     view! {
         <section class="page">
             <div class="page-head">
@@ -20,7 +53,7 @@ pub fn Dashboard() -> impl IntoView {
             </div>
             {move || match summary.get() {
                 None => view! { <Loading text="Waiting for live totals…" /> }.into_any(),
-                Some(totals) => view! { <Cards totals /> }.into_any(),
+                Some(totals) => view! { <Cards totals trends=trends_now /> }.into_any(),
             }}
             <div class="columns">
                 <LatestRuns />
@@ -31,7 +64,7 @@ pub fn Dashboard() -> impl IntoView {
 }
 
 #[component]
-fn Cards(totals: Summary) -> impl IntoView {
+fn Cards(totals: Summary, trends: RwSignal<Trends>) -> impl IntoView {
     let finished = (totals.completed + totals.failed + totals.cancelled).max(1) as f64;
     let share = |n: i64| format!("width: {:.2}%", n as f64 * 100.0 / finished);
     view! {
@@ -40,6 +73,7 @@ fn Cards(totals: Summary) -> impl IntoView {
                 <span class="card-label">"Workflow runs"</span>
                 <span class="card-value" data-testid="total-workflows">{format::compact(totals.total_workflows)}</span>
                 <span class="card-note">{format!("{} completed · {} failed · {} cancelled", totals.completed, totals.failed, totals.cancelled)}</span>
+                {move || view! { <Sparkline values=trends.with(|t| t.runs.clone()) label="runs started per hour, last 24 hours" /> }}
             </a>
             <a class="card" href=format!("{}?status=running,pending", api::pages::WORKFLOWS)>
                 <span class="card-label">"Running now"</span>
@@ -51,11 +85,12 @@ fn Cards(totals: Summary) -> impl IntoView {
                 <span class="card-value" data-testid="alive-agents">{totals.alive_agents}</span>
                 <span class="card-note">{format!("of {} registered", totals.registered_agents)}</span>
             </a>
-            <div class="card">
+            <a class="card" href=api::pages::ANALYTICS>
                 <span class="card-label">"Total cost"</span>
                 <span class="card-value" data-testid="total-cost">{format::cost(Some(totals.total_cost_usd))}</span>
                 <span class="card-note">{format!("{} tokens", format::compact(totals.total_tokens))}</span>
-            </div>
+                {move || view! { <Sparkline values=trends.with(|t| t.cost.clone()) label="cost per hour, last 24 hours" /> }}
+            </a>
         </div>
         <div class="outcomes" role="img" aria-label=format!("{} completed, {} failed, {} cancelled", totals.completed, totals.failed, totals.cancelled)>
             <span class="status-completed" style=share(totals.completed)></span>

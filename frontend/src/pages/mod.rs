@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod agents;
+mod analytics;
 mod dashboard;
 mod observability;
 mod sign_in;
@@ -8,6 +9,7 @@ mod workflow_detail;
 mod workflows;
 
 pub use agents::Agents;
+pub use analytics::Analytics;
 pub use dashboard::Dashboard;
 pub use observability::Observability;
 pub use sign_in::{SignIn, SignedInAlready};

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 use shared::{Dispatch, Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRun};
 
+use crate::components::clock::Clock;
 use crate::components::{use_notices, Failure, Loading, RunActions, StatusBadge, Time, Tone};
 use crate::live::Stream;
 use crate::{api, format, live, merge};
@@ -208,6 +209,7 @@ fn Loaded(view: RunView) -> impl IntoView {
             <div class="error-box" role="alert"><strong>"Error: "</strong>{message}</div>
         })}
         <h2>"Node timeline"</h2>
+        <Waterfall run states=view.states />
         <Timeline states=view.states />
         <div class="columns">
             <Json title="Inputs" value=view.inputs />
@@ -230,6 +232,61 @@ fn Lineage(from: Signal<Option<String>>, into: RwSignal<Vec<String>>) -> impl In
                 })}
             </p>
         </Show>
+    }
+}
+
+/// Each node's bar placed at its start after the run's start, as long as it took, as
+/// trace views draw spans: nodes that ran in parallel overlap. A report is made when
+/// its node ends, so a node started `duration_seconds` before it.
+#[component]
+fn Waterfall(run: RwSignal<WorkflowRun>, states: RwSignal<Vec<NodeState>>) -> impl IntoView {
+    let clock = expect_context::<Clock>();
+    let bars = move || {
+        let (started, finished) = run.with(|r| (r.started_at, r.completed_at));
+        let seconds_since = |at: chrono::DateTime<chrono::Utc>| (at - started).num_milliseconds() as f64 / 1000.0;
+        let spans: Vec<(NodeState, f64, f64)> = states.with(|all| {
+            all.iter()
+                .filter_map(|state| {
+                    let length = state.state_data.duration_seconds?.max(0.0);
+                    let end = seconds_since(state.created_at);
+                    Some((state.clone(), (end - length).max(0.0), length))
+                })
+                .collect()
+        });
+        let until = finished.unwrap_or_else(|| clock.now.get());
+        let span =
+            spans.iter().map(|(_, start, length)| start + length).fold(seconds_since(until), f64::max).max(0.001);
+        (spans, span)
+    };
+    view! {
+        {move || {
+            let (spans, span) = bars();
+            (!spans.is_empty()).then(|| view! {
+                <div class="waterfall" data-testid="waterfall">
+                    {spans.into_iter().map(|(state, start, length)| {
+                        let data = &state.state_data;
+                        let failed = data.status.as_deref() == Some("failed");
+                        let style = format!("left: {:.2}%; width: {:.2}%", start / span * 100.0, (length / span * 100.0).max(0.4));
+                        let label = format!("{} · {} tokens · {}", format::duration(Some(length)), format::tokens(data.tokens()), format::cost(data.cost_usd));
+                        let title = format!("{}: from {} to {} ({label})", state.node_id, format::duration(Some(start)), format::duration(Some(start + length)));
+                        view! {
+                            <div class="span-row">
+                                <span class="span-name mono">{state.node_id.clone()}</span>
+                                <div class="span-track">
+                                    <span class=if failed { "span failed" } else { "span" } style=style title=title></span>
+                                    <span class="span-label muted">{label}</span>
+                                </div>
+                            </div>
+                        }
+                    }).collect_view()}
+                    <div class="span-row axis">
+                        <span></span>
+                        <div class="span-track"><span>"0 s"</span><span>{format::duration(Some(span))}
+                            {move || run.with(|r| format!(" · {} tokens · {}", format::tokens(r.total_tokens), format::cost(r.total_cost_usd)))}</span></div>
+                    </div>
+                </div>
+            })
+        }}
     }
 }
 

@@ -4,6 +4,7 @@ pub mod access;
 mod admin;
 mod agents;
 mod analytics;
+mod budgets;
 pub mod error;
 mod frontend;
 pub mod guard;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub origins: Arc<guard::Origins>,
     /// Open event streams, against `--max-streams`.
     pub streams: stream::StreamSlots,
+    /// Budgets per workflow, enforced on reports and starts.
+    pub budgets: Arc<crate::budgets::Budgets>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -57,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workflows::routes())
         .merge(agents::routes())
         .merge(analytics::routes())
+        .merge(budgets::routes())
         .merge(summary::routes())
         .merge(stream::routes())
         .merge(mlflow::status_routes())

@@ -167,7 +167,10 @@ async fn append_state(
     // Input and output each within bounds may still sum beyond them.
     validate::tokens("input_tokens + output_tokens", data.tokens())?;
     caller.may_report(state.store.as_ref(), &id).await?;
-    created(state.store.append_state(&id, data).await?)
+    let (stored, run) = state.store.append_state(&id, data).await?;
+    // Before the answer: a reporter over its budget learns at its next report.
+    state.budgets.enforce(&run).await;
+    created(stored)
 }
 
 async fn append_logs(
@@ -237,7 +240,7 @@ async fn finish(
 }
 
 async fn cancel(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
-    Ok(axum::Json(state.store.cancel_run(&id, &caller.actor()).await?))
+    Ok(axum::Json(state.store.cancel_run(&id, &caller.actor(), None).await?))
 }
 
 /// Restarting runs the same workflow with the same inputs on an alive agent, as a new
@@ -258,7 +261,7 @@ async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId
         config_snapshot: RunRecord::json(&original.config_snapshot),
         by: caller.actor(),
     };
-    created(state.dispatcher.start(start).await?)
+    start_within_budget(&state, start).await
 }
 
 async fn start_on_agent(
@@ -282,6 +285,14 @@ async fn start_on_agent(
         config_snapshot: None,
         by: caller.actor(),
     };
+    start_within_budget(&state, start).await
+}
+
+/// Starts a run on an agent, unless its workflow is at a period budget cap (409).
+async fn start_within_budget(state: &AppState, start: Start) -> Created<WorkflowRun> {
+    if let Some(why) = state.budgets.refusal(&start.workflow_name).await? {
+        return Err(ApiError::Conflict(why));
+    }
     created(state.dispatcher.start(start).await?)
 }
 

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use super::access::{AccessStore, Actor, Audit};
 use super::{
     DurationRollup, InFlight, NewAgent, NewRun, NodeRollup, Outcome, Result, RollupQuery, RunFilter, RunRecord,
-    RunRollup, SeedRun, Ts,
+    RunRollup, SeedRun, StoredBudget, Ts,
 };
 
 pub trait Store:
-    RunStore + DispatchStore + AgentStore + EventStore + BulkStore + AccessStore + AnalyticsStore + 'static
+    RunStore + DispatchStore + AgentStore + EventStore + BulkStore + AccessStore + AnalyticsStore + BudgetStore + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -32,7 +32,8 @@ pub trait RunStore: Send + Sync {
     async fn create_run(&self, run: NewRun, audit: Option<Audit>) -> Result<WorkflowRun>;
     /// `follower`: the dashboard process that must still follow the run (fencing).
     async fn start_run(&self, id: &str, follower: Option<&str>) -> Result<WorkflowRun>;
-    async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState>;
+    /// Returns the state stored and the run with its grown totals.
+    async fn append_state(&self, id: &str, state: NodeStateData) -> Result<(NodeState, WorkflowRun)>;
     async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>>;
     async fn finish_run(
         &self,
@@ -41,7 +42,9 @@ pub trait RunStore: Send + Sync {
         report: FinishRun,
         follower: Option<&str>,
     ) -> Result<WorkflowRun>;
-    async fn cancel_run(&self, id: &str, by: &Actor) -> Result<WorkflowRun>;
+    /// `reason`: why the dashboard itself cancels (a budget), kept as the run's error,
+    /// in its log and as a state of the node named after `by`.
+    async fn cancel_run(&self, id: &str, by: &Actor, reason: Option<String>) -> Result<WorkflowRun>;
     /// Appends the dashboard's own log line, also to a run that has ended.
     async fn note(&self, id: &str, line: NewLogLine) -> Result<()>;
     /// The run half of the summary (agent counts left at zero), over all runs, from
@@ -111,4 +114,16 @@ pub trait AnalyticsStore: Send + Sync {
     async fn run_rollups(&self, query: &RollupQuery) -> Result<Vec<RunRollup>>;
     async fn duration_rollups(&self, query: &RollupQuery) -> Result<Vec<DurationRollup>>;
     async fn node_rollups(&self, query: &RollupQuery) -> Result<Vec<NodeRollup>>;
+}
+
+/// Budgets per workflow.
+#[async_trait]
+pub trait BudgetStore: Send + Sync {
+    async fn list_budgets(&self) -> Result<Vec<StoredBudget>>;
+    /// Sets (or replaces) a workflow's budget.
+    async fn set_budget(&self, workflow: &str, limits: shared::BudgetLimits, audit: Audit) -> Result<StoredBudget>;
+    async fn delete_budget(&self, workflow: &str, audit: Audit) -> Result<()>;
+    /// The cost of the workflow's runs that started since `day` and since `month`
+    /// (each the start of an hour, `month` the earlier).
+    async fn spent(&self, workflow: &str, day: Ts, month: Ts) -> Result<(f64, f64)>;
 }

@@ -176,3 +176,12 @@ pub struct NodeRollup {
     pub tokens: i64,
     pub duration_seconds: f64,
 }
+
+/// A workflow's budget as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBudget {
+    pub workflow_name: String,
+    pub limits: shared::BudgetLimits,
+    pub updated_at: Ts,
+    pub updated_by: String,
+}

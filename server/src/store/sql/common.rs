@@ -114,6 +114,22 @@ macro_rules! sql_common {
                 Ok((run.clone(), Event::WorkflowUpdate(run)))
             }
 
+            /// Inserts a node's state report, now.
+            pub(super) async fn insert_state(conn: &mut Conn, id: &str, state: &NodeStateData) -> Result<NodeState> {
+                let text = serde_json::to_string(state).map_err(|e| StoreError::Unprocessable(e.to_string()))?;
+                let row: StateRow = sqlx::query_as(
+                    "INSERT INTO execution_states (run_id, node_id, state_data, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id, run_id, node_id, state_data, created_at",
+                )
+                .bind(id)
+                .bind(&state.node_id)
+                .bind(text)
+                .bind(Ts::now())
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(NodeState::from(row))
+            }
+
             /// Inserts log lines and records a `run_log` event for each.
             pub(super) async fn insert_logs(
                 conn: &mut Conn,

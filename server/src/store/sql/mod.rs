@@ -11,6 +11,7 @@
 mod access;
 mod agents;
 mod analytics;
+mod budgets;
 mod bulk;
 mod common;
 mod dispatches;
@@ -20,6 +21,7 @@ mod runs;
 pub(super) use access::sql_access;
 pub(super) use agents::sql_agents;
 pub(super) use analytics::sql_analytics;
+pub(super) use budgets::sql_budgets;
 pub(super) use bulk::sql_bulk;
 pub(super) use common::sql_common;
 pub(super) use dispatches::sql_dispatches;
@@ -37,6 +39,7 @@ macro_rules! sql_store {
         crate::store::sql::sql_bulk!($store);
         crate::store::sql::sql_access!($store);
         crate::store::sql::sql_analytics!($store);
+        crate::store::sql::sql_budgets!($store);
 
         impl crate::store::Store for $store {
             fn backend(&self) -> &'static str {

@@ -133,9 +133,8 @@ macro_rules! sql_runs {
                     .await
                 }
 
-                async fn append_state(&self, id: &str, state: NodeStateData) -> Result<NodeState> {
+                async fn append_state(&self, id: &str, state: NodeStateData) -> Result<(NodeState, WorkflowRun)> {
                     let id = id.to_owned();
-                    let text = serde_json::to_string(&state).map_err(|e| StoreError::Unprocessable(e.to_string()))?;
                     self.write(move |conn| {
                         Box::pin(async move {
                             // Totals grow as nodes report, so a running run shows what it has
@@ -155,19 +154,9 @@ macro_rules! sql_runs {
                                 return Err(inactive(conn, &id).await);
                             };
                             limits::check_totals("the run's", run.total_tokens, run.total_cost_usd)?;
-                            let row: StateRow = sqlx::query_as(
-                                "INSERT INTO execution_states (run_id, node_id, state_data, created_at) \
-                                 VALUES ($1, $2, $3, $4) RETURNING id, run_id, node_id, state_data, created_at",
-                            )
-                            .bind(&id)
-                            .bind(&state.node_id)
-                            .bind(text)
-                            .bind(Ts::now())
-                            .fetch_one(&mut *conn)
-                            .await?;
-                            let stored = NodeState::from(row);
-                            let node_event = Event::NodeState(stored.clone());
-                            Ok((stored, vec![node_event, Event::WorkflowUpdate(run)]))
+                            let stored = insert_state(conn, &id, &state).await?;
+                            let events = vec![Event::NodeState(stored.clone()), Event::WorkflowUpdate(run.clone())];
+                            Ok(((stored, run), events))
                         })
                     })
                     .await
@@ -232,7 +221,7 @@ macro_rules! sql_runs {
                     .await
                 }
 
-                async fn cancel_run(&self, id: &str, by: &Actor) -> Result<WorkflowRun> {
+                async fn cancel_run(&self, id: &str, by: &Actor, reason: Option<String>) -> Result<WorkflowRun> {
                     let (id, by) = (id.to_owned(), by.clone());
                     self.write(move |conn| {
                         Box::pin(async move {
@@ -245,21 +234,33 @@ macro_rules! sql_runs {
                             }
                             let now = Ts::now();
                             sqlx::query(&format!(
-                                "UPDATE workflow_runs SET status = 'cancelled', completed_at = $2, duration_seconds = $3 \
-                                 WHERE id = $1 AND {ACTIVE}"
+                                "UPDATE workflow_runs SET status = 'cancelled', completed_at = $2, duration_seconds = $3, \
+                                 error_message = COALESCE($4, error_message) WHERE id = $1 AND {ACTIVE}"
                             ))
                             .bind(&id)
                             .bind(now)
                             .bind(now.seconds_since(Ts::from(run.started_at)))
+                            .bind(&reason)
                             .execute(&mut *conn)
                             .await?;
-                            let note = NewLogLine {
-                                level: LogLevel::Warning,
-                                message: format!("Run cancelled from the dashboard by {}", by.name),
-                                node_id: None,
+                            let message = match &reason {
+                                // The dashboard's own reason (a budget) also goes in the run's
+                                // state history, as the node that stopped it.
+                                Some(reason) => format!("Run cancelled by {}: {reason}", by.name),
+                                None => format!("Run cancelled from the dashboard by {}", by.name),
                             };
+                            let note = NewLogLine { level: LogLevel::Warning, message, node_id: None };
                             let (_, mut events) = insert_logs(conn, &id, vec![note]).await?;
-                            let audit = Audit { actor: by, action: "run.cancel", target: id.clone(), detail: None };
+                            if let Some(reason) = &reason {
+                                let state = NodeStateData {
+                                    node_id: by.name.clone(),
+                                    status: Some("cancelled".to_owned()),
+                                    error: Some(reason.clone()),
+                                    ..NodeStateData::default()
+                                };
+                                events.push(Event::NodeState(insert_state(conn, &id, &state).await?));
+                            }
+                            let audit = Audit { actor: by, action: "run.cancel", target: id.clone(), detail: reason };
                             record_audit(conn, audit).await?;
                             let (cancelled, event) = run_event(conn, &id).await?;
                             events.push(event);

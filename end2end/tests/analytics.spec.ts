@@ -1,0 +1,106 @@
+import { test, expect, waitLive, shot } from './fixtures';
+import type { Dashboard } from './fixtures';
+
+/** Runs over the last days as the original runtime writes them (straight into the
+ * SQLite file), with node reports naming models. */
+function history(dashboard: Dashboard) {
+  const now = Date.now();
+  const values: string[] = [];
+  const states: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const id = `30000000-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`;
+    const at = new Date(now - (i * 4 + 1) * 3600_000).toISOString().replace('T', ' ').replace('Z', '000');
+    const workflow = ['article_writer', 'support_triage', 'code_review'][i % 3];
+    const status = i % 7 === 0 ? 'failed' : 'completed';
+    values.push(`('${id}', '${workflow}', '${status}', '${at}', ${2 + (i % 5) * 3}, ${1000 + i * 10}, ${(0.01 * (i + 1)).toFixed(2)})`);
+    states.push(`('${id}', 'draft', '{"model": "${i % 2 ? 'gpt-4o' : 'gpt-4o-mini'}", "cost_usd": ${(0.01 * (i + 1)).toFixed(2)}, "total_tokens": ${1000 + i * 10}, "duration_seconds": 1.5}', '${at}')`);
+  }
+  dashboard.sql(`INSERT INTO workflow_runs (id, workflow_name, status, started_at, duration_seconds, total_tokens, total_cost_usd) VALUES ${values.join(', ')}`);
+  dashboard.sql(`INSERT INTO execution_states (run_id, node_id, state_data, created_at) VALUES ${states.join(', ')}`);
+}
+
+test('analytics chart what runs did and cost, break it down, and follow new runs live', async ({ page, dashboard }) => {
+  history(dashboard);
+  const expected = await dashboard.api('GET', '/api/analytics/breakdown?range=7d');
+  await page.goto(`${dashboard.url}/analytics`);
+  await waitLive(page);
+  const charts = page.getByTestId('charts');
+  await expect(charts.locator('figure')).toHaveCount(5);
+  await expect(charts.locator('figure').first().locator('rect:not(.column)')).not.toHaveCount(0);
+
+  // The breakdown agrees with the API, and sorts.
+  const table = page.getByTestId('breakdown');
+  await expect(table.locator('tbody tr')).toHaveCount(3);
+  const top = expected.rows[0];
+  await expect(table.locator('tbody tr').first()).toContainText(top.key);
+  await expect(table.locator('tbody tr').first()).toContainText(String(top.runs));
+  await table.getByRole('button', { name: 'Workflow' }).click();
+  await expect(table.locator('tbody tr').first()).toContainText('support_triage');
+  await table.getByRole('button', { name: 'Workflow' }).click();
+  await expect(table.locator('tbody tr').first()).toContainText('article_writer');
+
+  // Hover shows a bucket's exact values; the legend hides a line.
+  const cost = charts.locator('figure').nth(2);
+  await cost.locator('rect.column').last().hover();
+  await expect(cost.locator('figcaption')).toContainText('article_writer: $');
+  await cost.getByRole('button', { name: 'code_review' }).click();
+  await expect(cost.getByRole('button', { name: 'code_review' })).toHaveAttribute('aria-pressed', 'false');
+
+  // A row leads to its runs.
+  await table.getByRole('link', { name: 'code_review' }).click();
+  await expect(page).toHaveURL(/\/workflows\?workflow=code_review/);
+  await page.goBack();
+
+  // By model: cost and tokens from node reports.
+  await page.getByTestId('group-by').selectOption('model');
+  await expect(page).toHaveURL(/group_by=model/);
+  await expect(page.getByTestId('breakdown').locator('tbody tr')).toHaveCount(2);
+  await expect(page.getByTestId('breakdown')).toContainText('gpt-4o-mini');
+
+  // The nodes of one workflow.
+  await page.getByTestId('group-by').selectOption('workflow');
+  await expect(page.getByTestId('nodes')).toContainText('draft');
+
+  // A run finishing shows up without a reload.
+  const runsChart = charts.locator('figure').first();
+  await expect(runsChart.locator('figcaption')).toContainText('40 in all');
+  await dashboard.run('article_writer', { status: 'completed', tokens: 100, cost: 0.5 });
+  await expect(runsChart.locator('figcaption')).toContainText('41 in all', { timeout: 8000 });
+  await page.screenshot({ path: shot('analytics'), fullPage: true });
+});
+
+test('an operator sets a budget; a run over it is cancelled and the workflow warns', async ({ page, dashboard }) => {
+  history(dashboard);
+  await page.goto(`${dashboard.url}/analytics`);
+  await waitLive(page);
+  const form = page.getByTestId('budget-form');
+  await form.getByLabel('Workflow').fill('article_writer');
+  await form.getByLabel('Per run ($)').fill('0.05');
+  await form.getByRole('button', { name: 'Save budget' }).click();
+  await expect(page.getByTestId('budgets')).toContainText('article_writer');
+  await expect(page.getByTestId('budgets')).toContainText('$0.0500');
+
+  const id = await dashboard.run('article_writer', { status: 'running', tokens: 500, cost: 0.06 });
+  await page.goto(`${dashboard.url}/workflows/${id}`);
+  await expect(page.locator('h1 .badge')).toHaveText(/cancelled/);
+  await expect(page.getByRole('alert')).toContainText('budget exceeded: $0.0600 > $0.0500 per run');
+  await expect(page.getByTestId('waterfall')).toContainText('research');
+
+  // A daily cap nearly used: the analytics page warns.
+  await dashboard.api('PUT', '/api/budgets/invoice_extractor', { daily_usd: 0.001 });
+  await dashboard.run('invoice_extractor', { status: 'completed', tokens: 100, cost: 0.0009 });
+  await page.goto(`${dashboard.url}/analytics`);
+  await expect(page.getByTestId('budget-warning')).toContainText('invoice_extractor has used 80 %');
+});
+
+test('the run page draws its nodes as a waterfall', async ({ page, dashboard }) => {
+  const id = await dashboard.run('article_writer', { status: 'running', tokens: 500, cost: 0.02 });
+  await page.goto(`${dashboard.url}/workflows/${id}`);
+  await waitLive(page);
+  const waterfall = page.getByTestId('waterfall');
+  await expect(waterfall.locator('.span')).toHaveCount(1);
+  await dashboard.api('POST', `/api/workflows/${id}/states`, { node_id: 'write', status: 'completed', duration_seconds: 0.5,
+    total_tokens: 300, model: 'gpt-4o', cost_usd: 0.01 });
+  await expect(waterfall.locator('.span')).toHaveCount(2);
+  await expect(waterfall).toContainText('300 tokens');
+});

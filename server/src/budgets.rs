@@ -1,0 +1,150 @@
+//! Budgets: caps per workflow on what it spends per UTC day and month, and on what one
+//! run spends. Enforced where spend changes, at each node report (through the API, or
+//! another writer's, seen on the event bus), by cancelling the run on the same path as
+//! an operator's cancel; and where runs start: a workflow at a period cap is refused.
+
+use chrono::{Datelike, NaiveTime, Utc};
+use shared::{Budget, BudgetLimits, Event, WorkflowRun};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::events::EventBus;
+use crate::store::access::{Actor, Audit};
+use crate::store::{Result, Store, StoreError, StoredBudget, Ts};
+
+/// How often budgets are read again, for other dashboard processes' changes.
+const RELOAD_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Budgets {
+    store: Arc<dyn Store>,
+    /// Every budget's caps, by workflow: runs of other workflows cost no query.
+    limits: RwLock<HashMap<String, BudgetLimits>>,
+}
+
+impl Budgets {
+    pub async fn load(store: Arc<dyn Store>) -> Result<Arc<Budgets>> {
+        let budgets = Arc::new(Budgets { store, limits: RwLock::default() });
+        budgets.reload().await?;
+        Ok(budgets)
+    }
+
+    async fn reload(&self) -> Result<()> {
+        let stored = self.store.list_budgets().await?;
+        *self.limits.write().unwrap_or_else(|e| e.into_inner()) =
+            stored.into_iter().map(|b| (b.workflow_name, b.limits)).collect();
+        Ok(())
+    }
+
+    fn limits(&self, workflow: &str) -> Option<BudgetLimits> {
+        self.limits.read().unwrap_or_else(|e| e.into_inner()).get(workflow).copied()
+    }
+
+    /// What the workflow has spent today and this month (UTC).
+    async fn spent(&self, workflow: &str) -> Result<(f64, f64)> {
+        let today = Utc::now().date_naive();
+        let day = today.and_time(NaiveTime::MIN);
+        let month = today.with_day(1).unwrap_or(today).and_time(NaiveTime::MIN);
+        self.store.spent(workflow, Ts(day), Ts(month)).await
+    }
+
+    /// Why a run of `workflow` may not start now, if it may not.
+    pub async fn refusal(&self, workflow: &str) -> Result<Option<String>> {
+        let Some(limits) = self.limits(workflow).filter(|l| l.daily_usd.is_some() || l.monthly_usd.is_some()) else {
+            return Ok(None);
+        };
+        let (today, month) = self.spent(workflow).await?;
+        Ok(limits.period_verdict(today, month, false).map(|why| format!("workflow {workflow}: {why}")))
+    }
+
+    /// Cancels `run` (as it stands after a report) if it, or its workflow's period
+    /// spend, went over a cap.
+    pub async fn enforce(&self, run: &WorkflowRun) {
+        if !run.status.is_active() {
+            return;
+        }
+        let Some(limits) = self.limits(&run.workflow_name) else { return };
+        let reason = match limits.run_verdict(run.total_cost_usd, run.total_tokens) {
+            Some(reason) => Some(reason),
+            None if limits.daily_usd.is_some() || limits.monthly_usd.is_some() => {
+                match self.spent(&run.workflow_name).await {
+                    Ok((today, month)) => limits.period_verdict(today, month, true),
+                    Err(error) => {
+                        tracing::warn!(%error, run = %run.id, "could not read the workflow's spend");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let Some(reason) = reason else { return };
+        let by = Actor { name: "budget".to_owned(), token_id: None };
+        match self.store.cancel_run(&run.id, &by, Some(reason)).await {
+            // Another report, or an operator, ended it first.
+            Ok(_) | Err(StoreError::Conflict(_)) | Err(StoreError::NotFound(_)) => {}
+            Err(error) => tracing::warn!(%error, run = %run.id, "could not cancel a run over its budget"),
+        }
+    }
+
+    pub async fn list(&self) -> Result<Vec<Budget>> {
+        let mut budgets = Vec::new();
+        for stored in self.store.list_budgets().await? {
+            budgets.push(self.with_spend(stored).await?);
+        }
+        Ok(budgets)
+    }
+
+    pub async fn set(&self, workflow: &str, limits: BudgetLimits, audit: Audit) -> Result<Budget> {
+        let stored = self.store.set_budget(workflow, limits, audit).await?;
+        self.limits.write().unwrap_or_else(|e| e.into_inner()).insert(workflow.to_owned(), limits);
+        self.with_spend(stored).await
+    }
+
+    pub async fn delete(&self, workflow: &str, audit: Audit) -> Result<()> {
+        self.store.delete_budget(workflow, audit).await?;
+        self.limits.write().unwrap_or_else(|e| e.into_inner()).remove(workflow);
+        Ok(())
+    }
+
+    async fn with_spend(&self, stored: StoredBudget) -> Result<Budget> {
+        let (today, month) = self.spent(&stored.workflow_name).await?;
+        Ok(Budget {
+            state: stored.limits.state(today, month),
+            workflow_name: stored.workflow_name,
+            limits: stored.limits,
+            spent_today_usd: today,
+            spent_month_usd: month,
+            updated_at: stored.updated_at.utc(),
+            updated_by: stored.updated_by,
+        })
+    }
+
+    /// Enforces budgets on every run change the bus carries (other writers' too), and
+    /// reads budgets again now and then; until the process ends.
+    pub fn watch(self: Arc<Self>, bus: &EventBus) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut events = bus.subscribe();
+        async move {
+            let mut reload = tokio::time::interval(RELOAD_EVERY);
+            loop {
+                tokio::select! {
+                    received = events.recv() => match received {
+                        Ok(published) => {
+                            if let Event::WorkflowUpdate(run) = published.event.as_ref() {
+                                self.enforce(run).await;
+                            }
+                        }
+                        // Missed changes are checked at their runs' next report.
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = reload.tick() => {
+                        if let Err(error) = self.reload().await {
+                            tracing::warn!(%error, "could not read budgets");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Budgets per workflow, and what a workflow has spent since a time (from the rollups).
+
+macro_rules! sql_budgets {
+    ($store:ident) => {
+        mod sql_budgets {
+            #[allow(unused_imports)]
+            use super::sql_common::*;
+            use crate::store::StoredBudget;
+            use shared::BudgetLimits;
+
+            const COLUMNS: &str =
+                "workflow_name, daily_usd, monthly_usd, run_max_usd, run_max_tokens, updated_at, updated_by";
+
+            #[derive(sqlx::FromRow)]
+            struct BudgetRow {
+                workflow_name: String,
+                daily_usd: Option<f64>,
+                monthly_usd: Option<f64>,
+                run_max_usd: Option<f64>,
+                run_max_tokens: Option<i64>,
+                updated_at: Ts,
+                updated_by: String,
+            }
+
+            impl From<BudgetRow> for StoredBudget {
+                fn from(row: BudgetRow) -> StoredBudget {
+                    StoredBudget {
+                        workflow_name: row.workflow_name,
+                        limits: BudgetLimits {
+                            daily_usd: row.daily_usd,
+                            monthly_usd: row.monthly_usd,
+                            run_max_usd: row.run_max_usd,
+                            run_max_tokens: row.run_max_tokens,
+                        },
+                        updated_at: row.updated_at,
+                        updated_by: row.updated_by,
+                    }
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl crate::store::BudgetStore for super::$store {
+                async fn list_budgets(&self) -> Result<Vec<StoredBudget>> {
+                    let rows: Vec<BudgetRow> =
+                        sqlx::query_as(&format!("SELECT {COLUMNS} FROM dashboard_budgets ORDER BY workflow_name"))
+                            .fetch_all(self.reader())
+                            .await?;
+                    Ok(rows.into_iter().map(StoredBudget::from).collect())
+                }
+
+                async fn set_budget(&self, workflow: &str, limits: BudgetLimits, audit: Audit) -> Result<StoredBudget> {
+                    let workflow = workflow.to_owned();
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let row: BudgetRow = sqlx::query_as(&format!(
+                                "INSERT INTO dashboard_budgets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                                 ON CONFLICT (workflow_name) DO UPDATE SET daily_usd = EXCLUDED.daily_usd, \
+                                 monthly_usd = EXCLUDED.monthly_usd, run_max_usd = EXCLUDED.run_max_usd, \
+                                 run_max_tokens = EXCLUDED.run_max_tokens, updated_at = EXCLUDED.updated_at, \
+                                 updated_by = EXCLUDED.updated_by RETURNING {COLUMNS}"
+                            ))
+                            .bind(&workflow)
+                            .bind(limits.daily_usd)
+                            .bind(limits.monthly_usd)
+                            .bind(limits.run_max_usd)
+                            .bind(limits.run_max_tokens)
+                            .bind(Ts::now())
+                            .bind(&audit.actor.name)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                            record_audit(conn, audit).await?;
+                            Ok((StoredBudget::from(row), Vec::new()))
+                        })
+                    })
+                    .await
+                }
+
+                async fn delete_budget(&self, workflow: &str, audit: Audit) -> Result<()> {
+                    let workflow = workflow.to_owned();
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let deleted = sqlx::query("DELETE FROM dashboard_budgets WHERE workflow_name = $1")
+                                .bind(&workflow)
+                                .execute(&mut *conn)
+                                .await?
+                                .rows_affected();
+                            if deleted == 0 {
+                                return Err(StoreError::NotFound(format!("workflow {workflow} has no budget")));
+                            }
+                            record_audit(conn, audit).await?;
+                            Ok(((), Vec::new()))
+                        })
+                    })
+                    .await
+                }
+
+                async fn spent(&self, workflow: &str, day: Ts, month: Ts) -> Result<(f64, f64)> {
+                    let (today, month): (Option<f64>, Option<f64>) = sqlx::query_as(
+                        "SELECT SUM(CASE WHEN hour >= $2 THEN cost_usd ELSE 0 END), SUM(cost_usd) \
+                         FROM dashboard_rollup_runs WHERE workflow_name = $1 AND hour >= $3",
+                    )
+                    .bind(workflow)
+                    .bind(day)
+                    .bind(month)
+                    .fetch_one(self.reader())
+                    .await?;
+                    Ok((today.unwrap_or(0.0), month.unwrap_or(0.0)))
+                }
+            }
+        }
+    };
+}
+
+pub(in crate::store) use sql_budgets;
