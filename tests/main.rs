@@ -20,4 +20,5 @@ mod mlflow;
 mod seed;
 mod summary;
 mod test_agents;
+mod webhooks;
 mod workflows;

@@ -5,6 +5,7 @@ use shared::{
     AgentDeleted, AgentInfo, AnalyticsQuery, Breakdown, Budget, BudgetLimits, CatalogEntry, ErrorBody, LogPage,
     MlflowStatus, RunDetail, RunPage, RunQuery, Series, Session, SignIn, StartRun, WorkflowRun,
 };
+use shared::{CreatedWebhook, NewWebhook, Webhook, WebhookTest};
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
@@ -95,17 +96,11 @@ pub async fn session() -> ApiResult<Session> {
 }
 
 pub async fn sign_in(token: &str) -> ApiResult<Session> {
-    let request = post("/api/session")
-        .json(&SignIn { token: token.trim().to_owned() })
-        .map_err(|e| ApiError { status: None, message: format!("could not encode the request: {e}") })?;
-    read_sent(request).await
+    send_json(post("/api/session"), &SignIn { token: token.trim().to_owned() }).await
 }
 
 pub async fn sign_out() -> ApiResult<()> {
-    match delete("/api/session").send().await {
-        Ok(response) if response.ok() => Ok(()),
-        sent => read_response::<()>(sent).await,
-    }
+    deleted("/api/session").await
 }
 
 /// `key=value&...` of the set fields, values URI-encoded.
@@ -158,10 +153,7 @@ pub async fn catalog() -> ApiResult<Vec<CatalogEntry>> {
 }
 
 pub async fn start_run(start: &StartRun) -> ApiResult<WorkflowRun> {
-    let request = post("/api/workflows/run")
-        .json(start)
-        .map_err(|e| ApiError { status: None, message: format!("could not encode the request: {e}") })?;
-    read_sent(request).await
+    send_json(post("/api/workflows/run"), start).await
 }
 
 fn analytics_pairs(query: &AnalyticsQuery) -> String {
@@ -186,18 +178,47 @@ pub async fn budgets() -> ApiResult<Vec<Budget>> {
     read(get("/api/budgets")).await
 }
 
-pub async fn set_budget(workflow: &str, limits: &BudgetLimits) -> ApiResult<Budget> {
-    let request = with_csrf(gloo_net::http::Request::put(&format!("/api/budgets/{}", encode(workflow))))
-        .json(limits)
+/// Sends `body` as JSON with `request`.
+async fn send_json<T: DeserializeOwned>(
+    request: gloo_net::http::RequestBuilder,
+    body: &impl serde::Serialize,
+) -> ApiResult<T> {
+    let request = request
+        .json(body)
         .map_err(|e| ApiError { status: None, message: format!("could not encode the request: {e}") })?;
     read_sent(request).await
 }
 
-pub async fn delete_budget(workflow: &str) -> ApiResult<()> {
-    match delete(&format!("/api/budgets/{}", encode(workflow))).send().await {
+/// A DELETE answered without a body.
+async fn deleted(path: &str) -> ApiResult<()> {
+    match delete(path).send().await {
         Ok(response) if response.ok() => Ok(()),
         sent => read_response::<()>(sent).await,
     }
+}
+
+pub async fn set_budget(workflow: &str, limits: &BudgetLimits) -> ApiResult<Budget> {
+    send_json(with_csrf(gloo_net::http::Request::put(&format!("/api/budgets/{}", encode(workflow)))), limits).await
+}
+
+pub async fn delete_budget(workflow: &str) -> ApiResult<()> {
+    deleted(&format!("/api/budgets/{}", encode(workflow))).await
+}
+
+pub async fn webhooks() -> ApiResult<Vec<Webhook>> {
+    read(get("/api/webhooks")).await
+}
+
+pub async fn create_webhook(hook: &NewWebhook) -> ApiResult<CreatedWebhook> {
+    send_json(post("/api/webhooks"), hook).await
+}
+
+pub async fn delete_webhook(id: &str) -> ApiResult<()> {
+    deleted(&format!("/api/webhooks/{}", encode(id))).await
+}
+
+pub async fn test_webhook(id: &str) -> ApiResult<WebhookTest> {
+    read(post(&format!("/api/webhooks/{}/test", encode(id)))).await
 }
 
 pub async fn agents(include_dead: bool) -> ApiResult<Vec<AgentInfo>> {

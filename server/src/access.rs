@@ -29,7 +29,11 @@ pub fn new_secret() -> String {
 
 /// The stored form of a secret: its SHA-256, hex.
 pub fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn same(a: &str, b: &str) -> bool {

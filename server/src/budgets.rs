@@ -4,7 +4,8 @@
 //! an operator's cancel; and where runs start: a workflow at a period cap is refused.
 
 use chrono::{Datelike, NaiveTime, Utc};
-use shared::{Budget, BudgetLimits, Event, WorkflowRun};
+use serde_json::json;
+use shared::{Alert, Budget, BudgetLimits, BudgetState, Event, WorkflowRun};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -13,19 +14,21 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::events::EventBus;
 use crate::store::access::{Actor, Audit};
 use crate::store::{Result, Store, StoreError, StoredBudget, Ts};
+use crate::webhooks::{Notice, Webhooks};
 
 /// How often budgets are read again, for other dashboard processes' changes.
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Budgets {
     store: Arc<dyn Store>,
+    webhooks: Arc<Webhooks>,
     /// Every budget's caps, by workflow: runs of other workflows cost no query.
     limits: RwLock<HashMap<String, BudgetLimits>>,
 }
 
 impl Budgets {
-    pub async fn load(store: Arc<dyn Store>) -> Result<Arc<Budgets>> {
-        let budgets = Arc::new(Budgets { store, limits: RwLock::default() });
+    pub async fn load(store: Arc<dyn Store>, webhooks: Arc<Webhooks>) -> Result<Arc<Budgets>> {
+        let budgets = Arc::new(Budgets { store, webhooks, limits: RwLock::default() });
         budgets.reload().await?;
         Ok(budgets)
     }
@@ -65,19 +68,20 @@ impl Budgets {
             return;
         }
         let Some(limits) = self.limits(&run.workflow_name) else { return };
-        let reason = match limits.run_verdict(run.total_cost_usd, run.total_tokens) {
-            Some(reason) => Some(reason),
-            None if limits.daily_usd.is_some() || limits.monthly_usd.is_some() => {
-                match self.spent(&run.workflow_name).await {
-                    Ok((today, month)) => limits.period_verdict(today, month, true),
-                    Err(error) => {
-                        tracing::warn!(%error, run = %run.id, "could not read the workflow's spend");
-                        None
-                    }
+        let period = match limits.daily_usd.is_some() || limits.monthly_usd.is_some() {
+            false => None,
+            true => match self.spent(&run.workflow_name).await {
+                Ok((today, month)) => {
+                    self.warn(&run.workflow_name, &limits, today, month);
+                    limits.period_verdict(today, month, true)
                 }
-            }
-            None => None,
+                Err(error) => {
+                    tracing::warn!(%error, run = %run.id, "could not read the workflow's spend");
+                    None
+                }
+            },
         };
+        let reason = limits.run_verdict(run.total_cost_usd, run.total_tokens).or(period);
         let Some(reason) = reason else { return };
         let by = Actor { name: "budget".to_owned(), token_id: None };
         match self.store.cancel_run(&run.id, &by, Some(reason)).await {
@@ -85,6 +89,25 @@ impl Budgets {
             Ok(_) | Err(StoreError::Conflict(_)) | Err(StoreError::NotFound(_)) => {}
             Err(error) => tracing::warn!(%error, run = %run.id, "could not cancel a run over its budget"),
         }
+    }
+
+    /// Alerts webhooks when a workflow's spend reaches 80 % of a period cap (once a
+    /// day per workflow).
+    fn warn(&self, workflow: &str, limits: &BudgetLimits, today: f64, month: f64) {
+        if limits.state(today, month) == BudgetState::Ok {
+            return;
+        }
+        self.webhooks.notify(Notice {
+            alert: Alert::BudgetWarning,
+            about: format!("{workflow}@{}", Utc::now().date_naive()),
+            text: format!(
+                "Workflow {workflow} has spent {} today and {} this month, 80 % or more of its budget.",
+                shared::usd(today),
+                shared::usd(month)
+            ),
+            path: "/analytics".to_owned(),
+            subject: ("budget", json!({ "workflow_name": workflow, "limits": limits, "spent_today_usd": today, "spent_month_usd": month })),
+        });
     }
 
     pub async fn list(&self) -> Result<Vec<Budget>> {

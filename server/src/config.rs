@@ -74,6 +74,11 @@ pub struct DashboardArgs {
     #[arg(long, env = "DASHBOARD_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_seconds)]
     pub shutdown_grace: Duration,
 
+    /// The dashboard's URL as webhook receivers reach it, for the links in alerts;
+    /// default: the address it listens on.
+    #[arg(long, env = "DASHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Most event streams open at once; beyond it new ones get 503 with Retry-After.
     #[arg(long, env = "DASHBOARD_MAX_STREAMS", default_value_t = 10_000)]
     pub max_streams: usize,

@@ -18,6 +18,7 @@ pub mod store;
 mod summary;
 mod tasks;
 mod token_command;
+pub mod webhooks;
 
 // In the library, so every binary that runs the server (the release binary, the one
 // the tests and benchmarks start) has it. Measured under concurrent API load (README,
@@ -79,9 +80,12 @@ pub async fn serve(
     let networks = dispatch::networks::AgentNetworks::new(config.agent_networks.clone());
     let dispatcher = dispatch::Dispatcher::new(store.clone(), timeouts, networks)?;
     let config_max_streams = config.max_streams;
-    let budgets = budgets::Budgets::load(store.clone()).await?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{reachable}"));
+    let webhooks = webhooks::Webhooks::new(store.clone(), &public_url)?;
+    let budgets = budgets::Budgets::load(store.clone(), webhooks.clone()).await?;
     let state = AppState {
         budgets,
+        webhooks,
         store,
         bus,
         config: Arc::new(config),

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod summary;
+pub mod webhook;
 pub mod workflow;
 
 pub use access::*;
@@ -19,4 +20,5 @@ pub use dispatch::*;
 pub use error::*;
 pub use event::*;
 pub use summary::*;
+pub use webhook::*;
 pub use workflow::*;

@@ -92,6 +92,16 @@ async fn main() {
         ("search, common term `invoice`", "/api/workflows?q=invoice".to_owned()),
         ("search, rare term (part of one run's id)", format!("/api/workflows?q={rare}")),
         ("run detail", format!("/api/workflows/{one}")),
+        (
+            "analytics: cost by workflow per day, 30 days",
+            "/api/analytics/series?metric=cost&group_by=workflow&range=30d".to_owned(),
+        ),
+        (
+            "analytics: p95 duration per hour, 7 days",
+            "/api/analytics/series?metric=duration_p95&bucket=hour&range=7d".to_owned(),
+        ),
+        ("analytics: breakdown by workflow, 30 days", "/api/analytics/breakdown?range=30d".to_owned()),
+        ("analytics: breakdown by model, 30 days", "/api/analytics/breakdown?group_by=model&range=30d".to_owned()),
         ("summary", "/api/summary".to_owned()),
     ] {
         load.run(label, move |_, _| ("GET", path.clone(), None)).await;

@@ -103,7 +103,8 @@ pub fn action(method: &Method, path: &str) -> Option<Permission> {
     let post = *method == Method::POST;
     match segments.as_slice() {
         ["api", "health"] | ["api", "session"] => None,
-        ["api", "tokens", ..] | ["api", "audit", ..] => Some(Permission::Administer),
+        // Webhooks send the dashboard's data where they point: an admin's choice.
+        ["api", "tokens" | "audit" | "webhooks", ..] => Some(Permission::Administer),
         ["api", ..] if safe => Some(Permission::Read),
         ["api", "workflows", "run"] if post => Some(Permission::Operate),
         ["api", "workflows", _, "cancel" | "restart"] if post => Some(Permission::Operate),
@@ -362,6 +363,9 @@ mod tests {
             (Method::GET, "/api/events", Some(Permission::Read)),
             (Method::GET, "/API/workflows", Some(Permission::Read)),
             (Method::POST, "/api/workflows/run", Some(Permission::Operate)),
+            (Method::GET, "/api/webhooks", Some(Permission::Administer)),
+            (Method::PUT, "/api/budgets/w", Some(Permission::Operate)),
+            (Method::GET, "/api/analytics/series", Some(Permission::Read)),
             (Method::POST, &format!("{run}/cancel"), Some(Permission::Operate)),
             (Method::POST, &format!("{run}/restart"), Some(Permission::Operate)),
             (Method::POST, "/api/workflows", Some(Permission::Report)),

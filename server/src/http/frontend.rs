@@ -79,7 +79,7 @@ fn index(headers: &HeaderMap) -> Response {
         )
             .into_response();
     };
-    let etag = format!("\"{}\"", file.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let etag = format!("\"{}\"", crate::access::hex(&file.metadata.sha256_hash()));
     if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return StatusCode::NOT_MODIFIED.into_response();
     }

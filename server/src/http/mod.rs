@@ -14,6 +14,7 @@ mod session;
 pub mod stream;
 mod summary;
 mod validate;
+mod webhooks;
 mod workflows;
 
 use axum::extract::DefaultBodyLimit;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub streams: stream::StreamSlots,
     /// Budgets per workflow, enforced on reports and starts.
     pub budgets: Arc<crate::budgets::Budgets>,
+    /// Alerts to outgoing webhooks.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::routes())
         .merge(analytics::routes())
         .merge(budgets::routes())
+        .merge(webhooks::routes())
         .merge(summary::routes())
         .merge(stream::routes())
         .merge(mlflow::status_routes())

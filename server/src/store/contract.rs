@@ -10,11 +10,20 @@ use std::collections::HashMap;
 use super::access::{AccessStore, Actor, Audit};
 use super::{
     DurationRollup, InFlight, NewAgent, NewRun, NodeRollup, Outcome, Result, RollupQuery, RunFilter, RunRecord,
-    RunRollup, SeedRun, StoredBudget, Ts,
+    RunRollup, SeedRun, StoredBudget, StoredWebhook, Ts,
 };
 
 pub trait Store:
-    RunStore + DispatchStore + AgentStore + EventStore + BulkStore + AccessStore + AnalyticsStore + BudgetStore + 'static
+    RunStore
+    + DispatchStore
+    + AgentStore
+    + EventStore
+    + BulkStore
+    + AccessStore
+    + AnalyticsStore
+    + BudgetStore
+    + WebhookStore
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -126,4 +135,21 @@ pub trait BudgetStore: Send + Sync {
     /// The cost of the workflow's runs that started since `day` and since `month`
     /// (each the start of an hour, `month` the earlier).
     async fn spent(&self, workflow: &str, day: Ts, month: Ts) -> Result<(f64, f64)>;
+}
+
+/// Outgoing webhooks.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn list_webhooks(&self) -> Result<Vec<StoredWebhook>>;
+    async fn create_webhook(&self, hook: StoredWebhook, audit: Audit) -> Result<StoredWebhook>;
+    async fn delete_webhook(&self, id: &str, audit: Audit) -> Result<()>;
+    /// Records an attempt: its status or error; `outcome` when it settles the alert
+    /// (delivered, or given up on), `None` for an attempt to be retried.
+    async fn record_delivery(
+        &self,
+        id: &str,
+        status: Option<u16>,
+        error: Option<String>,
+        outcome: Option<bool>,
+    ) -> Result<()>;
 }

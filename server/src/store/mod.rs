@@ -18,7 +18,9 @@ mod writer;
 use std::sync::Arc;
 
 use crate::events::EventBus;
-pub use contract::{AgentStore, AnalyticsStore, BudgetStore, BulkStore, DispatchStore, EventStore, RunStore, Store};
+pub use contract::{
+    AgentStore, AnalyticsStore, BudgetStore, BulkStore, DispatchStore, EventStore, RunStore, Store, WebhookStore,
+};
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use time::Ts;

@@ -185,3 +185,10 @@ pub struct StoredBudget {
     pub updated_at: Ts,
     pub updated_by: String,
 }
+
+/// A webhook with the secret that signs its deliveries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredWebhook {
+    pub webhook: shared::Webhook,
+    pub secret: String,
+}

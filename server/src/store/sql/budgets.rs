@@ -79,15 +79,9 @@ macro_rules! sql_budgets {
                     let workflow = workflow.to_owned();
                     self.write(move |conn| {
                         Box::pin(async move {
-                            let deleted = sqlx::query("DELETE FROM dashboard_budgets WHERE workflow_name = $1")
-                                .bind(&workflow)
-                                .execute(&mut *conn)
-                                .await?
-                                .rows_affected();
-                            if deleted == 0 {
-                                return Err(StoreError::NotFound(format!("workflow {workflow} has no budget")));
-                            }
-                            record_audit(conn, audit).await?;
+                            let missing = format!("workflow {workflow} has no budget");
+                            delete_audited(conn, "dashboard_budgets", "workflow_name", &workflow, missing, audit)
+                                .await?;
                             Ok(((), Vec::new()))
                         })
                     })

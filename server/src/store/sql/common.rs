@@ -114,6 +114,27 @@ macro_rules! sql_common {
                 Ok((run.clone(), Event::WorkflowUpdate(run)))
             }
 
+            /// Deletes the row of `table` whose `column` is `key`, recording `audit`;
+            /// `missing` says what was not found when there is no such row.
+            pub(super) async fn delete_audited(
+                conn: &mut Conn,
+                table: &str,
+                column: &str,
+                key: &str,
+                missing: String,
+                audit: Audit,
+            ) -> Result<()> {
+                let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Err(StoreError::NotFound(missing));
+                }
+                record_audit(conn, audit).await
+            }
+
             /// Inserts a node's state report, now.
             pub(super) async fn insert_state(conn: &mut Conn, id: &str, state: &NodeStateData) -> Result<NodeState> {
                 let text = serde_json::to_string(state).map_err(|e| StoreError::Unprocessable(e.to_string()))?;

@@ -17,6 +17,7 @@ mod common;
 mod dispatches;
 mod events;
 mod runs;
+mod webhooks;
 
 pub(super) use access::sql_access;
 pub(super) use agents::sql_agents;
@@ -27,6 +28,7 @@ pub(super) use common::sql_common;
 pub(super) use dispatches::sql_dispatches;
 pub(super) use events::sql_events;
 pub(super) use runs::sql_runs;
+pub(super) use webhooks::sql_webhooks;
 
 /// Every store trait for `$store`, a backend's store.
 macro_rules! sql_store {
@@ -40,6 +42,7 @@ macro_rules! sql_store {
         crate::store::sql::sql_access!($store);
         crate::store::sql::sql_analytics!($store);
         crate::store::sql::sql_budgets!($store);
+        crate::store::sql::sql_webhooks!($store);
 
         impl crate::store::Store for $store {
             fn backend(&self) -> &'static str {

@@ -1,0 +1,100 @@
+//! `GET/POST /api/webhooks`, `DELETE /api/webhooks/{id}`, `POST /api/webhooks/{id}/test`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use chrono::Utc;
+use shared::{Alert, CreatedWebhook, NewWebhook, Webhook, WebhookTest};
+
+use super::error::{ApiError, Json, Path};
+use super::validate;
+use super::AppState;
+use crate::access::Caller;
+use crate::store::StoredWebhook;
+
+/// Enough for any team's alerting; each is a delivery per alert.
+const MAX_WEBHOOKS: usize = 50;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks", get(list).post(create))
+        .route("/webhooks/{id}", delete(remove))
+        .route("/webhooks/{id}/test", post(test))
+}
+
+async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Webhook>>, ApiError> {
+    Ok(axum::Json(state.store.list_webhooks().await?.into_iter().map(|h| h.webhook).collect()))
+}
+
+fn checked_url(text: &str) -> Result<(), ApiError> {
+    validate::name("url", text, 2048)?;
+    let url = url::Url::parse(text).map_err(|e| ApiError::invalid(format!("`url` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ApiError::invalid("`url` must be an http or https URL with a host"));
+    }
+    Ok(())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewWebhook>,
+) -> Result<(StatusCode, axum::Json<CreatedWebhook>), ApiError> {
+    checked_url(&body.url)?;
+    let mut events = body.events.unwrap_or_else(|| Alert::CHOSEN.to_vec());
+    let mut seen = Vec::new();
+    events.retain(|alert| {
+        !seen.contains(alert) && {
+            seen.push(*alert);
+            true
+        }
+    });
+    if events.is_empty() || events.contains(&Alert::Test) {
+        return Err(ApiError::invalid(
+            "`events` must name one or more of run.failed, run.budget_cancelled, budget.warning, agent.expired",
+        ));
+    }
+    if state.store.list_webhooks().await?.len() >= MAX_WEBHOOKS {
+        return Err(ApiError::Conflict(format!("there are {MAX_WEBHOOKS} webhooks already; remove one first")));
+    }
+    let hook = StoredWebhook {
+        webhook: Webhook {
+            id: uuid::Uuid::new_v4().to_string(),
+            url: body.url.clone(),
+            events,
+            created_at: Utc::now(),
+            created_by: caller.actor().name,
+            last_attempt_at: None,
+            last_status: None,
+            last_error: None,
+            delivered: 0,
+            failed: 0,
+        },
+        secret: crate::access::random_value(),
+    };
+    let audit = caller.audit("webhook.create", &hook.webhook.id, Some(body.url));
+    let stored = state.store.create_webhook(hook, audit).await?;
+    Ok((StatusCode::CREATED, axum::Json(CreatedWebhook { webhook: stored.webhook, secret: stored.secret })))
+}
+
+async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    validate::name("id", &id, 36)?;
+    state.store.delete_webhook(&id, caller.audit("webhook.delete", &id, None)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<WebhookTest>, ApiError> {
+    let hook = state
+        .store
+        .list_webhooks()
+        .await?
+        .into_iter()
+        .find(|h| h.webhook.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no webhook with id {id}")))?;
+    Ok(axum::Json(state.webhooks.test(&hook, &caller.actor().name).await?))
+}
