@@ -254,6 +254,8 @@ async fn analytics_queries_are_checked(app: TestApp) {
         ("/api/analytics/series?range=7d&since=2026-01-01T00:00:00Z", "either"),
         ("/api/analytics/series?workflow=a%00b", "NUL"),
         ("/api/analytics/series?since=yesterday", "since"),
+        ("/api/analytics/breakdown?since=-200000-01-01T00:00:00Z", "1970 to 9999"),
+        ("/api/analytics/series?bucket=day&since=1969-12-31T00:00:00Z", "1970 to 9999"),
         ("/api/analytics/series?colour=red", "colour"),
     ] {
         let (status, body) = app.get(path).await;

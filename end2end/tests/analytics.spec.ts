@@ -68,6 +68,10 @@ test('analytics chart what runs did and cost, break it down, and follow new runs
   await dashboard.run('article_writer', { status: 'completed', tokens: 100, cost: 0.5 });
   await expect(runsChart.locator('figcaption')).toContainText('41 in all', { timeout: 8000 });
   await page.screenshot({ path: shot('analytics'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(charts.locator('figure')).toHaveCount(5);
+  await page.screenshot({ path: shot('analytics-phone-dark'), fullPage: true });
 });
 
 test('an operator sets a budget; a run over it is cancelled and the workflow warns', async ({ page, dashboard }) => {
@@ -92,6 +96,8 @@ test('an operator sets a budget; a run over it is cancelled and the workflow war
   await dashboard.run('invoice_extractor', { status: 'completed', tokens: 100, cost: 0.0009 });
   await page.goto(`${dashboard.url}/analytics`);
   await expect(page.getByTestId('budget-warning')).toContainText('invoice_extractor has used 80 %');
+  await page.goto(`${dashboard.url}/workflows?workflow=invoice_extractor`);
+  await expect(page.getByTestId('runs-table').locator('tbody tr').first()).toContainText('budget ≥ 80 %');
 });
 
 test('the run page draws its nodes as a waterfall', async ({ page, dashboard }) => {

@@ -1,7 +1,7 @@
 //! Analytics: what runs did and cost over time (`GET /api/analytics/series`) and per
 //! workflow, agent, model or node (`GET /api/analytics/breakdown`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -59,6 +59,10 @@ impl AnalyticsQuery {
         }?;
         if since >= until {
             return Err("`since` must be before `until`".to_owned());
+        }
+        let years = 1970..=9999;
+        if !years.contains(&since.year()) || !years.contains(&until.year()) {
+            return Err("`since` and `until` must fall in the years 1970 to 9999".to_owned());
         }
         Ok((since, until))
     }

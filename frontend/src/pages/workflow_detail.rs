@@ -274,15 +274,15 @@ fn Waterfall(run: RwSignal<WorkflowRun>, states: RwSignal<Vec<NodeState>>) -> im
                                 <span class="span-name mono">{state.node_id.clone()}</span>
                                 <div class="span-track">
                                     <span class=if failed { "span failed" } else { "span" } style=style title=title></span>
-                                    <span class="span-label muted">{label}</span>
                                 </div>
+                                <span class="span-label muted">{label}</span>
                             </div>
                         }
                     }).collect_view()}
                     <div class="span-row axis">
                         <span></span>
-                        <div class="span-track"><span>"0 s"</span><span>{format::duration(Some(span))}
-                            {move || run.with(|r| format!(" · {} tokens · {}", format::tokens(r.total_tokens), format::cost(r.total_cost_usd)))}</span></div>
+                        <div class="span-track"><span>"0 s"</span><span>{format::duration(Some(span))}</span></div>
+                        <span class="span-label muted">{move || run.with(|r| format!("run: {} tokens · {}", format::tokens(r.total_tokens), format::cost(r.total_cost_usd)))}</span>
                     </div>
                 </div>
             })

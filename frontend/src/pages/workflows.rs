@@ -4,7 +4,7 @@ use chrono::Utc;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
-use shared::{Event, RunQuery, RunStatus, WorkflowRun};
+use shared::{Budget, BudgetState, Event, RunQuery, RunStatus, WorkflowRun};
 
 use crate::components::{Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time};
 use crate::{api, format, live, merge};
@@ -91,6 +91,20 @@ pub fn Workflows() -> impl IntoView {
             load();
         }
     });
+
+    // Workflows at 80 % of a budget or more are marked on their rows.
+    let budgets = RwSignal::new(Vec::<Budget>::new());
+    merge::follow(
+        live::global(),
+        api::budgets,
+        move |answer| {
+            if let Ok(found) = answer {
+                budgets.set(found.into_iter().filter(|b| b.state != BudgetState::Ok).collect());
+            }
+        },
+        merge::reload_when_runs_finish(std::time::Duration::from_secs(5)),
+    );
+    provide_context(BudgetAlerts(budgets));
 
     let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));
     let text = RwSignal::new(query.get_untracked().q.unwrap_or_default());
@@ -252,13 +266,28 @@ fn RunTable(
     }
 }
 
+/// Budgets at 80 % or more, for the rows of their workflows.
+#[derive(Clone, Copy)]
+struct BudgetAlerts(RwSignal<Vec<Budget>>);
+
 #[component]
 fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
     let id = run.with_untracked(|r| r.id.clone());
+    let BudgetAlerts(budgets) = expect_context::<BudgetAlerts>();
+    let budget = move || {
+        let workflow = run.with(|r| r.workflow_name.clone());
+        budgets.with(|all| all.iter().find(|b| b.workflow_name == workflow).map(|b| b.state)).map(|state| {
+            let (class, text) = match state {
+                BudgetState::Exceeded => ("badge budget-exceeded", "over budget"),
+                _ => ("badge budget-warning", "budget ≥ 80 %"),
+            };
+            view! { <a class=class href=api::pages::ANALYTICS title="See the budget">{text}</a> }
+        })
+    };
     view! {
         <tr data-run-id=id.clone()>
             <td class="mono"><a href=api::pages::workflow(&id) title=id.clone()>{format::short_id(&id).to_owned()}</a></td>
-            <td>{move || run.with(|r| r.workflow_name.clone())}</td>
+            <td>{move || run.with(|r| r.workflow_name.clone())} " " {budget}</td>
             <td><StatusBadge status=Signal::derive(move || run.with(|r| r.status)) /></td>
             <td><Time at=Signal::derive(move || run.with(|r| r.started_at)) /></td>
             <td class="num">{move || run.with(|r| format::duration(r.duration_seconds))}</td>

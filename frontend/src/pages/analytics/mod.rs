@@ -321,7 +321,7 @@ fn NodeShares(rows: Vec<BreakdownRow>) -> impl IntoView {
     let total_time = rows.iter().filter_map(|r| r.node_seconds).sum::<f64>().max(f64::MIN_POSITIVE);
     let share = |part: f64, whole: f64| format!("width: {:.1}%", part / whole * 100.0);
     view! {
-        <table class="shares" data-testid="nodes">
+        <div class="table-wrap"><table class="shares" data-testid="nodes">
             <thead><tr><th>"Node"</th><th>"Share of time"</th><th class="num">"Mean"</th><th>"Share of cost"</th><th class="num">"Cost"</th><th class="num">"Tokens"</th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|row| view! {
@@ -335,6 +335,6 @@ fn NodeShares(rows: Vec<BreakdownRow>) -> impl IntoView {
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
