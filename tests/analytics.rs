@@ -11,6 +11,7 @@ use crate::helpers::TestApp;
 
 crate::on_both_databases!(
     analytics_agree_with_sql_over_the_same_rows,
+    analytics_agree_after_old_hours_become_days,
     rollups_follow_changes_by_any_writer,
     reports_no_writer_should_store_count_as_nothing,
     analytics_queries_are_checked
@@ -20,19 +21,20 @@ const TS: &str = "%Y-%m-%d %H:%M:%S%.6f";
 const WORKFLOWS: [&str; 3] = ["alpha", "beta", "gamma"];
 const STATUSES: [&str; 5] = ["completed", "failed", "cancelled", "running", "completed"];
 
-/// The window the tests ask about: the last 72 whole hours and the current one.
+/// The window the tests ask about: from midnight UTC three days ago to the end of
+/// the current hour.
 fn window() -> (DateTime<Utc>, DateTime<Utc>) {
     let hour = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap();
-    (hour - TimeDelta::hours(72), hour + TimeDelta::hours(1))
+    (hour.duration_trunc(TimeDelta::days(1)).unwrap() - TimeDelta::days(3), hour + TimeDelta::hours(1))
 }
 
 fn query(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
     format!("since={}&until={}", since.format("%Y-%m-%dT%H:%M:%SZ"), until.format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
-/// Sixty runs over the window, as the original runtime writes them, spread over
-/// workflows, agents (some none), outcomes, durations and costs; and one just before
-/// the window, which no answer may count.
+/// Sixty runs over the window's first three days, as the original runtime writes them,
+/// spread over workflows, agents (some none), outcomes, durations and costs; and one
+/// just before the window, which no answer may count.
 async fn write_runs(app: &TestApp) {
     let (since, _) = window();
     let mut sql = String::new();
@@ -87,6 +89,34 @@ fn assert_close(actual: &BTreeMap<String, f64>, expected: &BTreeMap<String, f64>
 
 async fn analytics_agree_with_sql_over_the_same_rows(app: TestApp) {
     write_runs(&app).await;
+    agree(&app).await;
+}
+
+/// Hours before the hourly detail are moved into days; answers stay those of SQL over
+/// the runs, also when another writer changes a run whose hour was moved.
+async fn analytics_agree_after_old_hours_become_days(app: TestApp) {
+    write_runs(&app).await;
+    let store = server::store::connect(&app.db.url(), server::events::EventBus::default()).await.unwrap();
+    let cutoff = server::analytics::hourly_since(Utc::now());
+    store.compact_rollups(server::store::Ts::from(cutoff)).await.unwrap();
+    let left = format!(
+        "SELECT 'hours', CAST(COUNT(*) AS DOUBLE PRECISION) FROM dashboard_rollup_runs WHERE hour < '{}'",
+        cutoff.format(TS)
+    );
+    assert_eq!(app.db.numbers(&left).await, vec![("hours".to_owned(), 0.0)]);
+    app.db
+        .execute_as_another_writer(&format!(
+            "UPDATE workflow_runs SET status = 'completed', total_cost_usd = 9.5 WHERE id = '{}'",
+            run(1)
+        ))
+        .await;
+    agree(&app).await;
+    // Moving again adds the late change to its day.
+    store.compact_rollups(server::store::Ts::from(cutoff)).await.unwrap();
+    agree(&app).await;
+}
+
+async fn agree(app: &TestApp) {
     let (since, until) = window();
     let breakdown: Breakdown = app.fetch(&format!("/api/analytics/breakdown?{}", query(since, until))).await;
     let count = |status: &str| {
@@ -97,20 +127,20 @@ async fn analytics_agree_with_sql_over_the_same_rows(app: TestApp) {
     };
     let rows = &breakdown.rows;
     let runs = "SELECT workflow_name, CAST(COUNT(*) AS DOUBLE PRECISION) FROM workflow_runs WHERE {where} GROUP BY 1";
-    assert_close(&column(rows, |r| r.runs.unwrap() as f64), &by_sql(&app, runs).await, "runs");
+    assert_close(&column(rows, |r| r.runs.unwrap() as f64), &by_sql(app, runs).await, "runs");
     for (status, value) in [
         ("completed", (|r: &BreakdownRow| r.completed.unwrap() as f64) as fn(&BreakdownRow) -> f64),
         ("failed", |r| r.failed.unwrap() as f64),
         ("cancelled", |r| r.cancelled.unwrap() as f64),
     ] {
-        assert_close(&column(rows, value), &by_sql(&app, &count(status)).await, status);
+        assert_close(&column(rows, value), &by_sql(app, &count(status)).await, status);
     }
     let cost = "SELECT workflow_name, CAST(SUM(total_cost_usd) AS DOUBLE PRECISION) FROM workflow_runs \
                 WHERE {where} GROUP BY 1";
-    assert_close(&column(rows, |r| r.cost_usd), &by_sql(&app, cost).await, "cost");
+    assert_close(&column(rows, |r| r.cost_usd), &by_sql(app, cost).await, "cost");
     let tokens = "SELECT workflow_name, CAST(SUM(total_tokens) AS DOUBLE PRECISION) FROM workflow_runs \
                   WHERE {where} GROUP BY 1";
-    assert_close(&column(rows, |r| r.tokens as f64), &by_sql(&app, tokens).await, "tokens");
+    assert_close(&column(rows, |r| r.tokens as f64), &by_sql(app, tokens).await, "tokens");
 
     // Percentiles from the histograms are within 7 % of the exact ones.
     let durations = "SELECT workflow_name, duration_seconds FROM workflow_runs \
@@ -135,16 +165,20 @@ async fn analytics_agree_with_sql_over_the_same_rows(app: TestApp) {
         app.fetch(&format!("/api/analytics/breakdown?group_by=agent&{}", query(since, until))).await;
     let agents = "SELECT COALESCE(agent_id, ''), CAST(COUNT(*) AS DOUBLE PRECISION) FROM workflow_runs \
                   WHERE {where} GROUP BY 1";
-    assert_close(&column(&by_agent.rows, |r| r.runs.unwrap() as f64), &by_sql(&app, agents).await, "runs by agent");
+    assert_close(&column(&by_agent.rows, |r| r.runs.unwrap() as f64), &by_sql(app, agents).await, "runs by agent");
 
-    // Hourly cost: each bucket holds what started in its hour.
+    // Hourly cost over the last two days: each bucket holds what started in its hour.
+    let hourly = (until - TimeDelta::hours(48), until);
     let series: Series =
-        app.fetch(&format!("/api/analytics/series?metric=cost&bucket=hour&{}", query(since, until))).await;
-    assert_eq!(series.buckets.len(), 73);
+        app.fetch(&format!("/api/analytics/series?metric=cost&bucket=hour&{}", query(hourly.0, hourly.1))).await;
+    assert_eq!(series.buckets.len(), 48);
     assert_eq!(series.lines.len(), 1);
-    let started = "SELECT CAST(started_at AS TEXT), total_cost_usd FROM workflow_runs WHERE {where}";
+    let started = format!(
+        "SELECT CAST(started_at AS TEXT), total_cost_usd FROM workflow_runs WHERE started_at >= '{}'",
+        hourly.0.format(TS)
+    );
     let mut per_hour: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
-    for (at, cost) in by_sql(&app, started).await {
+    for (at, cost) in app.db.numbers(&started).await {
         let at = NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S%.f").unwrap().and_utc();
         *per_hour.entry(at.duration_trunc(TimeDelta::hours(1)).unwrap()).or_default() += cost;
     }
@@ -152,15 +186,15 @@ async fn analytics_agree_with_sql_over_the_same_rows(app: TestApp) {
         let want = per_hour.get(at).copied().unwrap_or(0.0);
         assert!((value.unwrap() - want).abs() < 1e-9, "cost at {at}: {value:?} against {want}");
     }
-    // Daily buckets sum the same runs, and the one that started the first day
-    // before the window's start: buckets are whole days.
+    // Daily buckets sum the same runs.
     let daily: Series = app
         .fetch(&format!("/api/analytics/series?metric=runs&group_by=workflow&bucket=day&{}", query(since, until)))
         .await;
     let total: f64 = daily.lines.iter().map(|line| line.total.unwrap()).sum();
-    assert_eq!(total, 61.0);
+    let all = "SELECT 'all', CAST(COUNT(*) AS DOUBLE PRECISION) FROM workflow_runs WHERE {where}";
+    assert_eq!(total, by_sql(app, all).await["all"]);
     let summed: f64 = daily.lines.iter().flat_map(|line| line.values.iter().map(|v| v.unwrap())).sum();
-    assert_eq!(summed, 61.0);
+    assert_eq!(summed, total);
 }
 
 async fn rollups_follow_changes_by_any_writer(app: TestApp) {

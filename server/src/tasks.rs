@@ -25,6 +25,7 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     tasks.spawn(state.dispatcher.clone().watch_cancellations(&state.bus));
     tasks.spawn(state.budgets.clone().watch(&state.bus));
     tasks.spawn(state.webhooks.clone().run(&state.bus));
+    tasks.spawn(crate::analytics::compact(state.store.clone()));
     tasks.spawn(state.dispatcher.clone().keep_lease());
     let store = state.store.clone();
     tasks.spawn(async move { store.relay_events().await });

@@ -97,8 +97,8 @@ async fn main() {
             "/api/analytics/series?metric=cost&group_by=workflow&range=30d".to_owned(),
         ),
         (
-            "analytics: p95 duration per hour, 7 days",
-            "/api/analytics/series?metric=duration_p95&bucket=hour&range=7d".to_owned(),
+            "analytics: p95 duration per hour, 24 hours",
+            "/api/analytics/series?metric=duration_p95&range=24h".to_owned(),
         ),
         ("analytics: breakdown by workflow, 30 days", "/api/analytics/breakdown?range=30d".to_owned()),
         ("analytics: breakdown by model, 30 days", "/api/analytics/breakdown?group_by=model&range=30d".to_owned()),

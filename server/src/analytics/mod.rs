@@ -11,6 +11,28 @@ use std::collections::HashMap;
 use crate::store::{Result, RollupQuery, Store, Ts};
 use histogram::Histogram;
 
+/// Whole days of hourly detail kept before today; older hours are kept as days.
+const HOURLY_DAYS: i64 = 2;
+
+/// Where hourly detail starts: midnight UTC, `HOURLY_DAYS` before today. Hours before
+/// it are moved into days (`compact`), so windows that reach back past it start at a
+/// day's start, and hourly buckets do not reach back past it.
+pub fn hourly_since(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc() - TimeDelta::days(HOURLY_DAYS)
+}
+
+/// Moves hourly rollups older than the hourly detail into days, now and every ten
+/// minutes, until the process ends.
+pub async fn compact(store: std::sync::Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        if let Err(error) = store.compact_rollups(Ts::from(hourly_since(Utc::now()))).await {
+            tracing::warn!(%error, "could not move old hourly rollups into days");
+        }
+    }
+}
+
 /// Lines a series shows before the rest are summed as `other`.
 const MAX_LINES: usize = 8;
 /// Buckets one series may have (hourly over 83 days).
@@ -34,6 +56,12 @@ impl Plan {
     /// A series' query at `now`, checked.
     pub fn series(query: &AnalyticsQuery, now: DateTime<Utc>) -> Result<Plan, String> {
         let plan = Plan::new(query, now, GroupBy::None)?;
+        if plan.bucket == Bucket::Hour && plan.since < hourly_since(now) {
+            return Err(format!(
+                "hourly buckets reach back to {} (older hours are kept by the day): use bucket=day",
+                hourly_since(now).format("%Y-%m-%dT%H:%M:%SZ")
+            ));
+        }
         if (plan.until - plan.since).num_seconds() / step(plan.bucket).num_seconds() >= MAX_BUCKETS {
             return Err(format!(
                 "more than {MAX_BUCKETS} {} buckets: choose a shorter window or bucket=day",
@@ -62,7 +90,9 @@ impl Plan {
         let group_by = query.group_by(default_group)?;
         let (since, until) = query.window(now)?;
         let bucket = query.bucket(since, until)?;
-        let since = since.duration_trunc(step(bucket)).map_err(|e| e.to_string())?;
+        // Before the hourly detail, rollups are whole days.
+        let grain = if since < hourly_since(now) { Bucket::Day } else { bucket };
+        let since = since.duration_trunc(step(grain)).map_err(|e| e.to_string())?;
         let workflow = shared::given(&query.workflow).map(str::to_owned);
         if group_by == GroupBy::Node && workflow.is_none() {
             return Err("group_by=node needs `workflow`: nodes are a workflow's own".to_owned());

@@ -22,8 +22,8 @@ pub(super) trait Backend: Send + Sync + 'static {
     const SEARCH_MATCH: Option<&'static str>;
     /// SQL that is true of an `agents` row alive at the time bound as `$2`.
     const ALIVE_AT: &'static str;
-    /// SQL giving the start of the UTC day of the rollups' `hour` column.
-    const DAY_OF_HOUR: &'static str;
+    /// SQL giving the start of the UTC day of the timestamp `t`.
+    const DAY_OF_T: &'static str;
     /// Statements run one at a time, outside a transaction, after a bulk load.
     const AFTER_BULK_LOAD: &'static [&'static str];
 

@@ -123,6 +123,8 @@ pub trait AnalyticsStore: Send + Sync {
     async fn run_rollups(&self, query: &RollupQuery) -> Result<Vec<RunRollup>>;
     async fn duration_rollups(&self, query: &RollupQuery) -> Result<Vec<DurationRollup>>;
     async fn node_rollups(&self, query: &RollupQuery) -> Result<Vec<NodeRollup>>;
+    /// Moves the hourly rollups of hours before `before` into daily ones.
+    async fn compact_rollups(&self, before: Ts) -> Result<()>;
 }
 
 /// Budgets per workflow.

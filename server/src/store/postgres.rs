@@ -104,7 +104,7 @@ impl Backend for PgStore {
     const SEARCH_MATCH: Option<&'static str> = None;
     const ALIVE_AT: &'static str = "last_heartbeat + ttl_seconds * INTERVAL '1 second' > $2";
     const NOW: &'static str = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)";
-    const DAY_OF_HOUR: &'static str = "date_trunc('day', hour)";
+    const DAY_OF_T: &'static str = "date_trunc('day', t)";
     /// A bulk load updates the totals and rollup rows in long transactions, leaving
     /// their old versions spread over thousands of pages that plain VACUUM frees but
     /// cannot return; FULL rewrites those small tables. (Normal writes, one run a

@@ -97,7 +97,7 @@ impl Backend for SqliteStore {
     /// Unreadable timestamps (another writer's format) count as expired.
     const ALIVE_AT: &'static str = "julianday(last_heartbeat) + ttl_seconds / 86400.0 > julianday($2)";
     const NOW: &'static str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
-    const DAY_OF_HOUR: &'static str = "substr(hour, 1, 10) || ' 00:00:00.000000'";
+    const DAY_OF_T: &'static str = "substr(t, 1, 10) || ' 00:00:00.000000'";
     const AFTER_BULK_LOAD: &'static [&'static str] = &["ANALYZE"];
 
     fn reader(&self) -> &Pool<Sqlite> {

@@ -90,8 +90,11 @@ macro_rules! sql_budgets {
 
                 async fn spent(&self, workflow: &str, day: Ts, month: Ts) -> Result<(f64, f64)> {
                     let (today, month): (Option<f64>, Option<f64>) = sqlx::query_as(
-                        "SELECT SUM(CASE WHEN hour >= $2 THEN cost_usd ELSE 0 END), SUM(cost_usd) \
-                         FROM dashboard_rollup_runs WHERE workflow_name = $1 AND hour >= $3",
+                        "SELECT SUM(CASE WHEN t >= $2 THEN cost_usd ELSE 0 END), SUM(cost_usd) FROM ( \
+                         SELECT hour AS t, cost_usd FROM dashboard_rollup_runs WHERE workflow_name = $1 AND hour >= $3 \
+                         UNION ALL \
+                         SELECT day AS t, cost_usd FROM dashboard_rollup_runs_daily \
+                         WHERE workflow_name = $1 AND day >= $3) u",
                     )
                     .bind(workflow)
                     .bind(day)
