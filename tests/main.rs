@@ -12,6 +12,7 @@ mod compat;
 mod dispatch;
 mod durability;
 mod events;
+mod export;
 mod external;
 mod faults;
 mod hostile;

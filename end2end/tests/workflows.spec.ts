@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test, expect, waitLive } from './fixtures';
 
 test('new runs and status changes appear live in the table', async ({ page, dashboard }) => {
@@ -116,4 +117,39 @@ test('a run the original runtime writes into the database appears without a relo
   await expect(row.locator('.badge')).toHaveText(/running/);
   dashboard.sql(`UPDATE workflow_runs SET status = 'completed', completed_at = '${started}', duration_seconds = 3.5 WHERE id = '${id}'`);
   await expect(row.locator('.badge')).toHaveText(/completed/);
+});
+
+test('the runs page exports what its filters select', async ({ page, dashboard }) => {
+  await dashboard.run('article_writer', { status: 'completed', tokens: 100, cost: 0.5 });
+  await dashboard.run('support_triage', { status: 'failed' });
+  await dashboard.run('article_writer', { status: 'failed' });
+  await page.goto(`${dashboard.url}/workflows?status=failed`);
+  await expect(page.getByTestId('runs-table').locator('tbody tr')).toHaveCount(2);
+  const download = page.waitForEvent('download');
+  await page.getByTestId('export-csv').click();
+  const file = await (await download).path();
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  expect(lines[0]).toContain('id,workflow_name,status');
+  expect(lines.length).toBe(3);
+  expect(lines.slice(1).every((line) => line.includes(',failed,'))).toBe(true);
+});
+
+test('the keyboard moves through runs and opens one', async ({ page, dashboard }) => {
+  for (const name of ['first', 'second', 'third']) await dashboard.run(name, { status: 'completed' });
+  await page.goto(`${dashboard.url}/workflows`);
+  await waitLive(page);
+  const rows = page.getByTestId('runs-table').locator('tbody tr');
+  await expect(rows).toHaveCount(3);
+  await page.keyboard.press('/');
+  await expect(page.getByTestId('filter-q')).toBeFocused();
+  await page.getByTestId('filter-q').blur();
+  await page.keyboard.press('j');
+  await page.keyboard.press('j');
+  await expect(rows.nth(1)).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('k');
+  await expect(rows.nth(0)).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('?');
+  await expect(page.getByTestId('shortcuts')).toContainText('open the selected run');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: /third/ })).toBeVisible();
 });

@@ -132,6 +132,12 @@ pub async fn runs(query: &RunQuery) -> ApiResult<RunPage> {
     read(get(&format!("/api/workflows?{}", query_string(&run_query_pairs(query))))).await
 }
 
+/// The export of every run `query`'s filters and sort select (`csv` or `jsonl`).
+pub fn export(query: &RunQuery, format: &str) -> String {
+    let filters = RunQuery { limit: None, cursor: None, ..query.clone() };
+    format!("/api/workflows/export.{format}?{}", query_string(&run_query_pairs(&filters)))
+}
+
 pub async fn run(id: &str) -> ApiResult<RunDetail> {
     read(get(&format!("/api/workflows/{}", encode(id)))).await
 }

@@ -106,6 +106,12 @@ pub fn Workflows() -> impl IntoView {
     );
     provide_context(BudgetAlerts(budgets));
 
+    let search = NodeRef::<leptos::html::Input>::new();
+    let selected = RwSignal::new(None::<String>);
+    let help = RwSignal::new(false);
+    provide_context(Selected(selected));
+    keyboard(rows, selected, search, help);
+
     let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));
     let text = RwSignal::new(query.get_untracked().q.unwrap_or_default());
     let workflow = RwSignal::new(query.get_untracked().workflow.unwrap_or_default());
@@ -145,13 +151,30 @@ pub fn Workflows() -> impl IntoView {
                     <input data-testid="filter-workflow" placeholder="exact name" bind:value=workflow />
                 </label>
                 <label class="grow">"Search"
-                    <input type="search" data-testid="filter-q" placeholder="name or run id" bind:value=text />
+                    <input type="search" data-testid="filter-q" placeholder="name or run id  ( / )" node_ref=search bind:value=text />
                 </label>
                 <button type="submit">"Apply"</button>
                 <Show when=move || query.with(|q| q.status.is_some() || q.range.is_some() || q.q.is_some() || q.workflow.is_some())>
                     <a class="button secondary" href=api::pages::WORKFLOWS>"Clear"</a>
                 </Show>
+                <span class="exports" title="Every run these filters select, in this order">
+                    "Export: "
+                    <a data-testid="export-csv" download href=move || query.with(|q| api::export(q, "csv"))>"CSV"</a>
+                    " · "
+                    <a data-testid="export-jsonl" download href=move || query.with(|q| api::export(q, "jsonl"))>"JSON lines"</a>
+                </span>
             </form>
+            <Show when=move || help.get()>
+                <aside class="panel shortcuts" data-testid="shortcuts" aria-label="Keyboard shortcuts">
+                    <h2>"Keyboard shortcuts" <button class="small secondary" on:click=move |_| help.set(false)>"Close"</button></h2>
+                    <dl>
+                        <dt><kbd>"/"</kbd></dt><dd>"search"</dd>
+                        <dt><kbd>"j"</kbd> " / " <kbd>"k"</kbd></dt><dd>"next / previous run"</dd>
+                        <dt><kbd>"Enter"</kbd></dt><dd>"open the selected run"</dd>
+                        <dt><kbd>"?"</kbd></dt><dd>"show or hide these"</dd>
+                    </dl>
+                </aside>
+            </Show>
             {move || match phase.get() {
                 Phase::Loading => view! { <Loading /> }.into_any(),
                 Phase::Failed(message) => view! { <Failure message retry=load /> }.into_any(),
@@ -174,6 +197,64 @@ pub fn Workflows() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The run the keyboard selected, by id (rows come and go as runs arrive).
+#[derive(Clone, Copy)]
+struct Selected(RwSignal<Option<String>>);
+
+/// `/` focuses the search, `j`/`k` select the next or previous run, Enter opens it,
+/// `?` shows the keys. Keys typed into a field are the field's.
+fn keyboard(
+    rows: RwSignal<Vec<Row>>,
+    selected: RwSignal<Option<String>>,
+    search: NodeRef<leptos::html::Input>,
+    help: RwSignal<bool>,
+) {
+    let navigate = use_navigate();
+    let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+        let typing = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let step = |by: isize| {
+            let ids: Vec<String> = rows.with_untracked(|rows| rows.iter().map(|r| r.id.clone()).collect());
+            let at = selected.with_untracked(|s| s.as_ref().and_then(|id| ids.iter().position(|i| i == id)));
+            let next = match at {
+                Some(at) => (at as isize + by).clamp(0, ids.len() as isize - 1) as usize,
+                None => 0,
+            };
+            if let Some(id) = ids.get(next) {
+                selected.set(Some(id.clone()));
+                let row = document().query_selector(&format!("tr[data-run-id=\"{id}\"]")).ok().flatten();
+                if let Some(row) = row {
+                    row.scroll_into_view_with_bool(false);
+                }
+            }
+        };
+        match ev.key().as_str() {
+            "/" => {
+                ev.prevent_default();
+                if let Some(input) = search.get_untracked() {
+                    let _ = input.focus();
+                }
+            }
+            "j" => step(1),
+            "k" => step(-1),
+            "Enter" => {
+                if let Some(id) = selected.get_untracked() {
+                    navigate(&api::pages::workflow(&id), NavigateOptions::default());
+                }
+            }
+            "?" => help.update(|shown| *shown = !*shown),
+            "Escape" => help.set(false),
+            _ => {}
+        }
+    });
+    on_cleanup(move || handle.remove());
 }
 
 /// Shows a freshly loaded page. A row already on screen keeps its signal (the table
@@ -274,6 +355,9 @@ struct BudgetAlerts(RwSignal<Vec<Budget>>);
 fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
     let id = run.with_untracked(|r| r.id.clone());
     let BudgetAlerts(budgets) = expect_context::<BudgetAlerts>();
+    let Selected(selected) = expect_context::<Selected>();
+    let mine = id.clone();
+    let is_selected = Signal::derive(move || selected.with(|s| s.as_deref() == Some(mine.as_str())));
     let budget = move || {
         let workflow = run.with(|r| r.workflow_name.clone());
         budgets.with(|all| all.iter().find(|b| b.workflow_name == workflow).map(|b| b.state)).map(|state| {
@@ -285,7 +369,7 @@ fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
         })
     };
     view! {
-        <tr data-run-id=id.clone()>
+        <tr data-run-id=id.clone() class:selected=is_selected aria-selected=move || is_selected.get().to_string()>
             <td class="mono"><a href=api::pages::workflow(&id) title=id.clone()>{format::short_id(&id).to_owned()}</a></td>
             <td>{move || run.with(|r| r.workflow_name.clone())} " " {budget}</td>
             <td><StatusBadge status=Signal::derive(move || run.with(|r| r.status)) /></td>

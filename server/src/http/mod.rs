@@ -6,6 +6,7 @@ mod agents;
 mod analytics;
 mod budgets;
 pub mod error;
+mod export;
 mod frontend;
 pub mod guard;
 pub mod mlflow;
@@ -61,6 +62,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(workflows::routes())
+        .merge(export::routes())
         .merge(agents::routes())
         .merge(analytics::routes())
         .merge(budgets::routes())
