@@ -42,6 +42,9 @@ test('screenshots of each main page', async ({ page, dashboard }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${dashboard.url}/workflows`);
   await expect(page.locator('tbody tr')).toHaveCount(6);
+  // Cards at phone width: nothing scrolls sideways, and every run's actions show.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await expect(page.locator('tbody tr').first().getByRole('link', { name: 'View' })).toBeInViewport();
   await page.screenshot({ path: shot('workflows-phone') });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.setViewportSize({ width: 1280, height: 800 });
