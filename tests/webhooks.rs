@@ -19,6 +19,7 @@ use crate::helpers::{eventually, TestApp};
 crate::on_both_databases!(
     alerts_arrive_signed_and_are_retried_until_delivered,
     a_receiver_that_hangs_delays_no_request,
+    replicas_send_each_alert_once,
     webhooks_are_checked_tested_and_removed
 );
 
@@ -131,6 +132,29 @@ async fn alerts_arrive_signed_and_are_retried_until_delivered(app: TestApp) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.of("run.failed").len(), 2);
     assert_eq!(receiver.of("run.budget_cancelled").len(), 1);
+}
+
+async fn replicas_send_each_alert_once(app: TestApp) {
+    let replica = app.replica().await;
+    let receiver = Receiver::default();
+    webhook_for(&app, &receiver.clone().start().await).await;
+    let mut failed = Vec::new();
+    for (i, server) in [&app, &replica, &app].into_iter().enumerate() {
+        let id = server.create_run(json!({ "workflow_name": format!("w{i}"), "status": "running" })).await;
+        server.posted(&format!("/api/workflows/{id}/fail"), json!({ "error_message": "x" })).await;
+        failed.push(id);
+    }
+    eventually("each failed run is alerted", || async { receiver.of("run.failed").len() >= 3 }).await;
+    // Both processes saw every failure; a second copy would arrive within this wait.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut alerted: Vec<String> = receiver
+        .of("run.failed")
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["run"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    alerted.sort();
+    failed.sort();
+    assert_eq!(alerted, failed);
 }
 
 async fn a_receiver_that_hangs_delays_no_request(app: TestApp) {

@@ -72,7 +72,8 @@ impl Webhooks {
         }))
     }
 
-    /// Queues an alert, once per alert and subject; never waits.
+    /// Queues an alert, once per alert and subject in this process (the database
+    /// settles it across processes); never waits.
     pub fn notify(&self, notice: Notice) {
         {
             let mut alerted = self.alerted.lock().unwrap_or_else(|e| e.into_inner());
@@ -228,6 +229,16 @@ impl Webhooks {
             Ok(hooks) => hooks,
             Err(error) => return tracing::warn!(%error, "could not read webhooks; an alert was not sent"),
         };
+        if !hooks.iter().any(|h| h.webhook.events.contains(&notice.alert)) {
+            return;
+        }
+        // Another replica (or this process before a restart) may have sent it.
+        let about: String = notice.about.chars().take(512).collect();
+        match self.store.claim_alert(notice.alert.as_str(), &about).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => return tracing::warn!(%error, "could not claim an alert; it was not sent"),
+        }
         for hook in hooks.into_iter().filter(|h| h.webhook.events.contains(&notice.alert)) {
             let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
                 let error = Some(format!("more than {IN_FLIGHT} deliveries in flight; alert dropped"));

@@ -154,4 +154,7 @@ pub trait WebhookStore: Send + Sync {
         error: Option<String>,
         outcome: Option<bool>,
     ) -> Result<()>;
+    /// Claims the sending of an alert: true for the first claim of `(alert, about)`
+    /// in 30 days, by any process.
+    async fn claim_alert(&self, alert: &str, about: &str) -> Result<bool>;
 }

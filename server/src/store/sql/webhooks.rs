@@ -122,6 +122,31 @@ macro_rules! sql_webhooks {
                     })
                     .await
                 }
+
+                async fn claim_alert(&self, alert: &str, about: &str) -> Result<bool> {
+                    let (alert, about) = (alert.to_owned(), about.to_owned());
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let now = Ts::now();
+                            sqlx::query("DELETE FROM dashboard_alerts_sent WHERE sent_at < $1")
+                                .bind(now.plus_seconds(-30 * 86_400))
+                                .execute(&mut *conn)
+                                .await?;
+                            let claimed = sqlx::query(
+                                "INSERT INTO dashboard_alerts_sent (alert, about, sent_at) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (alert, about) DO NOTHING",
+                            )
+                            .bind(&alert)
+                            .bind(&about)
+                            .bind(now)
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected();
+                            Ok((claimed == 1, Vec::new()))
+                        })
+                    })
+                    .await
+                }
             }
         }
     };
