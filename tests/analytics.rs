@@ -93,7 +93,8 @@ async fn analytics_agree_with_sql_over_the_same_rows(app: TestApp) {
 }
 
 /// Hours before the hourly detail are moved into days; answers stay those of SQL over
-/// the runs, also when another writer changes a run whose hour was moved.
+/// the runs, also when another writer changes a run whose hour was moved (its outcome,
+/// or its amounts alone).
 async fn analytics_agree_after_old_hours_become_days(app: TestApp) {
     write_runs(&app).await;
     let store = server::store::connect(&app.db.url(), server::events::EventBus::default()).await.unwrap();
@@ -106,8 +107,10 @@ async fn analytics_agree_after_old_hours_become_days(app: TestApp) {
     assert_eq!(app.db.numbers(&left).await, vec![("hours".to_owned(), 0.0)]);
     app.db
         .execute_as_another_writer(&format!(
-            "UPDATE workflow_runs SET status = 'completed', total_cost_usd = 9.5 WHERE id = '{}'",
-            run(1)
+            "UPDATE workflow_runs SET status = 'completed', total_cost_usd = 9.5 WHERE id = '{}'; \
+             UPDATE workflow_runs SET total_cost_usd = 4.25, total_tokens = 77 WHERE id = '{}'",
+            run(1),
+            run(3)
         ))
         .await;
     agree(&app).await;
