@@ -72,6 +72,16 @@ test('analytics chart what runs did and cost, break it down, and follow new runs
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(charts.locator('figure')).toHaveCount(5);
   await page.screenshot({ path: shot('analytics-phone-dark'), fullPage: true });
+
+  // Outcomes stack completed, failed and cancelled runs; a window of whole UTC days.
+  await expect(charts.locator('figure').nth(1).getByRole('button', { name: 'cancelled' })).toBeVisible();
+  const today = new Date().toISOString().slice(0, 10);
+  await page.getByTestId('from').fill(today);
+  await page.getByTestId('to').fill(today);
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(new RegExp(`from=${today}&to=${today}`));
+  const started = await dashboard.api('GET', `/api/analytics/series?since=${today}T00:00:00Z&until=${today}T23:59:59Z`);
+  await expect(runsChart.locator('figcaption')).toContainText(`${started.lines[0].total} in all`);
 });
 
 test('an operator sets a budget; a run over it is cancelled and the workflow warns', async ({ page, dashboard }) => {

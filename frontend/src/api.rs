@@ -168,6 +168,8 @@ fn analytics_pairs(query: &AnalyticsQuery) -> String {
         ("group_by", query.group_by.clone()),
         ("bucket", query.bucket.clone()),
         ("range", query.range.clone()),
+        ("since", query.since.map(|t| t.to_rfc3339())),
+        ("until", query.until.map(|t| t.to_rfc3339())),
         ("workflow", query.workflow.clone()),
     ])
 }

@@ -2,6 +2,7 @@
 //! breakdown, one workflow's nodes, and budgets. Live: finished runs reload the charts,
 //! at most once per `RELOAD_EVERY`.
 
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use shared::{AnalyticsQuery, Breakdown, BreakdownRow, Budget, GroupBy, Permission, Series};
@@ -23,7 +24,7 @@ const RANGES: [(&str, &str); 3] = [("24h", "24 hours"), ("7d", "7 days"), ("30d"
 #[derive(Debug, Clone)]
 struct Board {
     runs: Series,
-    failures: Series,
+    outcomes: Series,
     cost: Series,
     tokens: Series,
     p50: Series,
@@ -32,35 +33,69 @@ struct Board {
     budgets: Vec<Budget>,
 }
 
-async fn load(range: String, group: GroupBy) -> api::ApiResult<Board> {
-    let query = |metric: &str, group: GroupBy| AnalyticsQuery {
-        metric: Some(metric.to_owned()),
-        group_by: Some(group.as_str().to_owned()),
-        range: Some(range.clone()),
-        ..Default::default()
-    };
+/// The window the page shows: a preset back from now, or whole UTC days.
+#[derive(Debug, Clone, PartialEq)]
+enum Window {
+    Last(String),
+    Days { from: String, to: String },
+}
+
+impl Window {
+    /// `from` and `to` are `YYYY-MM-DD`; `to` is included.
+    fn bounds(from: &str, to: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let day = |d: &str| DateTime::parse_from_rfc3339(&format!("{d}T00:00:00Z")).ok().map(|t| t.to_utc());
+        Some((day(from)?, day(to)? + chrono::TimeDelta::days(1)))
+    }
+
+    fn query(&self, metric: &str, group: GroupBy) -> AnalyticsQuery {
+        let mut query = AnalyticsQuery {
+            metric: Some(metric.to_owned()),
+            group_by: Some(group.as_str().to_owned()),
+            ..Default::default()
+        };
+        match self {
+            Window::Last(range) => query.range = Some(range.clone()),
+            Window::Days { from, to } => {
+                let bounds = Window::bounds(from, to);
+                query.since = bounds.map(|b| b.0);
+                query.until = bounds.map(|b| b.1);
+            }
+        }
+        query
+    }
+}
+
+async fn load(window: Window, group: GroupBy) -> api::ApiResult<Board> {
+    let query = |metric: &str, group: GroupBy| window.query(metric, group);
     // Run counts and durations belong to runs, which have no model.
     let by_runs = if group == GroupBy::Model { GroupBy::None } else { group };
+    let none = GroupBy::None;
     Ok(Board {
         runs: api::series(&query("runs", by_runs)).await?,
-        failures: api::series(&query("failures", by_runs)).await?,
+        outcomes: merged(&[
+            ("completed", api::series(&query("completed", none)).await?),
+            ("failed", api::series(&query("failures", none)).await?),
+            ("cancelled", api::series(&query("cancelled", none)).await?),
+        ]),
         cost: api::series(&query("cost", group)).await?,
         tokens: api::series(&query("tokens", group)).await?,
-        p50: api::series(&query("duration_p50", GroupBy::None)).await?,
-        p95: api::series(&query("duration_p95", GroupBy::None)).await?,
+        p50: api::series(&query("duration_p50", none)).await?,
+        p95: api::series(&query("duration_p95", none)).await?,
         breakdown: api::breakdown(&query("runs", group)).await?,
         budgets: api::budgets().await?,
     })
 }
 
-/// p50 and p95 as two lines of one chart.
-fn percentiles(p50: &Series, p95: &Series) -> Series {
-    let mut both = p50.clone();
-    both.lines = [("p50", p50), ("p95", p95)]
-        .into_iter()
-        .filter_map(|(key, s)| s.lines.first().map(|line| shared::SeriesLine { key: key.to_owned(), ..line.clone() }))
+/// Ungrouped series of one window as the lines of one chart, named.
+fn merged(parts: &[(&str, Series)]) -> Series {
+    let mut all = parts[0].1.clone();
+    all.lines = parts
+        .iter()
+        .filter_map(|(key, s)| {
+            s.lines.first().map(|line| shared::SeriesLine { key: (*key).to_owned(), ..line.clone() })
+        })
         .collect();
-    both
+    all
 }
 
 fn money(v: f64) -> String {
@@ -78,24 +113,38 @@ fn seconds(v: f64) -> String {
 #[component]
 pub fn Analytics() -> impl IntoView {
     let params = use_query_map();
-    let range = Memo::new(move |_| params.with(|p| p.get("range")).unwrap_or_else(|| "7d".to_owned()));
+    let window = Memo::new(move |_| {
+        params.with(|p| match (p.get("from"), p.get("to")) {
+            (Some(from), Some(to)) if Window::bounds(&from, &to).is_some() => Window::Days { from, to },
+            _ => Window::Last(p.get("range").unwrap_or_else(|| "7d".to_owned())),
+        })
+    });
     let group = Memo::new(move |_| {
         params.with(|p| p.get("group_by")).and_then(|g| g.parse().ok()).unwrap_or(GroupBy::Workflow)
     });
     let navigate = use_navigate();
-    let choose = move |range: String, group: GroupBy| {
-        navigate(&format!("{}?range={range}&group_by={}", api::pages::ANALYTICS, group.as_str()), Default::default());
+    // The window and grouping live in the URL: links and reloads keep them.
+    let choose = move |window: Window, group: GroupBy| {
+        let window = match window {
+            Window::Last(range) => format!("range={range}"),
+            Window::Days { from, to } => format!("from={from}&to={to}"),
+        };
+        navigate(&format!("{}?{window}&group_by={}", api::pages::ANALYTICS, group.as_str()), Default::default());
     };
     let board = RwSignal::new(None::<Result<Board, String>>);
     let reload = merge::follow(
         live::global(),
-        move || load(range.get_untracked(), group.get_untracked()),
+        move || load(window.get_untracked(), group.get_untracked()),
         move |answer| board.set(Some(answer.map_err(|e| e.message))),
         merge::reload_when_runs_finish(RELOAD_EVERY),
     );
-    Effect::watch(move || (range.get(), group.get()), move |_, _, _| reload.run(), false);
+    Effect::watch(move || (window.get(), group.get()), move |_, _, _| reload.run(), false);
     let retry = move || reload.run();
-    let choose_range = choose.clone();
+    let (from, to) = match window.get_untracked() {
+        Window::Days { from, to } => (RwSignal::new(from), RwSignal::new(to)),
+        Window::Last(_) => (RwSignal::new(String::new()), RwSignal::new(String::new())),
+    };
+    let (choose_range, choose_days) = (choose.clone(), choose.clone());
     view! {
         <section class="page">
             <div class="page-head">
@@ -105,16 +154,24 @@ pub fn Analytics() -> impl IntoView {
                         {RANGES.into_iter().map(|(value, text)| {
                             let choose = choose_range.clone();
                             view! {
-                                <button class="toggle" aria-pressed=move || (range.get() == value).to_string()
-                                    on:click=move |_| choose(value.to_owned(), group.get_untracked())>{text}</button>
+                                <button class="toggle" aria-pressed=move || (window.get() == Window::Last(value.to_owned())).to_string()
+                                    on:click=move |_| choose(Window::Last(value.to_owned()), group.get_untracked())>{text}</button>
                             }
                         }).collect_view()}
                     </div>
+                    <form class="days" on:submit=move |ev| {
+                        ev.prevent_default();
+                        choose_days(Window::Days { from: from.get_untracked(), to: to.get_untracked() }, group.get_untracked());
+                    }>
+                        <label>"From (UTC)"<input type="date" data-testid="from" required bind:value=from /></label>
+                        <label>"To"<input type="date" data-testid="to" required bind:value=to /></label>
+                        <button class="toggle" type="submit">"Show"</button>
+                    </form>
                     <label>"Group by"
                         <select data-testid="group-by" prop:value=move || group.get().as_str()
                             on:change=move |ev| {
                                 let group = event_target_value(&ev).parse().unwrap_or(GroupBy::Workflow);
-                                choose(range.get_untracked(), group);
+                                choose(window.get_untracked(), group);
                             }>
                             <option value="workflow">"Workflow"</option>
                             <option value="agent">"Agent"</option>
@@ -134,7 +191,7 @@ pub fn Analytics() -> impl IntoView {
 
 #[component]
 fn Loaded(board: Board, group: GroupBy, reload: merge::Reload) -> impl IntoView {
-    let durations = percentiles(&board.p50, &board.p95);
+    let durations = merged(&[("p50", board.p50), ("p95", board.p95)]);
     let workflows: Vec<String> = match group {
         GroupBy::Workflow => board.breakdown.rows.iter().map(|r| r.key.clone()).collect(),
         _ => Vec::new(),
@@ -145,8 +202,8 @@ fn Loaded(board: Board, group: GroupBy, reload: merge::Reload) -> impl IntoView 
         <div class="charts" data-testid="charts">
             <section class="panel"><h2>"Runs started"</h2>
                 <Chart series=board.runs shape=Shape::Bars value=count label="runs per bucket" /></section>
-            <section class="panel"><h2>"Failures"</h2>
-                <Chart series=board.failures shape=Shape::Bars value=count label="failed runs per bucket" /></section>
+            <section class="panel"><h2>"Outcomes"</h2>
+                <Chart series=board.outcomes shape=Shape::Bars value=count label="finished runs per bucket" /></section>
             <section class="panel"><h2>"Cost"</h2>
                 <Chart series=board.cost shape=Shape::Bars value=money label="USD per bucket" /></section>
             <section class="panel"><h2>"Tokens"</h2>
