@@ -21,5 +21,6 @@ mod mlflow;
 mod seed;
 mod summary;
 mod test_agents;
+mod views;
 mod webhooks;
 mod workflows;

@@ -153,3 +153,25 @@ test('the keyboard moves through runs and opens one', async ({ page, dashboard }
   await page.keyboard.press('Enter');
   await expect(page.getByRole('heading', { name: /third/ })).toBeVisible();
 });
+
+test('a saved view comes back from the menu, and the default opens on arrival', async ({ page, dashboard }) => {
+  await dashboard.run('article_writer', { status: 'failed' });
+  await dashboard.run('support_triage', { status: 'completed' });
+  await page.goto(`${dashboard.url}/workflows?status=failed`);
+  await waitLive(page);
+  const rows = page.getByTestId('runs-table').locator('tbody tr');
+  await expect(rows).toHaveCount(1);
+  // The name, then "share with everyone?" answered no.
+  page.on('dialog', (dialog) => (dialog.type() === 'prompt' ? dialog.accept('Failures') : dialog.dismiss()));
+  await page.getByTestId('save-view').click();
+  const menu = page.getByTestId('view-menu');
+  await expect(menu).toContainText('Failures');
+  await page.getByRole('button', { name: 'Make default' }).click();
+  await expect(menu).toContainText('Failures ★');
+
+  await page.goto(`${dashboard.url}/workflows`);
+  await expect(page).toHaveURL(/status=failed/);
+  await expect(rows).toHaveCount(1);
+  const saved = await dashboard.api('GET', '/api/views');
+  expect(saved.map((v: { name: string; default: boolean; shared: boolean }) => [v.name, v.default, v.shared])).toEqual([['Failures', true, false]]);
+});

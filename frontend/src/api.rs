@@ -5,7 +5,7 @@ use shared::{
     AgentDeleted, AgentInfo, AnalyticsQuery, Breakdown, Budget, BudgetLimits, CatalogEntry, ErrorBody, LogPage,
     MlflowStatus, RunDetail, RunPage, RunQuery, Series, Session, SignIn, StartRun, WorkflowRun,
 };
-use shared::{CreatedWebhook, NewWebhook, Webhook, WebhookTest};
+use shared::{CreatedWebhook, NewView, NewWebhook, SavedView, Webhook, WebhookTest};
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
@@ -211,6 +211,24 @@ pub async fn set_budget(workflow: &str, limits: &BudgetLimits) -> ApiResult<Budg
 
 pub async fn delete_budget(workflow: &str) -> ApiResult<()> {
     deleted(&format!("/api/budgets/{}", encode(workflow))).await
+}
+
+pub async fn views() -> ApiResult<Vec<SavedView>> {
+    read(get("/api/views")).await
+}
+
+/// Saves a new view (`id` none) or changes one of the caller's.
+pub async fn save_view(id: Option<&str>, view: &NewView) -> ApiResult<SavedView> {
+    match id {
+        None => send_json(post("/api/views"), view).await,
+        Some(id) => {
+            send_json(with_csrf(gloo_net::http::Request::put(&format!("/api/views/{}", encode(id)))), view).await
+        }
+    }
+}
+
+pub async fn delete_view(id: &str) -> ApiResult<()> {
+    deleted(&format!("/api/views/{}", encode(id))).await
 }
 
 pub async fn webhooks() -> ApiResult<Vec<Webhook>> {

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod summary;
+pub mod view;
 pub mod webhook;
 pub mod workflow;
 
@@ -20,5 +21,6 @@ pub use dispatch::*;
 pub use error::*;
 pub use event::*;
 pub use summary::*;
+pub use view::*;
 pub use webhook::*;
 pub use workflow::*;

@@ -106,6 +106,8 @@ pub fn action(method: &Method, path: &str) -> Option<Permission> {
         // Webhooks send the dashboard's data where they point: an admin's choice.
         ["api", "tokens" | "audit" | "webhooks", ..] => Some(Permission::Administer),
         ["api", ..] if safe => Some(Permission::Read),
+        // Saved views are their caller's own (a viewer keeps views too).
+        ["api", "views", ..] => Some(Permission::Read),
         ["api", "workflows", "run"] if post => Some(Permission::Operate),
         ["api", "workflows", _, "cancel" | "restart"] if post => Some(Permission::Operate),
         ["api", "workflows"] if post => Some(Permission::Report),
@@ -364,6 +366,7 @@ mod tests {
             (Method::GET, "/API/workflows", Some(Permission::Read)),
             (Method::POST, "/api/workflows/run", Some(Permission::Operate)),
             (Method::GET, "/api/webhooks", Some(Permission::Administer)),
+            (Method::POST, "/api/views", Some(Permission::Read)),
             (Method::PUT, "/api/budgets/w", Some(Permission::Operate)),
             (Method::GET, "/api/analytics/series", Some(Permission::Read)),
             (Method::POST, &format!("{run}/cancel"), Some(Permission::Operate)),

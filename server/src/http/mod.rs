@@ -15,6 +15,7 @@ mod session;
 pub mod stream;
 mod summary;
 mod validate;
+mod views;
 mod webhooks;
 mod workflows;
 
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analytics::routes())
         .merge(budgets::routes())
         .merge(webhooks::routes())
+        .merge(views::routes())
         .merge(summary::routes())
         .merge(stream::routes())
         .merge(mlflow::status_routes())

@@ -23,6 +23,7 @@ pub trait Store:
     + AnalyticsStore
     + BudgetStore
     + WebhookStore
+    + ViewStore
     + 'static
 {
     /// `sqlite` or `postgres`.
@@ -157,4 +158,14 @@ pub trait WebhookStore: Send + Sync {
     /// Claims the sending of an alert: true for the first claim of `(alert, about)`
     /// in 30 days, by any process.
     async fn claim_alert(&self, alert: &str, about: &str) -> Result<bool>;
+}
+
+/// Saved views of the runs list, each its owner's.
+#[async_trait]
+pub trait ViewStore: Send + Sync {
+    /// The caller's views and everyone's shared ones.
+    async fn list_views(&self, caller: &str) -> Result<Vec<shared::SavedView>>;
+    /// Creates a view (`id` none) or changes one of the owner's (NotFound otherwise).
+    async fn save_view(&self, id: Option<&str>, owner: &str, view: shared::NewView) -> Result<shared::SavedView>;
+    async fn delete_view(&self, id: &str, owner: &str) -> Result<()>;
 }

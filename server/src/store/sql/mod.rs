@@ -17,6 +17,7 @@ mod common;
 mod dispatches;
 mod events;
 mod runs;
+mod views;
 mod webhooks;
 
 pub(super) use access::sql_access;
@@ -28,6 +29,7 @@ pub(super) use common::sql_common;
 pub(super) use dispatches::sql_dispatches;
 pub(super) use events::sql_events;
 pub(super) use runs::sql_runs;
+pub(super) use views::sql_views;
 pub(super) use webhooks::sql_webhooks;
 
 /// Every store trait for `$store`, a backend's store.
@@ -43,6 +45,7 @@ macro_rules! sql_store {
         crate::store::sql::sql_analytics!($store);
         crate::store::sql::sql_budgets!($store);
         crate::store::sql::sql_webhooks!($store);
+        crate::store::sql::sql_views!($store);
 
         impl crate::store::Store for $store {
             fn backend(&self) -> &'static str {

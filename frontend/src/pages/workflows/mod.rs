@@ -1,5 +1,7 @@
 //! Every run: a live table with filters (kept in the URL), sorting and keyset pages.
 
+mod views;
+
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -8,6 +10,7 @@ use shared::{Budget, BudgetState, Event, RunQuery, RunStatus, WorkflowRun};
 
 use crate::components::{Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time};
 use crate::{api, format, live, merge};
+use views::ViewsMenu;
 
 const PAGE: i64 = 50;
 
@@ -120,6 +123,7 @@ pub fn Workflows() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>"Workflow runs"</h1>
+                <ViewsMenu query />
                 <StartRunButton />
             </div>
             <form class="filters" role="search" on:submit=move |ev| {

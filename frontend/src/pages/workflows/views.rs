@@ -1,0 +1,116 @@
+//! Saved views of the runs list: a menu of the caller's and shared views, saving the
+//! current filters and sort as one, and the caller's default opened on arrival.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
+use shared::{NewView, RunQuery, SavedView};
+
+use crate::api;
+use crate::components::{confirmed, use_notices, Tone};
+
+/// The filters and sort of `query`, as a view keeps them.
+fn filters(query: &RunQuery) -> String {
+    api::query_string(&api::run_query_pairs(&RunQuery { limit: None, cursor: None, ..query.clone() }))
+}
+
+#[component]
+pub fn ViewsMenu(query: Memo<RunQuery>) -> impl IntoView {
+    let notices = use_notices();
+    let navigate = use_navigate();
+    let views = RwSignal::new(Vec::<SavedView>::new());
+    let chosen = RwSignal::new(None::<String>);
+    let open = move |view: &SavedView| {
+        chosen.set(Some(view.id.clone()));
+        navigate(&format!("{}?{}", api::pages::WORKFLOWS, view.query), NavigateOptions::default());
+    };
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(found) = api::views().await {
+                views.set(found);
+            }
+        })
+    };
+    // Arriving without filters opens the caller's default view.
+    let arrive = open.clone();
+    leptos::task::spawn_local(async move {
+        let Ok(found) = api::views().await else { return };
+        if filters(&query.get_untracked()).is_empty() {
+            if let Some(default) = found.iter().find(|v| v.mine && v.default) {
+                arrive(default);
+            }
+        }
+        views.set(found);
+    });
+    let save = Action::new_local(move |new: &NewView| {
+        let new = new.clone();
+        async move {
+            match api::save_view(None, &new).await {
+                Ok(view) => {
+                    notices.say(Tone::Success, format!("View “{}” saved", view.name));
+                    chosen.set(Some(view.id));
+                    load();
+                }
+                Err(error) => notices.say(Tone::Error, format!("Could not save the view: {error}")),
+            }
+        }
+    });
+    let change = Action::new_local(move |(view, remove): &(SavedView, bool)| {
+        let (view, remove) = (view.clone(), *remove);
+        async move {
+            let done = if remove {
+                api::delete_view(&view.id).await
+            } else {
+                let new = NewView { name: view.name, query: view.query, shared: view.shared, default: true };
+                api::save_view(Some(&view.id), &new).await.map(|_| ())
+            };
+            if let Err(error) = done {
+                notices.say(Tone::Error, format!("Could not change the view: {error}"));
+            }
+            load();
+        }
+    });
+    let ask_name = move |_| {
+        let name = web_sys::window().and_then(|w| w.prompt_with_message("Name this view").ok().flatten());
+        if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
+            let shared = confirmed("Share this view with everyone? (Cancel keeps it yours alone.)");
+            let query = filters(&query.get_untracked());
+            save.dispatch(NewView { name: name.trim().to_owned(), query, shared, default: false });
+        }
+    };
+    let selected = move || chosen.get().and_then(|id| views.with(|all| all.iter().find(|v| v.id == id).cloned()));
+    view! {
+        <div class="views" data-testid="views">
+            <label>"View"
+                <select data-testid="view-menu" prop:value=move || chosen.get().unwrap_or_default()
+                    on:change=move |ev| {
+                        let id = event_target_value(&ev);
+                        if let Some(view) = views.with_untracked(|all| all.iter().find(|v| v.id == id).cloned()) {
+                            open(&view);
+                        }
+                    }>
+                    <option value="">"—"</option>
+                    {move || views.get().into_iter().map(|v| {
+                        let mark = match (v.default, v.mine) {
+                            (true, true) => " ★",
+                            (_, false) => " (shared)",
+                            _ => "",
+                        };
+                        view! { <option value=v.id.clone()>{format!("{}{mark}", v.name)}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="button" class="secondary" data-testid="save-view" on:click=ask_name>"Save view"</button>
+            {move || selected().filter(|v| v.mine).map(|v| {
+                let (to_default, to_remove) = (v.clone(), v.clone());
+                view! {
+                    <button type="button" class="small secondary" disabled=v.default
+                        on:click=move |_| { change.dispatch((to_default.clone(), false)); }>"Make default"</button>
+                    <button type="button" class="small danger" on:click=move |_| {
+                        if confirmed(&format!("Delete the view “{}”?", to_remove.name)) { change.dispatch((to_remove.clone(), true)); }
+                    }>"Delete"</button>
+                }
+            })}
+        </div>
+    }
+}

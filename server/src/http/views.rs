@@ -1,0 +1,61 @@
+//! `GET/POST /api/views`, `PUT/DELETE /api/views/{id}`: saved views of the runs list,
+//! each its caller's (any role may keep its own).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::Router;
+use shared::{given, NewView, RunQuery, SavedView};
+
+use super::error::{ApiError, Json, Path};
+use super::{run_filter, validate, AppState};
+use crate::access::Caller;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/views", get(list).post(create)).route("/views/{id}", put(change).delete(remove))
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Vec<SavedView>>, ApiError> {
+    Ok(axum::Json(state.store.list_views(&caller.actor().name).await?))
+}
+
+/// The view with its query checked as the runs list checks it, and written the one
+/// way (so equal views have equal queries).
+fn checked(mut view: NewView) -> Result<NewView, ApiError> {
+    validate::name("name", &view.name, 128)?;
+    validate::text("query", &view.query, 2048)?;
+    let query: RunQuery = serde_urlencoded::from_str(view.query.trim_start_matches('?'))
+        .map_err(|e| ApiError::invalid(format!("`query` is not a runs list query: {e}")))?;
+    if given(&query.cursor).is_some() || query.limit.is_some() {
+        return Err(ApiError::invalid("a view keeps filters and sort, not `limit` or `cursor`"));
+    }
+    run_filter::parse(&query, chrono::Utc::now())?;
+    view.query = serde_urlencoded::to_string(&query).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(view)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(view): Json<NewView>,
+) -> Result<(StatusCode, axum::Json<SavedView>), ApiError> {
+    let view = checked(view)?;
+    Ok((StatusCode::CREATED, axum::Json(state.store.save_view(None, &caller.actor().name, view).await?)))
+}
+
+async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(view): Json<NewView>,
+) -> Result<axum::Json<SavedView>, ApiError> {
+    validate::name("id", &id, 36)?;
+    let view = checked(view)?;
+    Ok(axum::Json(state.store.save_view(Some(&id), &caller.actor().name, view).await?))
+}
+
+async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    validate::name("id", &id, 36)?;
+    state.store.delete_view(&id, &caller.actor().name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,33 @@
+//! Saved views of the runs list: `GET/POST /api/views`, `PUT/DELETE /api/views/{id}`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Body of `POST /api/views` and `PUT /api/views/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewView {
+    pub name: String,
+    /// The runs list's query string: its filters and sort (`status=failed&range=week`).
+    pub query: String,
+    /// Listed for everyone, not only its owner.
+    #[serde(default)]
+    pub shared: bool,
+    /// Opened when its owner opens the runs list without a query; one per owner.
+    #[serde(default)]
+    pub default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedView {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub query: String,
+    pub shared: bool,
+    pub default: bool,
+    /// Whether the caller owns it (and may change or delete it).
+    pub mine: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
