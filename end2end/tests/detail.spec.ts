@@ -1,4 +1,4 @@
-import { test, expect, waitLive } from './fixtures';
+import { test, expect, waitLive, shot } from './fixtures';
 
 test('run detail shows the node timeline and tails logs live', async ({ page, dashboard }) => {
   const id = await dashboard.run('article_writer', { status: 'running', tokens: 500, cost: 0.02 });
@@ -40,4 +40,24 @@ test.describe('unknown run', () => {
   await page.goto(`${dashboard.url}/workflows/00000000-0000-4000-8000-000000000000`);
   await expect(page.getByRole('alert')).toContainText('no workflow run');
 });
+});
+
+test('a run compares with the previous run of its workflow', async ({ page, dashboard }) => {
+  const a = await dashboard.run('article_writer', { status: 'completed', tokens: 500, cost: 0.02 });
+  const b = await dashboard.run('article_writer', { status: 'running', tokens: 800, cost: 0.05 });
+  await dashboard.api('POST', `/api/workflows/${b}/states`, { node_id: 'write', status: 'completed', duration_seconds: 2,
+    total_tokens: 300, model: 'gpt-4o', cost_usd: 0.01 });
+  await page.goto(`${dashboard.url}/workflows/${b}`);
+  await waitLive(page);
+  await page.getByTestId('compare-previous').click();
+  await expect(page).toHaveURL(new RegExp(`/workflows/compare\\?a=${a}&b=${b}`));
+  const totals = page.getByTestId('compare-totals');
+  await expect(totals).toContainText('+$0.0400');
+  await expect(totals).toContainText('+600');
+  const nodes = page.getByTestId('compare-nodes');
+  await expect(nodes.locator('tr.differs')).toContainText('write');
+  await expect(nodes.locator('tbody tr').first()).toContainText('research');
+  await expect(page.getByTestId('compare-inputs')).toContainText('topic');
+  await expect(page.getByRole('heading', { name: /Inputs/ })).toContainText('0 differ');
+  await page.screenshot({ path: shot('compare'), fullPage: true });
 });

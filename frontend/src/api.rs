@@ -121,6 +121,8 @@ pub fn run_query_pairs(query: &RunQuery) -> Vec<(&'static str, Option<String>)> 
         ("status", query.status.clone()),
         ("workflow", query.workflow.clone()),
         ("range", query.range.clone()),
+        ("since", query.since.map(|t| t.to_rfc3339())),
+        ("until", query.until.map(|t| t.to_rfc3339())),
         ("q", query.q.clone()),
         ("sort", query.sort.clone()),
         ("limit", query.limit.map(|l| l.to_string())),
@@ -308,6 +310,13 @@ pub mod pages {
 
     pub fn workflow(id: &str) -> String {
         format!("/workflows/{id}")
+    }
+
+    pub const COMPARE: &str = "/workflows/compare";
+
+    /// Two runs side by side.
+    pub fn compare(a: &str, b: &str) -> String {
+        format!("{COMPARE}?a={}&b={}", super::encode(a), super::encode(b))
     }
 
     /// The runs page filtered to one workflow.

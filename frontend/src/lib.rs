@@ -133,6 +133,7 @@ fn Shell() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound /> }>
                     <Route path=StaticSegment(segment(paths::DASHBOARD)) view=pages::Dashboard />
                     <Route path=StaticSegment(segment(paths::WORKFLOWS)) view=pages::Workflows />
+                    <Route path=(StaticSegment(segment(paths::WORKFLOWS)), StaticSegment("compare")) view=pages::Compare />
                     <Route path=(StaticSegment(segment(paths::WORKFLOWS)), ParamSegment("id")) view=pages::WorkflowDetail />
                     <Route path=StaticSegment(segment(paths::AGENTS)) view=pages::Agents />
                     <Route path=StaticSegment(segment(paths::ANALYTICS)) view=pages::Analytics />

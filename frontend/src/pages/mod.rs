@@ -2,6 +2,7 @@
 
 mod agents;
 mod analytics;
+mod compare;
 mod dashboard;
 mod observability;
 mod sign_in;
@@ -10,6 +11,7 @@ mod workflows;
 
 pub use agents::Agents;
 pub use analytics::Analytics;
+pub use compare::Compare;
 pub use dashboard::Dashboard;
 pub use observability::Observability;
 pub use sign_in::{SignIn, SignedInAlready};

@@ -185,6 +185,7 @@ fn Loaded(view: RunView) -> impl IntoView {
                 {move || view.mlflow.get().map(|href| view! {
                     <a class="button small secondary" href=href data-testid="mlflow-link">"Open in MLflow"</a>
                 })}
+                <PreviousRun run />
                 <RunActions run />
             </div>
         </header>
@@ -216,6 +217,35 @@ fn Loaded(view: RunView) -> impl IntoView {
             <Json title="Outputs" value=view.outputs />
         </div>
         <Logs run_id=id logs=view.logs />
+    }
+}
+
+/// Opens the comparison with the run of the same workflow that started just before.
+#[component]
+fn PreviousRun(run: RwSignal<WorkflowRun>) -> impl IntoView {
+    let notices = use_notices();
+    let navigate = leptos_router::hooks::use_navigate();
+    let find = Action::new_local(move |_: &()| {
+        let (id, workflow, started) = run.with_untracked(|r| (r.id.clone(), r.workflow_name.clone(), r.started_at));
+        let navigate = navigate.clone();
+        async move {
+            let query = shared::RunQuery {
+                workflow: Some(workflow),
+                until: Some(started),
+                limit: Some(1),
+                ..Default::default()
+            };
+            match api::runs(&query).await.map(|page| page.runs.into_iter().next()) {
+                Ok(Some(previous)) => navigate(&api::pages::compare(&previous.id, &id), Default::default()),
+                Ok(None) => notices.say(Tone::Error, "No earlier run of this workflow to compare with".to_owned()),
+                Err(error) => notices.say(Tone::Error, format!("Could not find the previous run: {error}")),
+            }
+        }
+    });
+    view! {
+        <button class="small secondary" data-testid="compare-previous" disabled=find.pending() on:click=move |_| { find.dispatch(()); }>
+            "Compare with previous"
+        </button>
     }
 }
 
