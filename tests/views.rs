@@ -57,6 +57,14 @@ async fn views_are_saved_checked_and_removed(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let names: Vec<String> = app.fetch::<Vec<SavedView>>("/api/views").await.into_iter().map(|v| v.name).collect();
     assert_eq!(names, ["Failures"]);
+
+    // A caller keeps at most 200.
+    for i in 1..200 {
+        app.posted("/api/views", json!({ "name": format!("v{i}"), "query": "" })).await;
+    }
+    let (status, answer) = app.post("/api/views", json!({ "name": "one more", "query": "" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert!(answer.to_string().contains("200 views"), "{answer}");
 }
 
 async fn views_are_their_owners(backend: Backend) {

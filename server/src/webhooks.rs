@@ -218,7 +218,9 @@ impl Webhooks {
                         }
                         Err(RecvError::Closed) => return,
                     },
-                    Some(notice) = waiting.recv() => self.clone().fan_out(notice).await,
+                    // Off this loop: reading webhooks and claiming the alert wait on the
+                    // database, and the bus must keep being read meanwhile.
+                    Some(notice) = waiting.recv() => drop(tokio::spawn(self.clone().fan_out(notice))),
                 }
             }
         }

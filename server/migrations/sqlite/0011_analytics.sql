@@ -8,7 +8,7 @@
 -- time SQLite cannot read are left out of the rollups.
 
 -- Duration bins, for percentiles: bin 0 holds durations under 10 ms, bin k >= 1 those
--- from 0.01 * 1.15^(k-1) s up to 1.15 times that, to about 56 days in the last. A
+-- from 0.01 * 1.15^(k-1) s up to 1.15 times that; the last starts at about 64 days. A
 -- percentile read as the middle of its bin (geometrically) is within 7 % of the truth.
 CREATE TABLE dashboard_duration_bins (
     bin INTEGER NOT NULL PRIMARY KEY,

@@ -253,13 +253,12 @@ pub async fn series(store: &dyn Store, plan: &Plan) -> Result<Series> {
         }
         groups.push(("other".to_owned(), whole, per_bucket));
     }
+    // A bucket without rows: zero, or no percentile.
+    let empty = Tally::default().value(plan.metric);
     let lines = groups
         .into_iter()
         .map(|(key, whole, per_bucket)| SeriesLine {
-            values: buckets
-                .iter()
-                .map(|at| per_bucket.get(at).cloned().unwrap_or_default().value(plan.metric))
-                .collect(),
+            values: buckets.iter().map(|at| per_bucket.get(at).map_or(empty, |t| t.value(plan.metric))).collect(),
             total: whole.value(plan.metric),
             key,
         })

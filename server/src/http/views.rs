@@ -11,6 +11,9 @@ use super::error::{ApiError, Json, Path};
 use super::{run_filter, validate, AppState};
 use crate::access::Caller;
 
+/// Views one caller may keep: any role may save views, so there is a bound.
+const MAX_VIEWS: usize = 200;
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/views", get(list).post(create)).route("/views/{id}", put(change).delete(remove))
 }
@@ -40,7 +43,11 @@ async fn create(
     Json(view): Json<NewView>,
 ) -> Result<(StatusCode, axum::Json<SavedView>), ApiError> {
     let view = checked(view)?;
-    Ok((StatusCode::CREATED, axum::Json(state.store.save_view(None, &caller.actor().name, view).await?)))
+    let owner = caller.actor().name;
+    if state.store.list_views(&owner).await?.iter().filter(|v| v.mine).count() >= MAX_VIEWS {
+        return Err(ApiError::Conflict(format!("you have {MAX_VIEWS} views already; delete one first")));
+    }
+    Ok((StatusCode::CREATED, axum::Json(state.store.save_view(None, &owner, view).await?)))
 }
 
 async fn change(
