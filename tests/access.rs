@@ -206,6 +206,14 @@ fn routes(run: &str) -> Vec<(Method, String, Option<Value>, Option<Permission>)>
         r(Method::GET, "/api/audit".into(), None, Some(Permission::Administer)),
         r(Method::POST, format!("/api/workflows/{run}/complete"), Some(json!({})), Some(Permission::Report)),
         r(Method::POST, format!("/api/workflows/{run}/cancel"), None, Some(Permission::Operate)),
+        r(Method::GET, "/api/bulk".into(), None, Some(Permission::Read)),
+        r(
+            Method::POST,
+            "/api/workflows/bulk".into(),
+            Some(json!({"action": "cancel", "ids": [run], "dry_run": true})),
+            Some(Permission::Operate),
+        ),
+        r(Method::POST, "/api/bulk/00000000-0000-4000-8000-000000000000/stop".into(), None, Some(Permission::Operate)),
         r(Method::DELETE, "/api/tokens/made".into(), None, Some(Permission::Administer)),
         r(Method::DELETE, "/api/agents/bound-agent".into(), None, Some(Permission::Deregister)),
     ]

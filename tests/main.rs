@@ -8,6 +8,7 @@ mod agents;
 mod analytics;
 mod bad_input;
 mod budgets;
+mod bulk;
 mod compat;
 mod dispatch;
 mod durability;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod analytics;
 pub mod budgets;
+mod bulk;
 mod cause;
 pub mod cli;
 pub mod config;
@@ -83,7 +84,9 @@ pub async fn serve(
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{reachable}"));
     let webhooks = webhooks::Webhooks::new(store.clone(), &public_url)?;
     let budgets = budgets::Budgets::load(store.clone(), webhooks.clone()).await?;
+    let bulk = bulk::BulkJobs::new(store.clone(), dispatcher.clone(), budgets.clone());
     let state = AppState {
+        bulk,
         budgets,
         webhooks,
         store,

@@ -1,6 +1,6 @@
 //! Background work that no request triggers: summary events, agent expiry, pruning
 //! of the event log and of ended sessions, stopping cancelled runs on their agents, keeping the dispatch
-//! lease, and (on PostgreSQL) relaying other replicas' events.
+//! lease, bulk jobs, and (on PostgreSQL) relaying other replicas' events.
 
 use chrono::Utc;
 use shared::{AgentChange, AgentUpdate, Event, Summary};
@@ -27,6 +27,7 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     tasks.spawn(state.webhooks.clone().run(&state.bus));
     tasks.spawn(crate::analytics::compact(state.store.clone()));
     tasks.spawn(state.dispatcher.clone().keep_lease());
+    tasks.spawn(state.bulk.clone().run());
     let store = state.store.clone();
     tasks.spawn(async move { store.relay_events().await });
     tasks

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentChange, AgentUpdate, LogLine, NodeState, Summary, WorkflowRun};
+use crate::{AgentChange, AgentUpdate, BulkJob, LogLine, NodeState, Summary, WorkflowRun};
 
 /// A live event. On the SSE wire the variant name is the `event:` field and the
 /// content is `data:`; persisted events also carry an increasing `id:`.
@@ -12,6 +12,8 @@ pub enum Event {
     RunLog(LogLine),
     AgentUpdate(AgentUpdate),
     Summary(Summary),
+    /// A bulk job's progress, after each batch and when it ends.
+    BulkJob(BulkJob),
     /// The client may have missed events (too far behind, or resumed from an id that
     /// is no longer kept): it should reload what it shows.
     Resync {
@@ -25,8 +27,8 @@ pub enum Event {
 
 impl Event {
     /// Every event's name, as `name` gives it.
-    pub const NAMES: [&'static str; 7] =
-        ["workflow_update", "node_state", "run_log", "agent_update", "summary", "resync", "ready"];
+    pub const NAMES: [&'static str; 8] =
+        ["workflow_update", "node_state", "run_log", "agent_update", "summary", "bulk_job", "resync", "ready"];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -35,6 +37,7 @@ impl Event {
             Event::RunLog(_) => "run_log",
             Event::AgentUpdate(_) => "agent_update",
             Event::Summary(_) => "summary",
+            Event::BulkJob(_) => "bulk_job",
             Event::Resync { .. } => "resync",
             Event::Ready { .. } => "ready",
         }

@@ -23,7 +23,7 @@ use tokio::task::AbortHandle;
 
 use crate::events::EventBus;
 use crate::store::access::{Actor, Audit};
-use crate::store::{InFlight, NewRun, Outcome, Store, StoreError, Ts};
+use crate::store::{InFlight, NewRun, Outcome, RunRecord, Store, StoreError, Ts};
 use agent_api::{AgentClient, AgentError, CancelAnswer};
 use networks::AgentNetworks;
 
@@ -58,6 +58,22 @@ pub struct Start {
     pub config_snapshot: Option<Value>,
     /// Who starts it.
     pub by: Actor,
+}
+
+impl Start {
+    /// The same workflow with the same inputs, as a new run linked to `original`.
+    pub fn restart(original: RunRecord, by: Actor) -> Start {
+        Start {
+            inputs: RunRecord::json(&original.inputs)
+                .filter(Value::is_object)
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            config_snapshot: RunRecord::json(&original.config_snapshot),
+            workflow_name: original.run.workflow_name,
+            agent_id: None,
+            restarted_from: Some(original.run.id),
+            by,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +121,15 @@ impl Dispatcher {
     /// The workflows alive agents serve, with their inputs (for the start form).
     pub async fn catalog(&self, agents: &[AgentInfo]) -> Vec<shared::CatalogEntry> {
         catalog::build(&self.inner.agents, &self.inner.schemas, agents).await
+    }
+
+    /// This process's id, which its lease and the work it claims carry.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.inner.timeouts.lease
     }
 
     pub fn networks(&self) -> &AgentNetworks {

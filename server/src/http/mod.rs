@@ -5,12 +5,13 @@ mod admin;
 mod agents;
 mod analytics;
 mod budgets;
+mod bulk;
 pub mod error;
 mod export;
 mod frontend;
 pub mod guard;
 pub mod mlflow;
-mod run_filter;
+pub mod run_filter;
 mod session;
 pub mod stream;
 mod summary;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub budgets: Arc<crate::budgets::Budgets>,
     /// Alerts to outgoing webhooks.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Bulk jobs at work.
+    pub bulk: Arc<crate::bulk::BulkJobs>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::routes())
         .merge(analytics::routes())
         .merge(budgets::routes())
+        .merge(bulk::routes())
         .merge(webhooks::routes())
         .merge(views::routes())
         .merge(summary::routes())

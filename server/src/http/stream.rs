@@ -87,7 +87,7 @@ impl Topics {
 
     fn wants(&self, event: &Event) -> bool {
         let topic = match event {
-            Event::WorkflowUpdate(_) | Event::NodeState(_) => self.workflows,
+            Event::WorkflowUpdate(_) | Event::NodeState(_) | Event::BulkJob(_) => self.workflows,
             Event::RunLog(_) => self.logs,
             Event::AgentUpdate(_) => self.agents,
             Event::Summary(_) => self.summary,

@@ -253,14 +253,7 @@ async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId
             original.run.status
         )));
     }
-    let start = Start {
-        workflow_name: original.run.workflow_name,
-        inputs: RunRecord::json(&original.inputs).unwrap_or_else(empty_inputs),
-        agent_id: None,
-        restarted_from: Some(id),
-        config_snapshot: RunRecord::json(&original.config_snapshot),
-        by: caller.actor(),
-    };
+    let start = Start::restart(original, caller.actor());
     start_within_budget(&state, start).await
 }
 

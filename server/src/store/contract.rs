@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::access::{AccessStore, Actor, Audit};
 use super::{
-    DurationRollup, InFlight, NewAgent, NewRun, NodeRollup, Outcome, Result, RollupQuery, RunFilter, RunRecord,
-    RunRollup, SeedRun, StoredBudget, StoredWebhook, Ts,
+    BulkStep, ClaimedBulkJob, DurationRollup, InFlight, NewAgent, NewBulkJob, NewRun, NodeRollup, Outcome, Result,
+    RollupQuery, RunFilter, RunRecord, RunRollup, SeedRun, StatusTally, StoredBudget, StoredWebhook, Ts,
 };
 
 pub trait Store:
@@ -19,6 +19,7 @@ pub trait Store:
     + AgentStore
     + EventStore
     + BulkStore
+    + BulkJobStore
     + AccessStore
     + AnalyticsStore
     + BudgetStore
@@ -168,4 +169,25 @@ pub trait ViewStore: Send + Sync {
     /// Creates a view (`id` none) or changes one of the owner's (NotFound otherwise).
     async fn save_view(&self, id: Option<&str>, owner: &str, view: shared::NewView) -> Result<shared::SavedView>;
     async fn delete_view(&self, id: &str, owner: &str) -> Result<()>;
+}
+
+/// Bulk jobs: actions on many runs, done in batches by one process at a time.
+#[async_trait]
+pub trait BulkJobStore: Send + Sync {
+    /// The runs a filter selects, by status (its `after` and `limit` do not apply).
+    async fn tally_filter(&self, filter: &RunFilter) -> Result<Vec<StatusTally>>;
+    /// The runs of `ids` that exist, by status.
+    async fn tally_ids(&self, ids: &[String]) -> Result<Vec<StatusTally>>;
+    async fn create_bulk_job(&self, job: NewBulkJob, audit: Audit) -> Result<shared::BulkJob>;
+    async fn bulk_job(&self, id: &str) -> Result<Option<shared::BulkJob>>;
+    /// The newest jobs first.
+    async fn list_bulk_jobs(&self, limit: i64) -> Result<Vec<shared::BulkJob>>;
+    /// Stops a running job: no batch commits after this does.
+    async fn stop_bulk_job(&self, id: &str, audit: Audit) -> Result<shared::BulkJob>;
+    /// Hands `worker` the running jobs no live process works on (`renew_and_claim`'s
+    /// leases), and its own.
+    async fn claim_bulk_jobs(&self, worker: &str) -> Result<Vec<ClaimedBulkJob>>;
+    /// Does one batch and records it, in one transaction; `None`, changing nothing,
+    /// when the job is no longer running or no longer `worker`'s.
+    async fn bulk_step(&self, id: &str, worker: &str, step: BulkStep) -> Result<Option<shared::BulkJob>>;
 }

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use crate::events::EventBus;
 pub use contract::{
-    AgentStore, AnalyticsStore, BudgetStore, BulkStore, DispatchStore, EventStore, RunStore, Store, ViewStore,
-    WebhookStore,
+    AgentStore, AnalyticsStore, BudgetStore, BulkJobStore, BulkStore, DispatchStore, EventStore, RunStore, Store,
+    ViewStore, WebhookStore,
 };
 pub use error::{Result, StoreError};
 pub use model::*;

@@ -192,3 +192,66 @@ pub struct StoredWebhook {
     pub webhook: shared::Webhook,
     pub secret: String,
 }
+
+/// What a bulk job acts on: a list of run ids, or the runs a filter selects (its
+/// window fixed when the job was made, so that runs started since are not reached).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkSelection {
+    Ids(Vec<String>),
+    Filter(shared::RunQuery),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBulkJob {
+    pub id: String,
+    pub action: shared::BulkAction,
+    pub selection: BulkSelection,
+    pub by: Actor,
+    pub matched: i64,
+    pub eligible: i64,
+}
+
+/// A running job a process has claimed: what going on with it needs.
+#[derive(Debug, Clone)]
+pub struct ClaimedBulkJob {
+    pub job: shared::BulkJob,
+    pub selection: BulkSelection,
+    /// Where the next batch starts; none before the first.
+    pub position: Option<String>,
+    pub by: Actor,
+}
+
+/// One batch of a bulk job: its work, and where the next batch starts.
+#[derive(Debug, Clone)]
+pub struct BulkStep {
+    pub work: BulkWork,
+    pub position: Option<String>,
+    /// Whether the selection ends with this batch.
+    pub last: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum BulkWork {
+    /// Runs to cancel or delete in the step's own transaction.
+    Apply(Vec<String>),
+    /// What the job did outside the database (restarts), to count.
+    Done(BulkTally),
+}
+
+/// What a batch did to its runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BulkTally {
+    pub done: i64,
+    /// A reason per skipped run.
+    pub skipped: Vec<String>,
+    pub failures: Vec<shared::BulkFailure>,
+}
+
+/// How many selected runs are in one status, and what they cost.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StatusTally {
+    pub status: String,
+    pub runs: i64,
+    pub cost_usd: Option<f64>,
+}

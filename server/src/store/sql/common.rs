@@ -13,7 +13,7 @@ macro_rules! sql_common {
             pub(super) use crate::store::writer::Recorded;
             pub(super) use crate::store::{
                 limits, InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, SortKey,
-                StoreError, Ts,
+                StatusTally, StoreError, Ts,
             };
             pub(super) use shared::{
                 AgentChange, AgentInfo, AgentUpdate, Event, FinishRun, LogLevel, LogLine, NewLogLine, NodeState,
@@ -177,6 +177,68 @@ macro_rules! sql_common {
                     stored.push(line);
                 }
                 Ok((stored, events))
+            }
+
+            /// Why the dashboard cancels a run.
+            pub(super) enum Cancelling {
+                /// An operator asked.
+                Operator,
+                /// An operator's bulk job (its id).
+                Bulk(String),
+                /// The dashboard itself (a budget): kept as the run's error and as a
+                /// state of the node named after the actor.
+                Because(String),
+            }
+
+            /// Cancels `run`, which is active, in the write: the row, a log line saying
+            /// who and why, and the audit entry; the run and its events.
+            pub(super) async fn cancel_in(
+                conn: &mut Conn,
+                run: &WorkflowRun,
+                by: &Actor,
+                why: Cancelling,
+            ) -> Result<(WorkflowRun, Recorded)> {
+                let id = &run.id;
+                let now = Ts::now();
+                let reason = match &why {
+                    Cancelling::Because(reason) => Some(reason.clone()),
+                    _ => None,
+                };
+                sqlx::query(&format!(
+                    "UPDATE workflow_runs SET status = 'cancelled', completed_at = $2, duration_seconds = $3, \
+                     error_message = COALESCE($4, error_message) WHERE id = $1 AND {ACTIVE}"
+                ))
+                .bind(id)
+                .bind(now)
+                .bind(now.seconds_since(Ts::from(run.started_at)))
+                .bind(&reason)
+                .execute(&mut *conn)
+                .await?;
+                let (message, detail) = match &why {
+                    Cancelling::Operator => (format!("Run cancelled from the dashboard by {}", by.name), None),
+                    Cancelling::Bulk(job) => {
+                        (format!("Run cancelled by {} in bulk job {job}", by.name), Some(format!("bulk job {job}")))
+                    }
+                    Cancelling::Because(reason) => {
+                        (format!("Run cancelled by {}: {reason}", by.name), reason.clone().into())
+                    }
+                };
+                let note = NewLogLine { level: LogLevel::Warning, message, node_id: None };
+                let (_, mut events) = insert_logs(conn, id, vec![note]).await?;
+                if let Some(reason) = reason {
+                    let state = NodeStateData {
+                        node_id: by.name.clone(),
+                        status: Some("cancelled".to_owned()),
+                        error: Some(reason),
+                        ..NodeStateData::default()
+                    };
+                    events.push(Event::NodeState(insert_state(conn, id, &state).await?));
+                }
+                let audit = Audit { actor: by.clone(), action: "run.cancel", target: id.clone(), detail };
+                record_audit(conn, audit).await?;
+                let (cancelled, event) = run_event(conn, id).await?;
+                events.push(event);
+                Ok((cancelled, events))
             }
 
             /// Records the change of an agent, and who made it (audited), in the write.

@@ -232,39 +232,11 @@ macro_rules! sql_runs {
                                     run.status
                                 )));
                             }
-                            let now = Ts::now();
-                            sqlx::query(&format!(
-                                "UPDATE workflow_runs SET status = 'cancelled', completed_at = $2, duration_seconds = $3, \
-                                 error_message = COALESCE($4, error_message) WHERE id = $1 AND {ACTIVE}"
-                            ))
-                            .bind(&id)
-                            .bind(now)
-                            .bind(now.seconds_since(Ts::from(run.started_at)))
-                            .bind(&reason)
-                            .execute(&mut *conn)
-                            .await?;
-                            let message = match &reason {
-                                // The dashboard's own reason (a budget) also goes in the run's
-                                // state history, as the node that stopped it.
-                                Some(reason) => format!("Run cancelled by {}: {reason}", by.name),
-                                None => format!("Run cancelled from the dashboard by {}", by.name),
+                            let why = match reason {
+                                Some(reason) => Cancelling::Because(reason),
+                                None => Cancelling::Operator,
                             };
-                            let note = NewLogLine { level: LogLevel::Warning, message, node_id: None };
-                            let (_, mut events) = insert_logs(conn, &id, vec![note]).await?;
-                            if let Some(reason) = &reason {
-                                let state = NodeStateData {
-                                    node_id: by.name.clone(),
-                                    status: Some("cancelled".to_owned()),
-                                    error: Some(reason.clone()),
-                                    ..NodeStateData::default()
-                                };
-                                events.push(Event::NodeState(insert_state(conn, &id, &state).await?));
-                            }
-                            let audit = Audit { actor: by, action: "run.cancel", target: id.clone(), detail: reason };
-                            record_audit(conn, audit).await?;
-                            let (cancelled, event) = run_event(conn, &id).await?;
-                            events.push(event);
-                            Ok((cancelled, events))
+                            cancel_in(conn, &run, &by, why).await
                         })
                     })
                     .await
@@ -367,24 +339,53 @@ macro_rules! sql_runs {
                             push_text(&mut query, filter);
                         }
                         Scope::Matched(text) => {
-                            query.push(format!("WITH matched AS MATERIALIZED (SELECT {RUN_COLUMNS} FROM workflow_runs WHERE "));
-                            match <Self as Backend>::SEARCH_MATCH {
-                                Some(search) => {
-                                    let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-                                    query.push(search).push_bind(phrase).push(")");
-                                }
-                                None => {
-                                    query.push("1 = 1");
-                                    push_text(&mut query, filter);
-                                }
-                            }
-                            query.push(") SELECT * FROM matched WHERE 1 = 1");
+                            push_matched(&mut query, filter, text);
+                            query.push("SELECT * FROM matched WHERE 1 = 1");
                             push_conditions(&mut query, filter, key, true);
                         }
                     }
                     query.push(order).push(" LIMIT ").push_bind(filter.limit);
                     let found: Vec<RunRow> = query.build_query_as().fetch_all(self.reader()).await?;
                     rows::runs(found)
+                }
+            }
+
+            /// `WITH matched AS (...) `: the runs the search index finds for `text`
+            /// (with the text's condition where there is no index).
+            fn push_matched(query: &mut QueryBuilder<'_, Db>, filter: &RunFilter, text: &str) {
+                query.push(format!("WITH matched AS MATERIALIZED (SELECT {RUN_COLUMNS} FROM workflow_runs WHERE "));
+                match <super::$store as Backend>::SEARCH_MATCH {
+                    Some(search) => {
+                        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+                        query.push(search).push_bind(phrase).push(")");
+                    }
+                    None => {
+                        query.push("1 = 1");
+                        push_text(query, filter);
+                    }
+                }
+                query.push(") ");
+            }
+
+            impl super::$store {
+                /// The runs `filter` selects (from any position, however many), by status.
+                pub(super) async fn tally_where(&self, filter: &RunFilter) -> Result<Vec<StatusTally>> {
+                    let filter = RunFilter { after: None, ..filter.clone() };
+                    let mut query = QueryBuilder::<Db>::new("");
+                    let source = match filter.text.as_deref() {
+                        Some(text) if text.chars().count() >= 3 => {
+                            push_matched(&mut query, &filter, text);
+                            "matched"
+                        }
+                        _ => "workflow_runs",
+                    };
+                    query.push(format!(
+                        "SELECT status, COUNT(*) AS runs, CAST(SUM(total_cost_usd) AS DOUBLE PRECISION) AS cost_usd \
+                         FROM {source} WHERE 1 = 1"
+                    ));
+                    push_conditions(&mut query, &filter, "started_at", true);
+                    query.push(" GROUP BY status");
+                    Ok(query.build_query_as().fetch_all(self.reader()).await?)
                 }
             }
 

@@ -1,0 +1,175 @@
+//! Bulk jobs at work. Each running job belongs to one dashboard process (by its
+//! dispatch lease) and goes through its runs in batches: a batch of cancels or
+//! deletes is one transaction that also records the job's progress and where it
+//! stands, so a job resumes exactly where its last batch ended when its process is
+//! gone (a restart, a crashed replica). Restarts start runs on agents, outside the
+//! database, so they go in small batches.
+
+use chrono::Utc;
+use shared::{BulkAction, BulkFailure, BulkStatus, RunQuery};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::budgets::Budgets;
+use crate::dispatch::{Dispatcher, Start, StartError};
+use crate::http::error::ApiError;
+use crate::http::run_filter;
+use crate::store::{BulkSelection, BulkStep, BulkTally, BulkWork, ClaimedBulkJob, Store, StoreError};
+
+/// Runs cancelled or deleted per transaction: the writer is held for tens of
+/// milliseconds at a time, so other writes interleave.
+const BATCH: usize = 200;
+/// Runs restarted between two records of progress: a process that dies in between
+/// may have restarted these without counting them.
+const RESTART_BATCH: usize = 10;
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+pub struct BulkJobs {
+    store: Arc<dyn Store>,
+    dispatcher: Dispatcher,
+    budgets: Arc<Budgets>,
+    wake: Notify,
+}
+
+impl BulkJobs {
+    pub fn new(store: Arc<dyn Store>, dispatcher: Dispatcher, budgets: Arc<Budgets>) -> Arc<BulkJobs> {
+        Arc::new(BulkJobs { store, dispatcher, budgets, wake: Notify::new() })
+    }
+
+    /// Has the running jobs claimed at once (a job was just made).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claims running jobs that no live process works on, and works on each, until
+    /// dropped (which stops the work between two batches).
+    pub async fn run(self: Arc<Self>) {
+        let mut working: HashMap<tokio::task::Id, String> = HashMap::new();
+        let mut tasks = JoinSet::new();
+        loop {
+            match self.store.claim_bulk_jobs(self.dispatcher.id()).await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        if !working.values().any(|id| *id == job.job.id) {
+                            let id = job.job.id.clone();
+                            working.insert(tasks.spawn(self.clone().work(job)).id(), id);
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not claim bulk jobs"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.dispatcher.lease() / 3) => {}
+                _ = self.wake.notified() => {}
+                Some(ended) = tasks.join_next_with_id() => {
+                    let task = match ended {
+                        Ok((task, ())) => task,
+                        Err(error) => error.id(),
+                    };
+                    working.remove(&task);
+                }
+            }
+        }
+    }
+
+    /// Works through one job's batches until it completes, is stopped, or is no
+    /// longer this process's.
+    async fn work(self: Arc<Self>, job: ClaimedBulkJob) {
+        let mut position = job.position.clone();
+        loop {
+            let step = match self.next_step(&job, position.clone()).await {
+                Ok(step) => step,
+                Err(error) => {
+                    tracing::warn!(%error, job = %job.job.id, "could not read a bulk job's next runs");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    continue;
+                }
+            };
+            // The same step until it is recorded: its restarts must not happen twice.
+            let recorded = loop {
+                match self.store.bulk_step(&job.job.id, self.dispatcher.id(), step.clone()).await {
+                    Ok(recorded) => break recorded,
+                    Err(error) => {
+                        tracing::warn!(%error, job = %job.job.id, "could not record a bulk job's batch");
+                        tokio::time::sleep(RETRY_AFTER).await;
+                    }
+                }
+            };
+            match recorded {
+                Some(progress) if progress.status == BulkStatus::Running => position = step.position,
+                _ => return,
+            }
+        }
+    }
+
+    /// The next batch of the job's runs from `position`, and for restarts the batch
+    /// done.
+    async fn next_step(&self, job: &ClaimedBulkJob, position: Option<String>) -> Result<BulkStep, StoreError> {
+        let size = match job.job.action {
+            BulkAction::Restart => RESTART_BATCH,
+            BulkAction::Cancel | BulkAction::Delete => BATCH,
+        };
+        let (ids, position, last) = match &job.selection {
+            BulkSelection::Ids(ids) => {
+                let start = position.and_then(|p| p.parse::<usize>().ok()).unwrap_or(0).min(ids.len());
+                let end = (start + size).min(ids.len());
+                (ids[start..end].to_vec(), Some(end.to_string()), end == ids.len())
+            }
+            BulkSelection::Filter(query) => {
+                let query = RunQuery { cursor: position.clone(), limit: Some(size as i64), ..query.clone() };
+                let filter = run_filter::parse(&query, Utc::now()).map_err(|error| match error {
+                    ApiError::Store(error) => error,
+                    other => StoreError::Internal(format!("a bulk job's filter no longer holds: {other}")),
+                })?;
+                let runs = self.store.list_runs(&filter).await?;
+                let next = runs.last().map(|last| run_filter::encode(last, &filter)).or(position);
+                (runs.iter().map(|run| run.id.clone()).collect(), next, runs.len() < size)
+            }
+        };
+        let work = match job.job.action {
+            BulkAction::Restart => BulkWork::Done(self.restart_each(job, &ids).await?),
+            BulkAction::Cancel | BulkAction::Delete => BulkWork::Apply(ids),
+        };
+        Ok(BulkStep { work, position, last })
+    }
+
+    /// Restarts the ended runs of `ids`, each within its workflow's budget; stops
+    /// early if the job is stopped meanwhile.
+    async fn restart_each(&self, job: &ClaimedBulkJob, ids: &[String]) -> Result<BulkTally, StoreError> {
+        let mut tally = BulkTally::default();
+        for id in ids {
+            if self.store.bulk_job(&job.job.id).await?.is_none_or(|now| now.status != BulkStatus::Running) {
+                break;
+            }
+            let Some(original) = self.store.get_run(id).await? else {
+                tally.skipped.push("no such run".to_owned());
+                continue;
+            };
+            if original.run.status.is_active() {
+                tally.skipped.push(BulkAction::Restart.skip_reason(original.run.status));
+                continue;
+            }
+            let failure = |reason: String| BulkFailure { run_id: id.clone(), reason };
+            if let Some(why) = self.budgets.refusal(&original.run.workflow_name).await? {
+                tally.failures.push(failure(why));
+                continue;
+            }
+            match self.dispatcher.start(Start::restart(original, job.by.clone())).await {
+                Ok(run) => {
+                    let message = format!("Restarted as {} by {} in bulk job {}", run.id, job.by.name, job.job.id);
+                    let line = shared::NewLogLine { level: shared::LogLevel::Info, message, node_id: None };
+                    if let Err(error) = self.store.note(id, line).await {
+                        tracing::warn!(%error, run = %id, "could not note a bulk restart on the original run");
+                    }
+                    tally.done += 1;
+                }
+                Err(StartError::NoAgent(why)) => tally.failures.push(failure(why)),
+                Err(StartError::Store(error)) => tally.failures.push(failure(error.to_string())),
+            }
+        }
+        Ok(tally)
+    }
+}

@@ -1,0 +1,154 @@
+//! `POST /api/workflows/bulk` (a dry run, or a bulk job), `GET /api/bulk`,
+//! `GET /api/bulk/{id}`, `POST /api/bulk/{id}/stop`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use shared::{given, BulkAction, BulkJob, BulkPreview, BulkRequest, RunQuery, RunStatus, StatusCount};
+use std::collections::HashSet;
+
+use super::error::{ApiError, Json, Path, Query};
+use super::{run_filter, validate, AppState};
+use crate::access::Caller;
+use crate::store::{BulkSelection, NewBulkJob, StatusTally};
+
+/// Most ids one request may name; a filter reaches any number of runs.
+pub const MAX_IDS: usize = 10_000;
+const LIST_DEFAULT: i64 = 20;
+const LIST_MAX: i64 = 200;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/workflows/bulk", post(bulk))
+        .route("/bulk", get(list))
+        .route("/bulk/{id}", get(one))
+        .route("/bulk/{id}/stop", post(stop))
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<BulkRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let selection = selection(&request, Utc::now())?;
+    let tallies = match &selection {
+        BulkSelection::Ids(ids) => state.store.tally_ids(ids).await?,
+        BulkSelection::Filter(query) => state.store.tally_filter(&run_filter::parse(query, Utc::now())?).await?,
+    };
+    let preview = preview(request.action, tallies);
+    if request.dry_run {
+        return Ok(axum::Json(preview).into_response());
+    }
+    let job = NewBulkJob {
+        id: uuid::Uuid::new_v4().to_string(),
+        action: request.action,
+        selection,
+        by: caller.actor(),
+        matched: preview.matched,
+        eligible: preview.eligible,
+    };
+    let audit = caller.audit("bulk.create", &job.id, Some(format!("{} of {} runs", job.action.as_str(), job.matched)));
+    let created = state.store.create_bulk_job(job, audit).await?;
+    state.bulk.wake();
+    Ok((StatusCode::ACCEPTED, axum::Json(created)).into_response())
+}
+
+/// The runs a request names: its ids (checked, each once), or its filter with the
+/// window fixed now, so that runs started later (a restart's among them) are not
+/// reached.
+fn selection(request: &BulkRequest, now: DateTime<Utc>) -> Result<BulkSelection, ApiError> {
+    match (&request.ids, &request.filter) {
+        (Some(ids), None) => {
+            if ids.is_empty() || ids.len() > MAX_IDS {
+                return Err(ApiError::invalid(format!("`ids` holds between 1 and {MAX_IDS} run ids")));
+            }
+            let mut seen = HashSet::new();
+            let mut unique = Vec::with_capacity(ids.len());
+            for id in ids {
+                let id = validate::run_id(id)?;
+                if seen.insert(id.clone()) {
+                    unique.push(id);
+                }
+            }
+            Ok(BulkSelection::Ids(unique))
+        }
+        (None, Some(filter)) => {
+            if given(&filter.cursor).is_some() || filter.limit.is_some() {
+                return Err(ApiError::invalid("a bulk `filter` takes the list's filters, not `limit` or `cursor`"));
+            }
+            let checked = RunQuery { sort: None, ..filter.clone() };
+            run_filter::parse(&checked, now)?;
+            let (since, until) = checked.window(now).map_err(ApiError::invalid)?;
+            Ok(BulkSelection::Filter(RunQuery {
+                range: None,
+                since,
+                until: Some(until.map_or(now, |until| until.min(now))),
+                ..checked
+            }))
+        }
+        _ => Err(ApiError::invalid("send either `ids` or `filter`")),
+    }
+}
+
+fn preview(action: BulkAction, tallies: Vec<StatusTally>) -> BulkPreview {
+    let mut by_status = Vec::new();
+    let (mut matched, mut eligible, mut cost) = (0, 0, 0.0);
+    for tally in tallies {
+        // Another writer's status outside ours is counted, never acted on.
+        let status = tally.status.parse::<RunStatus>().ok();
+        matched += tally.runs;
+        if status.is_some_and(|status| action.applies_to(status)) {
+            eligible += tally.runs;
+            cost += tally.cost_usd.filter(|c| c.is_finite()).unwrap_or(0.0);
+        }
+        if let Some(status) = status {
+            by_status.push(StatusCount { status, count: tally.runs });
+        }
+    }
+    by_status.sort_by_key(|count| RunStatus::ALL.iter().position(|s| *s == count.status));
+    let expected_cost_usd = (action == BulkAction::Restart).then_some(cost).filter(|c| c.is_finite());
+    BulkPreview { action, matched, eligible, by_status, expected_cost_usd }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<Vec<BulkJob>>, ApiError> {
+    let limit = query.limit.unwrap_or(LIST_DEFAULT);
+    if !(1..=LIST_MAX).contains(&limit) {
+        return Err(ApiError::invalid(format!("`limit` must be between 1 and {LIST_MAX}")));
+    }
+    Ok(axum::Json(state.store.list_bulk_jobs(limit).await?))
+}
+
+fn job_id(id: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::NotFound(format!("no bulk job with id {}", id.chars().take(64).collect::<String>())))
+}
+
+async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<BulkJob>, ApiError> {
+    let id = job_id(&id)?;
+    let job = state.store.bulk_job(&id).await?;
+    Ok(axum::Json(job.ok_or_else(|| ApiError::NotFound(format!("no bulk job with id {id}")))?))
+}
+
+async fn stop(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<BulkJob>, ApiError> {
+    let id = job_id(&id)?;
+    let audit = caller.audit("bulk.stop", &id, None);
+    Ok(axum::Json(state.store.stop_bulk_job(&id, audit).await?))
+}
