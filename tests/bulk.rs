@@ -18,30 +18,8 @@ crate::on_both_databases!(
     restarts_start_ended_runs_again_on_agents,
 );
 
-/// `count` runs of `workflow` in `status`, written by another writer, with ids
-/// `00000000-0000-4000-8000-{offset + i}`.
 async fn insert_runs(app: &TestApp, workflow: &str, status: &str, offset: i64, count: i64) {
-    let sqlite = app.db.url().starts_with("sqlite:");
-    let (numbers, id, started) = match sqlite {
-        true => (
-            format!(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) SELECT i FROM n"
-            ),
-            format!("printf('00000000-0000-4000-8000-%012d', i + {offset})"),
-            "datetime('2026-01-01', '+' || i || ' seconds')",
-        ),
-        false => (
-            format!("SELECT i FROM generate_series(1, {count}) AS i"),
-            format!("'00000000-0000-4000-8000-' || lpad((i + {offset})::text, 12, '0')"),
-            "TIMESTAMP '2026-01-01' + i * INTERVAL '1 second'",
-        ),
-    };
-    app.db
-        .execute_as_another_writer(&format!(
-            "INSERT INTO workflow_runs (id, workflow_name, status, started_at, total_cost_usd) \
-             SELECT {id}, '{workflow}', '{status}', {started}, 0.25 FROM ({numbers}) AS numbers"
-        ))
-        .await;
+    app.db.insert_runs(workflow, status, offset, count).await;
 }
 
 fn run_id(n: i64) -> String {

@@ -14,7 +14,7 @@ test('new runs and status changes appear live in the table', async ({ page, dash
   await expect(row.locator('.badge')).toHaveText(/running/);
 
   await dashboard.api('POST', `/api/workflows/${id}/states`, { node_id: 'n', total_tokens: 1234, cost_usd: 0.5 });
-  await expect(row.locator('td').nth(5)).toHaveText('1,234');
+  await expect(row.locator('td.col-total_tokens')).toHaveText('1,234');
   await dashboard.api('POST', `/api/workflows/${id}/complete`, {});
   await expect(row.locator('.badge')).toHaveText(/completed/);
   await expect(table.locator('tbody tr')).toHaveCount(2);

@@ -5,6 +5,7 @@ use shared::{
     AgentDeleted, AgentInfo, AnalyticsQuery, Breakdown, Budget, BudgetLimits, CatalogEntry, ErrorBody, LogPage,
     MlflowStatus, RunDetail, RunPage, RunQuery, Series, Session, SignIn, StartRun, WorkflowRun,
 };
+use shared::{BulkJob, BulkPreview, BulkRequest};
 use shared::{CreatedWebhook, NewView, NewWebhook, SavedView, Webhook, WebhookTest};
 use std::cell::RefCell;
 use std::fmt;
@@ -154,6 +155,24 @@ pub async fn cancel(id: &str) -> ApiResult<WorkflowRun> {
 
 pub async fn restart(id: &str) -> ApiResult<WorkflowRun> {
     read(post(&format!("/api/workflows/{}/restart", encode(id)))).await
+}
+
+/// What a bulk action would touch (the request's `dry_run` is set).
+pub async fn bulk_preview(request: &BulkRequest) -> ApiResult<BulkPreview> {
+    send_json(post("/api/workflows/bulk"), &BulkRequest { dry_run: true, ..request.clone() }).await
+}
+
+/// Starts a bulk job.
+pub async fn bulk_start(request: &BulkRequest) -> ApiResult<BulkJob> {
+    send_json(post("/api/workflows/bulk"), &BulkRequest { dry_run: false, ..request.clone() }).await
+}
+
+pub async fn bulk_jobs() -> ApiResult<Vec<BulkJob>> {
+    read(get("/api/bulk?limit=10")).await
+}
+
+pub async fn stop_bulk(id: &str) -> ApiResult<BulkJob> {
+    read(post(&format!("/api/bulk/{}/stop", encode(id)))).await
 }
 
 pub async fn catalog() -> ApiResult<Vec<CatalogEntry>> {

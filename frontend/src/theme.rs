@@ -53,6 +53,7 @@ fn system_prefers_dark() -> bool {
     window().match_media("(prefers-color-scheme: dark)").ok().flatten().is_some_and(|query| query.matches())
 }
 
-fn storage() -> Option<web_sys::Storage> {
+/// This browser's local storage, where the app keeps its display choices.
+pub fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }

@@ -127,11 +127,47 @@ async fn main() {
     })
     .await;
 
+    bulk_cancel(&dashboard, &load, &url).await;
+
     let mut delays = fan_out(&dashboard, 1000, 100).await;
     let [p50, p99] = percentiles(&mut delays);
     println!("\nA write reaching 1,000 event streams: p50 {p50}, p99 {p99} (from the POST to each stream's event)");
     drop(dashboard);
     idle_streams(10_000).await;
+}
+
+/// One bulk job cancels 100,000 pending runs by filter while the connections read
+/// the runs list: the reads' latency meanwhile, and the job's time.
+async fn bulk_cancel(dashboard: &Process, load: &Load, url: &str) {
+    const RUNS: i64 = 100_000;
+    TestDb::Shared(url.to_owned()).insert_runs("bulk_bench", "pending", 900_000_000_000, RUNS).await;
+    let started = Instant::now();
+    let job: shared::BulkJob = serde_json::from_value(
+        dashboard
+            .posted("/api/workflows/bulk", json!({"action": "cancel", "filter": {"workflow": "bulk_bench"}}))
+            .await,
+    )
+    .unwrap();
+    load.run("list, first page of 50, while the bulk job below runs", |_, _| {
+        ("GET", "/api/workflows?limit=50".to_owned(), None)
+    })
+    .await;
+    let still_running: shared::BulkJob = dashboard.fetch(&format!("/api/bulk/{}", job.id)).await;
+    let done = loop {
+        let now: shared::BulkJob = dashboard.fetch(&format!("/api/bulk/{}", job.id)).await;
+        if now.status != shared::BulkStatus::Running {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let took = started.elapsed().as_secs_f64();
+    println!(
+        "\nA bulk job cancelling {RUNS} runs by filter: {} cancelled in {took:.1} s ({:.0} runs/s); {} of them \
+         were done while the row above was measured",
+        done.done,
+        done.done as f64 / took,
+        still_running.done
+    );
 }
 
 /// Requests from `connections` keep-alive connections for `duration` each.

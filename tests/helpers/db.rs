@@ -77,6 +77,31 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// `count` runs of `workflow` in `status` costing $0.25 each, written by another
+    /// writer, with ids `00000000-0000-4000-8000-{offset + i}` (i from 1) and start
+    /// times a second apart from 2026-01-01.
+    pub async fn insert_runs(&self, workflow: &str, status: &str, offset: i64, count: i64) {
+        let (numbers, id, started) = match self.url().starts_with("sqlite:") {
+            true => (
+                format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) SELECT i FROM n"
+                ),
+                format!("printf('00000000-0000-4000-8000-%012d', i + {offset})"),
+                "datetime('2026-01-01', '+' || i || ' seconds')",
+            ),
+            false => (
+                format!("SELECT i FROM generate_series(1, {count}) AS i"),
+                format!("'00000000-0000-4000-8000-' || lpad((i + {offset})::text, 12, '0')"),
+                "TIMESTAMP '2026-01-01' + i * INTERVAL '1 second'",
+            ),
+        };
+        self.execute_as_another_writer(&format!(
+            "INSERT INTO workflow_runs (id, workflow_name, status, started_at, total_cost_usd) \
+             SELECT {id}, '{workflow}', '{status}', {started}, 0.25 FROM ({numbers}) AS numbers"
+        ))
+        .await;
+    }
+
     /// Rows of `sql`, which selects a text key and a number (`CAST(... AS DOUBLE
     /// PRECISION)`), read straight from the database.
     pub async fn numbers(&self, sql: &str) -> Vec<(String, f64)> {

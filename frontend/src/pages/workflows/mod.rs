@@ -1,5 +1,7 @@
 //! Every run: a live table with filters (kept in the URL), sorting and keyset pages.
 
+mod bulk;
+mod columns;
 mod views;
 
 use chrono::Utc;
@@ -10,9 +12,13 @@ use shared::{Budget, BudgetState, Event, RunQuery, RunStatus, WorkflowRun};
 
 use crate::components::{Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time};
 use crate::{api, format, live, merge};
+use bulk::{BulkBar, BulkJobs, Picked};
+use columns::{Columns, ColumnsMenu};
 use views::ViewsMenu;
 
 const PAGE: i64 = 50;
+/// Page sizes offered; `limit` in the URL keeps the choice.
+const PAGE_SIZES: [i64; 4] = [25, 50, 100, 200];
 
 /// One table row: its own signal, so a live change redraws only that row's cells.
 #[derive(Clone)]
@@ -41,7 +47,7 @@ pub fn Workflows() -> impl IntoView {
             q: p.get("q"),
             sort: p.get("sort"),
             cursor: p.get("cursor"),
-            limit: Some(PAGE),
+            limit: Some(p.get("limit").and_then(|l| l.parse().ok()).filter(|l| PAGE_SIZES.contains(l)).unwrap_or(PAGE)),
             ..Default::default()
         })
     });
@@ -49,7 +55,7 @@ pub fn Workflows() -> impl IntoView {
     let go = move |change: &dyn Fn(&mut RunQuery)| {
         let mut next = query.get_untracked();
         change(&mut next);
-        next.limit = None;
+        next.limit = next.limit.filter(|limit| *limit != PAGE);
         let search = api::query_string(&api::run_query_pairs(&next));
         navigate(&format!("{}?{search}", api::pages::WORKFLOWS), NavigateOptions::default());
     };
@@ -87,13 +93,23 @@ pub fn Workflows() -> impl IntoView {
         },
     );
     let load = move || reload.run();
-    // A changed filter loads again (the first run of the effect is the load above).
+    let picked = Picked::new();
+    // A changed filter loads again (the first run of the effect is the load above),
+    // and what was picked under the old one is let go.
     Effect::new(move |first: Option<()>| {
         query.track();
         if first.is_some() {
+            picked.clear();
             load();
         }
     });
+    let jobs = RwSignal::new(Vec::new());
+    bulk::follow_jobs(jobs, reload);
+    let page_full = Signal::derive(move || {
+        next.with(Option::is_some)
+            && rows.with(|rows| picked.ids.with(|ids| !rows.is_empty() && rows.iter().all(|r| ids.contains(&r.id))))
+    });
+    let columns = Columns::load();
 
     // Workflows at 80 % of a budget or more are marked on their rows.
     let budgets = RwSignal::new(Vec::<Budget>::new());
@@ -113,6 +129,7 @@ pub fn Workflows() -> impl IntoView {
     let selected = RwSignal::new(None::<String>);
     let help = RwSignal::new(false);
     provide_context(Selected(selected));
+    provide_context(picked);
     keyboard(rows, selected, search, help);
 
     let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));
@@ -124,6 +141,7 @@ pub fn Workflows() -> impl IntoView {
             <div class="page-head">
                 <h1>"Workflow runs"</h1>
                 <ViewsMenu query />
+                <ColumnsMenu columns />
                 <StartRunButton />
             </div>
             <form class="filters" role="search" on:submit=move |ev| {
@@ -179,14 +197,25 @@ pub fn Workflows() -> impl IntoView {
                     </dl>
                 </aside>
             </Show>
+            <BulkJobs jobs />
+            <BulkBar picked query page_full jobs />
             {move || match phase.get() {
                 Phase::Loading => view! { <Loading /> }.into_any(),
                 Phase::Failed(message) => view! { <Failure message retry=load /> }.into_any(),
                 Phase::Ready => view! {
                     <Show when=move || !rows.with(Vec::is_empty) fallback=|| view! { <Empty text="No runs match these filters." /> }>
-                        <RunTable rows sort on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
+                        <RunTable rows sort columns on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
                     </Show>
                     <nav class="pager" aria-label="Pages">
+                        <label class="page-size">"Rows"
+                            <select data-testid="page-size" prop:value=move || query.with(|q| q.limit.unwrap_or(PAGE).to_string())
+                                on:change=move |ev| {
+                                    let size = event_target_value(&ev).parse().ok();
+                                    go.with_value(|go| go(&|q| { q.limit = size; q.cursor = None; }))
+                                }>
+                                {PAGE_SIZES.map(|size| view! { <option value=size.to_string()>{size}</option> }).collect_view()}
+                            </select>
+                        </label>
                         <Show when=move || query.with(|q| q.cursor.is_some())>
                             <button class="secondary" on:click=move |_| go.with_value(|go| go(&|q| q.cursor = None))>"⇤ Newest"</button>
                         </Show>
@@ -298,7 +327,7 @@ fn apply(rows: RwSignal<Vec<Row>>, query: &RunQuery, run: &WorkflowRun) {
             if query.cursor.is_none() && newest_first && query.matches(run, Utc::now()) {
                 rows.update(|rows| {
                     rows.insert(0, Row { id: run.id.clone(), run: RwSignal::new(run.clone()) });
-                    rows.truncate(PAGE as usize);
+                    rows.truncate(query.limit.unwrap_or(PAGE) as usize);
                 });
             }
         }
@@ -309,8 +338,21 @@ fn apply(rows: RwSignal<Vec<Row>>, query: &RunQuery, run: &WorkflowRun) {
 fn RunTable(
     rows: RwSignal<Vec<Row>>,
     sort: Signal<String>,
+    columns: Columns,
     on_sort: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let Picked { ids: picked, .. } = expect_context::<Picked>();
+    let whole_page =
+        move || rows.with(|rows| picked.with(|ids| !rows.is_empty() && rows.iter().all(|r| ids.contains(&r.id))));
+    let pick_page = move |on: bool| {
+        let page: Vec<String> = rows.with_untracked(|rows| rows.iter().map(|r| r.id.clone()).collect());
+        picked.update(|ids| match on {
+            true => ids.extend(page),
+            false => page.iter().for_each(|id| {
+                ids.remove(id);
+            }),
+        });
+    };
     let header = move |key: &'static str, label: &'static str| {
         let state = move || match sort.get() {
             s if s == key => "ascending",
@@ -318,7 +360,7 @@ fn RunTable(
             _ => "none",
         };
         view! {
-            <th aria-sort=state class="sortable num">
+            <th aria-sort=state class=format!("sortable num col-{key}")>
                 <button class="link" on:click=move |_| on_sort(if sort.get_untracked() == format!("-{key}") { key.to_owned() } else { format!("-{key}") })>
                     {label}
                     <span aria-hidden="true">{move || match state() { "ascending" => " ▲", "descending" => " ▼", _ => "" }}</span>
@@ -328,17 +370,21 @@ fn RunTable(
     };
     view! {
         <div class="table-wrap">
-            <table class="runs" data-testid="runs-table">
+            <table class=move || columns.classes() data-testid="runs-table">
                 <thead>
                     <tr>
-                        <th>"Run"</th>
-                        <th>"Workflow"</th>
-                        <th>"Status"</th>
+                        <th class="col-pick">
+                            <input type="checkbox" aria-label="Pick every run on this page" data-testid="pick-page"
+                                prop:checked=whole_page on:change=move |ev| pick_page(event_target_checked(&ev)) />
+                        </th>
+                        <th class="col-run">"Run"</th>
+                        <th class="col-workflow">"Workflow"</th>
+                        <th class="col-status">"Status"</th>
                         {header("started_at", "Started")}
                         {header("duration_seconds", "Duration")}
                         {header("total_tokens", "Tokens")}
                         {header("total_cost_usd", "Cost")}
-                        <th><span class="visually-hidden">"Actions"</span></th>
+                        <th class="col-actions"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody>
@@ -362,6 +408,9 @@ fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
     let Selected(selected) = expect_context::<Selected>();
     let mine = id.clone();
     let is_selected = Signal::derive(move || selected.with(|s| s.as_deref() == Some(mine.as_str())));
+    let Picked { ids: picked, .. } = expect_context::<Picked>();
+    let (this, toggled) = (id.clone(), id.clone());
+    let is_picked = move || picked.with(|ids| ids.contains(&this));
     let budget = move || {
         let workflow = run.with(|r| r.workflow_name.clone());
         budgets.with(|all| all.iter().find(|b| b.workflow_name == workflow).map(|b| b.state)).map(|state| {
@@ -374,14 +423,20 @@ fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
     };
     view! {
         <tr data-run-id=id.clone() class:selected=is_selected aria-selected=move || is_selected.get().to_string()>
-            <td class="mono"><a href=api::pages::workflow(&id) title=id.clone()>{format::short_id(&id).to_owned()}</a></td>
-            <td>{move || run.with(|r| r.workflow_name.clone())} " " {budget}</td>
-            <td><StatusBadge status=Signal::derive(move || run.with(|r| r.status)) /></td>
-            <td><Time at=Signal::derive(move || run.with(|r| r.started_at)) /></td>
-            <td class="num">{move || run.with(|r| format::duration(r.duration_seconds))}</td>
-            <td class="num">{move || run.with(|r| format::tokens(r.total_tokens))}</td>
-            <td class="num">{move || run.with(|r| format::cost(r.total_cost_usd))}</td>
-            <td class="row-actions">
+            <td class="col-pick">
+                <input type="checkbox" aria-label="Pick this run" prop:checked=is_picked on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    picked.update(|ids| { if on { ids.insert(toggled.clone()); } else { ids.remove(&toggled); } });
+                } />
+            </td>
+            <td class="mono col-run"><a href=api::pages::workflow(&id) title=id.clone()>{format::short_id(&id).to_owned()}</a></td>
+            <td class="col-workflow">{move || run.with(|r| r.workflow_name.clone())} " " {budget}</td>
+            <td class="col-status"><StatusBadge status=Signal::derive(move || run.with(|r| r.status)) /></td>
+            <td class="col-started_at"><Time at=Signal::derive(move || run.with(|r| r.started_at)) /></td>
+            <td class="num col-duration_seconds">{move || run.with(|r| format::duration(r.duration_seconds))}</td>
+            <td class="num col-total_tokens">{move || run.with(|r| format::tokens(r.total_tokens))}</td>
+            <td class="num col-total_cost_usd">{move || run.with(|r| format::cost(r.total_cost_usd))}</td>
+            <td class="row-actions col-actions">
                 <a class="button small secondary" href=api::pages::workflow(&id)>"View"</a>
                 <RunActions run=run />
             </td>
