@@ -19,6 +19,7 @@ mod faults;
 mod hostile;
 mod limits;
 mod mlflow;
+mod openapi;
 mod seed;
 mod summary;
 mod test_agents;

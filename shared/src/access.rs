@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Every page and event stream; changes nothing.
@@ -93,6 +94,7 @@ impl FromStr for Role {
 /// `GET /api/session`: who the caller is. Without sign-in (`auth` false) every local
 /// caller is `local`, an admin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub name: String,
     pub role: Role,
@@ -104,6 +106,7 @@ pub struct Session {
 
 /// `POST /api/session`: sign in with a token; the answer sets the session cookie.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub token: String,
@@ -111,6 +114,7 @@ pub struct SignIn {
 
 /// A token as listed: never its secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenInfo {
     pub name: String,
     pub role: Role,
@@ -124,6 +128,7 @@ pub struct TokenInfo {
 
 /// `POST /api/tokens`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     pub name: String,
@@ -136,6 +141,7 @@ pub struct CreateToken {
 
 /// A new token with its secret, shown this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub token: TokenInfo,
     pub secret: String,
@@ -143,6 +149,7 @@ pub struct CreatedToken {
 
 /// One state change and who made it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -157,6 +164,7 @@ pub struct AuditEntry {
 
 /// `GET /api/audit`: newest first; `next_before` pages on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub next_before: Option<i64>,

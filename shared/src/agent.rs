@@ -4,6 +4,7 @@ use serde_json::Value;
 
 /// The registry's view of an agent, with the original registry's field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentInfo {
     pub agent_id: String,
     pub agent_name: String,
@@ -49,6 +50,7 @@ impl AgentInfo {
 
 /// `POST /api/agents/register`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterAgent {
     pub agent_id: String,
@@ -63,12 +65,14 @@ pub struct RegisterAgent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatAck {
     pub status: String,
     pub last_heartbeat: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentDeleted {
     pub status: String,
     pub agent_id: String,
@@ -76,6 +80,7 @@ pub struct AgentDeleted {
 
 /// Why an `agent_update` event was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AgentChange {
     Registered,
@@ -88,6 +93,7 @@ pub enum AgentChange {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentUpdate {
     pub change: AgentChange,
     pub agent: AgentInfo,

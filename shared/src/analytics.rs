@@ -9,6 +9,8 @@ use crate::given;
 
 /// Query of both analytics endpoints; every field is optional.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
     /// A `Metric` (series only); default `runs`.
@@ -81,6 +83,10 @@ macro_rules! keyword_enum {
     ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        // The same names as the renames: schema generators do not read a rename
+        // passed through this macro.
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -150,6 +156,7 @@ impl Metric {
 /// `GET /api/analytics/series`: one line per group, a value per bucket. Runs count in
 /// the bucket they started in, node reports in the one they were made in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Series {
     pub metric: Metric,
     pub group_by: GroupBy,
@@ -163,6 +170,7 @@ pub struct Series {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeriesLine {
     /// The group's workflow, agent id, model or node id; `""` for runs no agent of the
     /// dashboard ran, or reports that named no model; `other` for the rest; `all`
@@ -176,6 +184,7 @@ pub struct SeriesLine {
 
 /// `GET /api/analytics/breakdown`: a row per group over the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Breakdown {
     pub group_by: GroupBy,
     pub since: DateTime<Utc>,
@@ -187,6 +196,7 @@ pub struct Breakdown {
 /// Run counts and durations are those of runs (by workflow or agent); by model or
 /// node they are absent, and node reports give the cost, tokens and time instead.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakdownRow {
     pub key: String,
     pub cost_usd: f64,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Absent or `null`: no such cap. Day and month are UTC, and a period's spend is the
 /// cost of the runs that started in it.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BudgetLimits {
     #[serde(default)]
@@ -23,6 +24,7 @@ pub struct BudgetLimits {
 
 /// Where a workflow stands against its period caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetState {
     Ok,
@@ -34,6 +36,7 @@ pub enum BudgetState {
 
 /// A workflow's budget with what it has spent, in `GET /api/budgets`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Budget {
     pub workflow_name: String,
     #[serde(flatten)]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{RunQuery, RunStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BulkAction {
     /// Cancels pending and running runs.
@@ -58,6 +59,7 @@ impl std::str::FromStr for BulkAction {
 /// Body of `POST /api/workflows/bulk`: an action on the runs of `ids` or of `filter`
 /// (the runs list's filters; sort, limit and cursor do not apply).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     pub action: BulkAction,
@@ -72,6 +74,7 @@ pub struct BulkRequest {
 
 /// How many of the selected runs are in one status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusCount {
     pub status: RunStatus,
     pub count: i64,
@@ -79,6 +82,7 @@ pub struct StatusCount {
 
 /// The answer to a dry run: what the action would touch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkPreview {
     pub action: BulkAction,
     /// Runs selected (ids that name no run are not counted).
@@ -91,6 +95,7 @@ pub struct BulkPreview {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BulkStatus {
     Running,
@@ -121,6 +126,7 @@ impl std::str::FromStr for BulkStatus {
 
 /// Runs skipped for one reason, and how many.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReasonCount {
     pub reason: String,
     pub count: i64,
@@ -128,6 +134,7 @@ pub struct ReasonCount {
 
 /// A run the action failed on, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkFailure {
     pub run_id: String,
     pub reason: String,
@@ -135,6 +142,7 @@ pub struct BulkFailure {
 
 /// A bulk job and its progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkJob {
     pub id: String,
     pub action: BulkAction,

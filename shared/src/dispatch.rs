@@ -10,6 +10,7 @@ pub const RUN_ID_HEADER: &str = "x-configurable-agents-run-id";
 
 /// `POST /api/workflows/run`: start a workflow on an alive agent that serves it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartRun {
     pub workflow_name: String,
@@ -23,6 +24,7 @@ pub struct StartRun {
 
 /// The agent a run was dispatched to, and its job there once the agent answered async.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dispatch {
     pub agent_id: String,
     /// The agent's base URL at dispatch time, e.g. `http://127.0.0.1:9000`.
@@ -32,6 +34,7 @@ pub struct Dispatch {
 
 /// `GET /api/workflows/catalog`: one workflow that at least one alive agent serves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogEntry {
     pub workflow_name: String,
     pub agents: Vec<CatalogAgent>,
@@ -41,6 +44,7 @@ pub struct CatalogEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogAgent {
     pub agent_id: String,
     pub agent_name: String,
@@ -48,6 +52,7 @@ pub struct CatalogAgent {
 
 /// `POST /run`'s answer: the outputs at once, or a job to follow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum RunAnswer {
     Success {
@@ -65,6 +70,7 @@ pub enum RunAnswer {
 
 /// `GET /status/{job_id}`'s answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobStatus {
     pub job_id: String,
     pub status: JobState,
@@ -81,6 +87,7 @@ pub struct JobStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     Pending,

@@ -5,6 +5,7 @@ use crate::{AgentChange, AgentUpdate, BulkJob, LogLine, NodeState, Summary, Work
 /// A live event. On the SSE wire the variant name is the `event:` field and the
 /// content is `data:`; persisted events also carry an increasing `id:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
     WorkflowUpdate(WorkflowRun),

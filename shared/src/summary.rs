@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// Totals over all runs and agents: `GET /api/summary` and `summary` events.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub total_workflows: i64,
     pub pending: i64,
@@ -17,6 +18,7 @@ pub struct Summary {
 
 /// `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub registered_agents: i64,
@@ -27,6 +29,7 @@ pub struct Health {
 
 /// `GET /api/mlflow`: whether the MLflow proxy is configured and its upstream answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MlflowStatus {
     pub configured: bool,
     pub reachable: bool,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of `POST /api/views` and `PUT /api/views/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewView {
     pub name: String,
@@ -19,6 +20,7 @@ pub struct NewView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SavedView {
     pub id: String,
     pub name: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a webhook is told of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Alert {
     #[serde(rename = "run.failed")]
     RunFailed,
@@ -40,6 +41,7 @@ impl Alert {
 
 /// Body of `POST /api/webhooks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// `http` or `https`; receives a JSON `POST` per alert.
@@ -50,6 +52,7 @@ pub struct NewWebhook {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Webhook {
     pub id: String,
     pub url: String,
@@ -67,6 +70,7 @@ pub struct Webhook {
 
 /// The answer to `POST /api/webhooks`: the only time the signing secret is shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     pub webhook: Webhook,
@@ -76,6 +80,7 @@ pub struct CreatedWebhook {
 
 /// The answer to `POST /api/webhooks/{id}/test`: one attempt, made at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookTest {
     pub delivered: bool,
     pub status: Option<u16>,

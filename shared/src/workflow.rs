@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Pending,
@@ -51,6 +52,7 @@ impl FromStr for RunStatus {
 
 /// One row of the runs list, and the payload of `workflow_update` events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkflowRun {
     pub id: String,
     pub workflow_name: String,
@@ -90,6 +92,7 @@ impl WorkflowRun {
 
 /// `GET /api/workflows` answer: one page, and the cursor of the next one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunPage {
     pub runs: Vec<WorkflowRun>,
     pub next_cursor: Option<String>,
@@ -97,6 +100,7 @@ pub struct RunPage {
 
 /// `GET /api/workflows/{id}`: the run with everything recorded about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunDetail {
     #[serde(flatten)]
     pub run: WorkflowRun,
@@ -118,6 +122,7 @@ pub struct RunDetail {
 
 /// A run's place in MLflow, as reported by its runner at creation or at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MlflowIds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +134,7 @@ pub struct MlflowIds {
 /// The state one node reported (`execution_states.state_data`), in the original's shape.
 /// Unknown keys are kept in `extra` so nothing a runner sent is lost.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeStateData {
     pub node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,6 +171,7 @@ impl NodeStateData {
 
 /// One row of `execution_states`, and the payload of `node_state` events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeState {
     pub id: i64,
     pub run_id: String,
@@ -174,6 +181,7 @@ pub struct NodeState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
@@ -196,6 +204,7 @@ impl LogLevel {
 
 /// One log line of a run, and the payload of `run_log` events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogLine {
     pub id: i64,
     pub run_id: String,
@@ -206,6 +215,7 @@ pub struct LogLine {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogPage {
     pub lines: Vec<LogLine>,
     /// Pass as `after` to get the lines that follow; `None` when this page was not full.
@@ -214,6 +224,7 @@ pub struct LogPage {
 
 /// `POST /api/workflows`: a runner announces a run.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRun {
     /// A uuid chosen by the runner; the server makes one when absent.
@@ -233,6 +244,7 @@ pub struct CreateRun {
 
 /// `POST /api/workflows/{id}/logs`: one line or a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum AppendLogs {
     Batch { lines: Vec<NewLogLine> },
@@ -240,6 +252,7 @@ pub enum AppendLogs {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewLogLine {
     #[serde(default)]
@@ -252,6 +265,7 @@ pub struct NewLogLine {
 /// `POST /api/workflows/{id}/complete` and `/fail`. Totals left out are kept as
 /// accumulated from the node states; a duration left out is measured by the server.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FinishRun {
     #[serde(default)]
@@ -272,6 +286,8 @@ pub struct FinishRun {
 
 /// Query of `GET /api/workflows`; every field is optional.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     /// One status or several, comma separated.
@@ -362,6 +378,7 @@ pub fn given(value: &Option<String>) -> Option<&str> {
 
 /// The columns the runs list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunSort {
     StartedAt,

@@ -102,7 +102,8 @@ pub fn action(method: &Method, path: &str) -> Option<Permission> {
     let safe = is_safe(method);
     let post = *method == Method::POST;
     match segments.as_slice() {
-        ["api", "health"] | ["api", "session"] => None,
+        // The contract and its docs are public, as FastAPI's /docs and /openapi.json are.
+        ["api", "health" | "session" | "openapi.json" | "docs"] => None,
         // Webhooks send the dashboard's data where they point: an admin's choice.
         ["api", "tokens" | "audit" | "webhooks", ..] => Some(Permission::Administer),
         ["api", ..] if safe => Some(Permission::Read),

@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::Router;
 use shared::{AuditPage, CreateToken, CreatedToken, TokenInfo};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path, Query};
 use super::AppState;
@@ -13,17 +13,19 @@ use crate::events::Revocation;
 
 const AUDIT_PAGE: i64 = 100;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/tokens", get(list).post(create))
-        .route("/tokens/{name}", delete(revoke))
-        .route("/audit", get(audit))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(revoke)).routes(routes!(audit))
 }
 
+/// Every API token (never its secret).
+#[utoipa::path(get, path = "/tokens", tag = "access", responses((status = OK, body = Vec<TokenInfo>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<TokenInfo>>, ApiError> {
     Ok(axum::Json(state.store.list_tokens().await?))
 }
 
+/// Makes a token; the answer is the only time its secret is shown.
+#[utoipa::path(post, path = "/tokens", tag = "access", request_body = CreateToken,
+    responses((status = CREATED, body = CreatedToken)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -34,6 +36,8 @@ async fn create(
 }
 
 /// Deletes the token; its sessions and event streams end at once.
+#[utoipa::path(delete, path = "/tokens/{name}", tag = "access", params(("name" = String, Path)),
+    responses((status = OK, body = TokenInfo)))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,13 +48,18 @@ async fn revoke(
     Ok(axum::Json(revoked.info))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
+    /// Entries older than this id (the previous page's `next_before`).
     before: Option<i64>,
+    /// 1 to 1000; default 100.
     limit: Option<i64>,
 }
 
+/// Who changed what, newest first.
+#[utoipa::path(get, path = "/audit", tag = "access", params(AuditQuery), responses((status = OK, body = AuditPage)))]
 async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,

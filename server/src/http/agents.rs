@@ -4,27 +4,30 @@ use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::Router;
 use serde_json::Value;
 use shared::{AgentDeleted, AgentInfo, HeartbeatAck, RegisterAgent};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path, Query};
 use super::{validate, AppState};
 use crate::access::Caller;
 use crate::store::NewAgent;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list))
-        .route("/agents/register", post(register))
-        .route("/agents/{id}", get(detail).delete(remove))
-        .route("/agents/{id}/heartbeat", post(heartbeat))
-        .route("/agents/{id}/docs", get(docs))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(register))
+        .routes(routes!(detail, remove))
+        .routes(routes!(heartbeat))
+        .routes(routes!(docs))
 }
 
 const METADATA_LIMIT: usize = 4000;
 
+/// Registers an agent, or updates its registration (the original registry's protocol).
+#[utoipa::path(post, path = "/agents/register", tag = "agents", request_body = RegisterAgent,
+    responses((status = OK, body = AgentInfo)))]
 async fn register(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,13 +69,17 @@ fn validated(body: RegisterAgent) -> Result<NewAgent, ApiError> {
     Ok(NewAgent { agent_id: body.agent_id, agent_name: body.agent_name, host: body.host, port, ttl_seconds, metadata })
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Also agents whose registration expired (kept for a grace period).
     #[serde(default)]
     include_dead: bool,
 }
 
+/// The registered agents, alive ones only unless asked.
+#[utoipa::path(get, path = "/agents", tag = "agents", params(ListQuery), responses((status = OK, body = Vec<AgentInfo>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -92,10 +99,15 @@ fn unknown_agent(id: &str) -> ApiError {
     ApiError::NotFound(format!("no agent with id {id}"))
 }
 
+#[utoipa::path(get, path = "/agents/{id}", tag = "agents", params(("id" = String, Path)),
+    responses((status = OK, body = AgentInfo)))]
 async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<AgentInfo>, ApiError> {
     Ok(axum::Json(find(&state, &id).await?))
 }
 
+/// Keeps the agent's registration alive for its `ttl_seconds`.
+#[utoipa::path(post, path = "/agents/{id}/heartbeat", tag = "agents", params(("id" = String, Path)),
+    responses((status = OK, body = HeartbeatAck)))]
 async fn heartbeat(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,6 +118,9 @@ async fn heartbeat(
     Ok(axum::Json(HeartbeatAck { status: "ok".to_owned(), last_heartbeat: agent.last_heartbeat }))
 }
 
+/// Deregisters the agent.
+#[utoipa::path(delete, path = "/agents/{id}", tag = "agents", params(("id" = String, Path)),
+    responses((status = OK, body = AgentDeleted)))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,6 +133,8 @@ async fn remove(
 }
 
 /// Redirects to the agent's own OpenAPI page.
+#[utoipa::path(get, path = "/agents/{id}/docs", tag = "agents", params(("id" = String, Path)),
+    responses((status = TEMPORARY_REDIRECT, description = "to the agent's /docs")))]
 async fn docs(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     let agent = find(&state, &id).await?;
     Ok((StatusCode::TEMPORARY_REDIRECT, [(LOCATION, format!("{}/docs", agent.base_url()))]))

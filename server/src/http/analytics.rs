@@ -1,17 +1,17 @@
 //! `GET /api/analytics/series` and `GET /api/analytics/breakdown`.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use chrono::Utc;
 use shared::{AnalyticsQuery, Breakdown, Series};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Query};
 use super::AppState;
 use crate::analytics::{self, Plan};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/analytics/series", get(series)).route("/analytics/breakdown", get(breakdown))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(series)).routes(routes!(breakdown))
 }
 
 fn checked(query: &AnalyticsQuery) -> Result<(), ApiError> {
@@ -21,6 +21,9 @@ fn checked(query: &AnalyticsQuery) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A metric over time, one line per group.
+#[utoipa::path(get, path = "/analytics/series", tag = "analytics", params(AnalyticsQuery),
+    responses((status = OK, body = Series)))]
 async fn series(
     State(state): State<AppState>,
     Query(query): Query<AnalyticsQuery>,
@@ -30,6 +33,9 @@ async fn series(
     Ok(axum::Json(analytics::series(state.store.as_ref(), &plan).await?))
 }
 
+/// Totals per workflow, agent, model or (one workflow's) node.
+#[utoipa::path(get, path = "/analytics/breakdown", tag = "analytics", params(AnalyticsQuery),
+    responses((status = OK, body = Breakdown)))]
 async fn breakdown(
     State(state): State<AppState>,
     Query(query): Query<AnalyticsQuery>,

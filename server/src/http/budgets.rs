@@ -1,9 +1,9 @@
 //! `GET /api/budgets`, `PUT` and `DELETE /api/budgets/{workflow}`.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use shared::{Budget, BudgetLimits};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
 use super::validate;
@@ -11,10 +11,12 @@ use super::AppState;
 use crate::access::Caller;
 use crate::store::limits::{MAX_COST_USD, MAX_TOKENS};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/budgets", get(list)).route("/budgets/{workflow}", axum::routing::put(set).delete(remove))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(set, remove))
 }
 
+/// Every budget with what its workflow has spent.
+#[utoipa::path(get, path = "/budgets", tag = "budgets", responses((status = OK, body = Vec<Budget>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Budget>>, ApiError> {
     Ok(axum::Json(state.budgets.list().await?))
 }
@@ -38,6 +40,9 @@ fn checked(limits: &BudgetLimits) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Sets (or replaces) a workflow's budget.
+#[utoipa::path(put, path = "/budgets/{workflow}", tag = "budgets", params(("workflow" = String, Path)),
+    request_body = BudgetLimits, responses((status = OK, body = Budget)))]
 async fn set(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,6 +55,8 @@ async fn set(
     Ok(axum::Json(state.budgets.set(&workflow, limits, caller.audit("budget.set", &workflow, detail)).await?))
 }
 
+#[utoipa::path(delete, path = "/budgets/{workflow}", tag = "budgets", params(("workflow" = String, Path)),
+    responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,12 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shared::{given, BulkAction, BulkJob, BulkPreview, BulkRequest, RunQuery, RunStatus, StatusCount};
 use std::collections::HashSet;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path, Query};
 use super::{run_filter, validate, AppState};
@@ -20,14 +20,15 @@ pub const MAX_IDS: usize = 10_000;
 const LIST_DEFAULT: i64 = 20;
 const LIST_MAX: i64 = 200;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/workflows/bulk", post(bulk))
-        .route("/bulk", get(list))
-        .route("/bulk/{id}", get(one))
-        .route("/bulk/{id}/stop", post(stop))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(bulk)).routes(routes!(list)).routes(routes!(one)).routes(routes!(stop))
 }
 
+/// With `dry_run`, what the action would touch; otherwise a bulk job that does it in
+/// batches (its progress: `GET /api/bulk/{id}` and `bulk_job` events).
+#[utoipa::path(post, path = "/workflows/bulk", tag = "bulk", request_body = BulkRequest, responses(
+    (status = OK, body = BulkPreview, description = "the dry run's count"),
+    (status = ACCEPTED, body = BulkJob, description = "the job, started")))]
 async fn bulk(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,12 +115,16 @@ fn preview(action: BulkAction, tallies: Vec<StatusTally>) -> BulkPreview {
     BulkPreview { action, matched, eligible, by_status, expected_cost_usd }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// 1 to 200; default 20.
     limit: Option<i64>,
 }
 
+/// The newest bulk jobs first.
+#[utoipa::path(get, path = "/bulk", tag = "bulk", params(ListQuery), responses((status = OK, body = Vec<BulkJob>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -137,12 +142,16 @@ fn job_id(id: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no bulk job with id {}", id.chars().take(64).collect::<String>())))
 }
 
+#[utoipa::path(get, path = "/bulk/{id}", tag = "bulk", params(("id" = uuid::Uuid, Path)), responses((status = OK, body = BulkJob)))]
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<BulkJob>, ApiError> {
     let id = job_id(&id)?;
     let job = state.store.bulk_job(&id).await?;
     Ok(axum::Json(job.ok_or_else(|| ApiError::NotFound(format!("no bulk job with id {id}")))?))
 }
 
+/// Stops a running job: no run is touched after the answer.
+#[utoipa::path(post, path = "/bulk/{id}/stop", tag = "bulk", params(("id" = uuid::Uuid, Path)),
+    responses((status = OK, body = BulkJob)))]
 async fn stop(
     State(state): State<AppState>,
     caller: Caller,

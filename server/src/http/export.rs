@@ -6,11 +6,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use futures_util::{stream, StreamExt};
 use shared::{given, RunQuery, WorkflowRun};
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Query};
 use super::{run_filter, AppState};
@@ -28,14 +28,20 @@ enum Format {
     JsonLines,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/workflows/export.csv", get(csv)).route("/workflows/export.jsonl", get(json_lines))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(csv)).routes(routes!(json_lines))
 }
 
+/// Every run the list's filters select, in its sort, as CSV (streamed).
+#[utoipa::path(get, path = "/workflows/export.csv", tag = "runs", params(RunQuery),
+    responses((status = OK, content_type = "text/csv", body = String)))]
 async fn csv(State(state): State<AppState>, Query(query): Query<RunQuery>) -> Result<Response, ApiError> {
     export(state, query, Format::Csv)
 }
 
+/// Every run the list's filters select, in its sort, one JSON object per line (streamed).
+#[utoipa::path(get, path = "/workflows/export.jsonl", tag = "runs", params(RunQuery),
+    responses((status = OK, content_type = "application/x-ndjson", body = String)))]
 async fn json_lines(State(state): State<AppState>, Query(query): Query<RunQuery>) -> Result<Response, ApiError> {
     export(state, query, Format::JsonLines)
 }

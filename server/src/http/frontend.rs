@@ -19,6 +19,11 @@ struct Assets;
 
 const INDEX: &str = "index.html";
 
+/// Whether `path` was built into the binary.
+pub fn has(path: &str) -> bool {
+    Assets::get(path).is_some()
+}
+
 pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     // What reaches here is no API route; a path that only looks different from one
     // (`//api/x`, `/API/x`, `/api%2Fx`, `/api/`) must still answer like the API.
@@ -37,7 +42,12 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     match Assets::get(path) {
         Some(file) if !path.is_empty() && path != INDEX => {
-            let mut response = asset(path, file, "public, max-age=31536000, immutable");
+            // Trunk names the app's files by their hash; the API docs' files are not.
+            let cache = match path.starts_with("api-docs/") {
+                true => "public, max-age=3600",
+                false => "public, max-age=31536000, immutable",
+            };
+            let mut response = asset(path, file, cache);
             if let Some((data, encoding)) = precompressed(path, &headers) {
                 *response.body_mut() = data.into();
                 response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum::Router;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -36,8 +36,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /api/mlflow`: whether MLflow is configured and answering, for the MLflow page.
-pub fn status_routes() -> Router<AppState> {
-    Router::new().route("/mlflow", get(status))
+pub fn status_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(status))
 }
 
 #[derive(Clone)]
@@ -180,6 +180,8 @@ fn rewrite_location(location: &str, base: &str) -> Option<String> {
     Some(format!("{PREFIX}{}", if path.starts_with('/') { path.to_owned() } else { format!("/{path}") }))
 }
 
+/// Whether MLflow is configured and answering; its UI is proxied under `/mlflow/`.
+#[utoipa::path(get, path = "/mlflow", tag = "server", responses((status = OK, body = MlflowStatus)))]
 async fn status(State(state): State<AppState>) -> impl IntoResponse {
     let Some(proxy) = &state.mlflow else {
         return axum::Json(MlflowStatus {

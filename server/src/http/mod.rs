@@ -11,6 +11,7 @@ mod export;
 mod frontend;
 pub mod guard;
 pub mod mlflow;
+mod openapi;
 pub mod run_filter;
 mod session;
 pub mod stream;
@@ -64,7 +65,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let (api, doc) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
         .merge(workflows::routes())
         .merge(export::routes())
         .merge(agents::routes())
@@ -78,6 +79,9 @@ pub fn router(state: AppState) -> Router {
         .merge(mlflow::status_routes())
         .merge(session::routes())
         .merge(admin::routes())
+        .split_for_parts();
+    let api = api
+        .merge(openapi::routes(openapi::finish(doc)))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
     // Only the app's files are compressed: compressing event streams would buffer them.

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::header::{ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use shared::{Session, SignIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::access::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use super::error::{ApiError, Json};
@@ -18,8 +18,8 @@ use crate::events::Revocation;
 use crate::store::access::NewSession;
 use crate::store::{StoreError, Ts};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/session", get(current).post(sign_in).delete(sign_out))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(current, sign_in, sign_out))
 }
 
 fn session_of(state: &AppState, caller: &Caller) -> Session {
@@ -31,11 +31,15 @@ fn session_of(state: &AppState, caller: &Caller) -> Session {
     }
 }
 
+/// Who the caller is, and whether sign-in is on.
+#[utoipa::path(get, path = "/session", tag = "access", responses((status = OK, body = Session)))]
 async fn current(State(state): State<AppState>, caller: Option<Caller>) -> Result<axum::Json<Session>, ApiError> {
     let caller = caller.ok_or_else(|| ApiError::Unauthorized("sign in with a token".to_owned()))?;
     Ok(axum::Json(session_of(&state, &caller)))
 }
 
+/// Exchanges a token for a browser session (an `HttpOnly` cookie) and its CSRF value.
+#[utoipa::path(post, path = "/session", tag = "access", request_body = SignIn, responses((status = OK, body = Session)))]
 async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -76,6 +80,7 @@ async fn sign_in(
 }
 
 /// Ends the browser session (and its event streams) and clears the cookie.
+#[utoipa::path(delete, path = "/session", tag = "access", responses((status = NO_CONTENT, description = "signed out")))]
 async fn sign_out(State(state): State<AppState>, caller: Option<Caller>) -> Result<Response, ApiError> {
     if let Some(session) = caller.and_then(|caller| caller.session) {
         state.store.delete_session(&session.id_hash).await?;

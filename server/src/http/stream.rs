@@ -10,8 +10,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use futures_util::StreamExt;
 use shared::Event;
 use std::convert::Infallible;
@@ -20,6 +18,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Query};
 use super::{validate, AppState};
@@ -27,11 +27,8 @@ use crate::access::Caller;
 use crate::events::{Published, Revocation};
 use crate::store::StoreError;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/events", get(all))
-        .route("/metrics/workflows/stream", get(fixed_topic("workflows")))
-        .route("/metrics/agents/stream", get(fixed_topic("agents")))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(all)).routes(routes!(workflows_stream)).routes(routes!(agents_stream))
 }
 
 const REPLAY_BATCH: i64 = 500;
@@ -44,7 +41,8 @@ const DATABASE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// other replicas).
 const RECHECK_ACCESS: std::time::Duration = std::time::Duration::from_secs(30);
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StreamQuery {
     /// Comma-separated: workflows, logs, agents, summary. Default: all but logs.
@@ -101,6 +99,10 @@ impl Topics {
     }
 }
 
+/// Live events: each `event:` is an `Event` type's name, its `data:` the content, its
+/// `id:` a number to resume from (`Last-Event-ID`). The first event is `ready`.
+#[utoipa::path(get, path = "/events", tag = "events", params(StreamQuery),
+    responses((status = OK, content_type = "text/event-stream", body = Event)))]
 async fn all(
     state: State<AppState>,
     caller: Option<Caller>,
@@ -111,18 +113,40 @@ async fn all(
     open(state, caller, &headers, &query, list)
 }
 
-/// What a stream handler answers: the stream, or why not (at once, nothing to await).
-type Opened = std::future::Ready<Result<Response, ApiError>>;
+/// The seed's stream of run changes (`/api/events?topics=workflows`).
+#[utoipa::path(get, path = "/metrics/workflows/stream", tag = "events", params(StreamQuery),
+    responses((status = OK, content_type = "text/event-stream", body = Event)))]
+async fn workflows_stream(
+    state: State<AppState>,
+    caller: Option<Caller>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Result<Response, ApiError> {
+    fixed_topic(state, caller, &headers, &query, "workflows")
+}
 
-/// The seed's streams, of one topic each (`workflows`, `agents`).
+/// The seed's stream of agent changes (`/api/events?topics=agents`).
+#[utoipa::path(get, path = "/metrics/agents/stream", tag = "events", params(StreamQuery),
+    responses((status = OK, content_type = "text/event-stream", body = Event)))]
+async fn agents_stream(
+    state: State<AppState>,
+    caller: Option<Caller>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Result<Response, ApiError> {
+    fixed_topic(state, caller, &headers, &query, "agents")
+}
+
 fn fixed_topic(
-    topic: &'static str,
-) -> impl Fn(State<AppState>, Option<Caller>, HeaderMap, Query<StreamQuery>) -> Opened + Clone {
-    move |state, caller, headers, Query(query)| {
-        std::future::ready(match query.topics {
-            Some(_) => Err(ApiError::invalid("this stream has a fixed topic; use /api/events?topics= to choose")),
-            None => open(state, caller, &headers, &query, topic).map(IntoResponse::into_response),
-        })
+    state: State<AppState>,
+    caller: Option<Caller>,
+    headers: &HeaderMap,
+    query: &StreamQuery,
+    topic: &str,
+) -> Result<Response, ApiError> {
+    match query.topics {
+        Some(_) => Err(ApiError::invalid("this stream has a fixed topic; use /api/events?topics= to choose")),
+        None => open(state, caller, headers, query, topic).map(IntoResponse::into_response),
     }
 }
 

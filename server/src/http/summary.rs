@@ -1,21 +1,25 @@
 //! `GET /api/summary` and `GET /api/health`.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use shared::{Health, Summary};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/summary", get(summary)).route("/health", get(health))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(summary)).routes(routes!(health))
 }
 
+/// Totals of runs by status, tokens, cost and agents.
+#[utoipa::path(get, path = "/summary", tag = "runs", responses((status = OK, body = Summary)))]
 async fn summary(State(state): State<AppState>) -> Result<axum::Json<Summary>, ApiError> {
     Ok(axum::Json(crate::summary::compute(state.store.as_ref()).await?))
 }
 
+/// Open to everyone: the server and its database answer.
+#[utoipa::path(get, path = "/health", tag = "server", responses((status = OK, body = Health)))]
 async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
     let agents = state.store.list_agents().await?;
     Ok(axum::Json(Health {

@@ -3,9 +3,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::Router;
 use shared::{given, NewView, RunQuery, SavedView};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
 use super::{run_filter, validate, AppState};
@@ -14,10 +14,12 @@ use crate::access::Caller;
 /// Views one caller may keep: any role may save views, so there is a bound.
 const MAX_VIEWS: usize = 200;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/views", get(list).post(create)).route("/views/{id}", put(change).delete(remove))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(change, remove))
 }
 
+/// The caller's saved views and everyone's shared ones.
+#[utoipa::path(get, path = "/views", tag = "views", responses((status = OK, body = Vec<SavedView>)))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Vec<SavedView>>, ApiError> {
     Ok(axum::Json(state.store.list_views(&caller.actor().name).await?))
 }
@@ -37,6 +39,7 @@ fn checked(mut view: NewView) -> Result<NewView, ApiError> {
     Ok(view)
 }
 
+#[utoipa::path(post, path = "/views", tag = "views", request_body = NewView, responses((status = CREATED, body = SavedView)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,6 +53,9 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(state.store.save_view(None, &owner, view).await?)))
 }
 
+/// Changes one of the caller's views.
+#[utoipa::path(put, path = "/views/{id}", tag = "views", params(("id" = String, Path)), request_body = NewView,
+    responses((status = OK, body = SavedView)))]
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,6 +67,8 @@ async fn change(
     Ok(axum::Json(state.store.save_view(Some(&id), &caller.actor().name, view).await?))
 }
 
+#[utoipa::path(delete, path = "/views/{id}", tag = "views", params(("id" = String, Path)),
+    responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     validate::name("id", &id, 36)?;
     state.store.delete_view(&id, &caller.actor().name).await?;

@@ -2,10 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::Router;
 use chrono::Utc;
 use shared::{Alert, CreatedWebhook, NewWebhook, Webhook, WebhookTest};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
 use super::validate;
@@ -16,13 +16,12 @@ use crate::store::StoredWebhook;
 /// Enough for any team's alerting; each is a delivery per alert.
 const MAX_WEBHOOKS: usize = 50;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks", get(list).post(create))
-        .route("/webhooks/{id}", delete(remove))
-        .route("/webhooks/{id}/test", post(test))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(remove)).routes(routes!(test))
 }
 
+/// Outgoing webhooks and their delivery state (admin).
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks", responses((status = OK, body = Vec<Webhook>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Webhook>>, ApiError> {
     Ok(axum::Json(state.store.list_webhooks().await?.into_iter().map(|h| h.webhook).collect()))
 }
@@ -36,6 +35,9 @@ fn checked_url(text: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Adds a webhook; the answer holds the secret that signs its deliveries, shown once.
+#[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhook,
+    responses((status = CREATED, body = CreatedWebhook)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -78,12 +80,17 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(CreatedWebhook { webhook: stored.webhook, secret: stored.secret })))
 }
 
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     validate::name("id", &id, 36)?;
     state.store.delete_webhook(&id, caller.audit("webhook.delete", &id, None)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sends a test alert now and says how it went.
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = OK, body = WebhookTest)))]
 async fn test(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,13 +3,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use serde_json::Value;
 use shared::{
     AppendLogs, CatalogEntry, CreateRun, FinishRun, LogLine, LogPage, NodeState, NodeStateData, RunDetail, RunPage,
     RunQuery, RunStatus, StartRun, WorkflowRun,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Query};
 use super::validate::{self, RunId};
@@ -24,19 +24,19 @@ const MAX_LOG_BATCH: usize = 1000;
 /// a stream's buffer.
 const MAX_LOG_LINE: usize = 16 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/workflows", get(list).post(create))
-        .route("/workflows/run", post(start_on_agent))
-        .route("/workflows/catalog", get(catalog))
-        .route("/workflows/{id}", get(detail))
-        .route("/workflows/{id}/logs", get(logs).post(append_logs))
-        .route("/workflows/{id}/states", post(append_state))
-        .route("/workflows/{id}/start", post(start))
-        .route("/workflows/{id}/complete", post(complete))
-        .route("/workflows/{id}/fail", post(fail))
-        .route("/workflows/{id}/cancel", post(cancel))
-        .route("/workflows/{id}/restart", post(restart))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(start_on_agent))
+        .routes(routes!(catalog))
+        .routes(routes!(detail))
+        .routes(routes!(logs, append_logs))
+        .routes(routes!(append_state))
+        .routes(routes!(start))
+        .routes(routes!(complete))
+        .routes(routes!(fail))
+        .routes(routes!(cancel))
+        .routes(routes!(restart))
 }
 
 type ApiResult<T> = Result<axum::Json<T>, ApiError>;
@@ -46,6 +46,8 @@ fn created<T>(value: T) -> Created<T> {
     Ok((StatusCode::CREATED, axum::Json(value)))
 }
 
+/// A page of runs: filtered, sorted, and paged by keyset (`next_cursor`).
+#[utoipa::path(get, path = "/workflows", tag = "runs", params(RunQuery), responses((status = OK, body = RunPage)))]
 async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> ApiResult<RunPage> {
     let mut filter = run_filter::parse(&query, chrono::Utc::now())?;
     let limit = filter.limit as usize;
@@ -61,6 +63,8 @@ async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> A
     Ok(axum::Json(RunPage { runs, next_cursor }))
 }
 
+/// A run with its inputs, outputs, node states and first page of logs.
+#[utoipa::path(get, path = "/workflows/{id}", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = RunDetail)))]
 async fn detail(State(state): State<AppState>, RunId(id): RunId) -> ApiResult<RunDetail> {
     let record = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     let (states, restarted_into, logs) = tokio::try_join!(
@@ -82,14 +86,20 @@ async fn detail(State(state): State<AppState>, RunId(id): RunId) -> ApiResult<Ru
     }))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LogsQuery {
+    /// Lines after this id (the previous page's `next_after`).
     #[serde(default)]
     after: i64,
+    /// 1 to 5000; default 500.
     limit: Option<i64>,
 }
 
+/// A page of the run's log, oldest first.
+#[utoipa::path(get, path = "/workflows/{id}/logs", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id"), LogsQuery),
+    responses((status = OK, body = LogPage)))]
 async fn logs(State(state): State<AppState>, RunId(id): RunId, Query(query): Query<LogsQuery>) -> ApiResult<LogPage> {
     let limit = query.limit.unwrap_or(LOG_PAGE);
     if !(1..=5000).contains(&limit) {
@@ -112,6 +122,9 @@ fn unknown_run(id: &str) -> ApiError {
     ApiError::NotFound(format!("no workflow run with id {id}"))
 }
 
+/// Records a run that another runner executes (the ingest API).
+#[utoipa::path(post, path = "/workflows", tag = "ingest", request_body = CreateRun,
+    responses((status = CREATED, body = WorkflowRun)))]
 async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<CreateRun>) -> Created<WorkflowRun> {
     validate::name("workflow_name", &body.workflow_name, 256)?;
     let id = match &body.id {
@@ -143,11 +156,16 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<
     created(state.store.create_run(run, Some(audit)).await?)
 }
 
+/// The runner started the run.
+#[utoipa::path(post, path = "/workflows/{id}/start", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
 async fn start(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
     caller.may_report(state.store.as_ref(), &id).await?;
     Ok(axum::Json(state.store.start_run(&id, None).await?))
 }
 
+/// A node's state; the run's tokens and cost grow by the node's.
+#[utoipa::path(post, path = "/workflows/{id}/states", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = NodeStateData,
+    responses((status = CREATED, body = NodeState)))]
 async fn append_state(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,6 +191,9 @@ async fn append_state(
     created(stored)
 }
 
+/// Log lines: one, or `{"lines": [...]}` of up to 1000.
+#[utoipa::path(post, path = "/workflows/{id}/logs", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = AppendLogs,
+    responses((status = CREATED, body = Vec<LogLine>)))]
 async fn append_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -198,6 +219,8 @@ async fn append_logs(
     created(state.store.append_logs(&id, lines).await?)
 }
 
+#[utoipa::path(post, path = "/workflows/{id}/complete", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = FinishRun,
+    responses((status = OK, body = WorkflowRun)))]
 async fn complete(
     State(state): State<AppState>,
     caller: Caller,
@@ -207,6 +230,9 @@ async fn complete(
     finish(state, caller, id, Outcome::Completed, report).await
 }
 
+/// The run failed; `error_message` is required.
+#[utoipa::path(post, path = "/workflows/{id}/fail", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = FinishRun,
+    responses((status = OK, body = WorkflowRun)))]
 async fn fail(
     State(state): State<AppState>,
     caller: Caller,
@@ -239,12 +265,16 @@ async fn finish(
     Ok(axum::Json(state.store.finish_run(&id, outcome, report, None).await?))
 }
 
+/// Cancels a pending or running run; its agent is told to stop.
+#[utoipa::path(post, path = "/workflows/{id}/cancel", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
 async fn cancel(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
     Ok(axum::Json(state.store.cancel_run(&id, &caller.actor(), None).await?))
 }
 
 /// Restarting runs the same workflow with the same inputs on an alive agent, as a new
 /// run linked to the old one.
+#[utoipa::path(post, path = "/workflows/{id}/restart", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")),
+    responses((status = CREATED, body = WorkflowRun, description = "the new run")))]
 async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> Created<WorkflowRun> {
     let original = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     if original.run.status.is_active() {
@@ -257,6 +287,9 @@ async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId
     start_within_budget(&state, start).await
 }
 
+/// Starts a run on an alive agent serving the workflow (the least busy one).
+#[utoipa::path(post, path = "/workflows/run", tag = "runs", request_body = StartRun,
+    responses((status = CREATED, body = WorkflowRun)))]
 async fn start_on_agent(
     State(state): State<AppState>,
     caller: Caller,
@@ -289,6 +322,8 @@ async fn start_within_budget(state: &AppState, start: Start) -> Created<Workflow
     created(state.dispatcher.start(start).await?)
 }
 
+/// The workflows alive agents serve, with their input fields.
+#[utoipa::path(get, path = "/workflows/catalog", tag = "runs", responses((status = OK, body = Vec<CatalogEntry>)))]
 async fn catalog(State(state): State<AppState>) -> ApiResult<Vec<CatalogEntry>> {
     let agents = state.store.list_agents().await?;
     Ok(axum::Json(state.dispatcher.catalog(&agents).await))

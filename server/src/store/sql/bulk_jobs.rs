@@ -303,6 +303,15 @@ macro_rules! sql_bulk_jobs {
                 }
 
                 async fn claim_bulk_jobs(&self, worker: &str) -> Result<Vec<ClaimedBulkJob>> {
+                    // Most of the time no job runs: a read, not a write, says so.
+                    let running: Option<i32> =
+                        sqlx::query_scalar("SELECT 1 FROM dashboard_bulk_jobs WHERE status = $1 LIMIT 1")
+                            .bind(BulkStatus::Running.as_str())
+                            .fetch_optional(self.reader())
+                            .await?;
+                    if running.is_none() {
+                        return Ok(Vec::new());
+                    }
                     let worker = worker.to_owned();
                     let rows: Vec<JobRow> = self
                         .write(move |conn| {

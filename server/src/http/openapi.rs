@@ -1,0 +1,155 @@
+//! The API's contract: an OpenAPI 3.1 document generated from the handlers'
+//! `#[utoipa::path]` annotations and the `shared` types' schemas (utoipa), served at
+//! `/api/openapi.json`, and Swagger UI over it at `/api/docs` (FastAPI's `/docs`, which
+//! the original dashboard had), its files embedded from npm's `swagger-ui-dist`.
+
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::OpenApi;
+
+use super::error::error_response;
+use super::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "configurable-agents dashboard",
+        description = "Runs of LLM-agent workflows, the agents that run them, their cost, and live events. \
+            Every error is a JSON `ErrorBody` with a stable `code`. With `--auth tokens`, send \
+            `Authorization: Bearer <token>`; a browser session's changes also carry `X-CSRF-Token`. \
+            The MLflow UI is proxied under `/mlflow/`, outside this API."
+    ),
+    components(schemas(shared::ErrorBody, shared::Event)),
+    tags(
+        (name = "runs", description = "Runs for people: list, detail, start, cancel, restart, export"),
+        (name = "ingest", description = "Runs reported by the runners that execute them"),
+        (name = "bulk", description = "Actions on many runs at once"),
+        (name = "events", description = "Live events (Server-Sent Events)"),
+        (name = "agents", description = "The agent registry"),
+        (name = "analytics", description = "What runs did and cost over time"),
+        (name = "budgets", description = "Spending caps per workflow"),
+        (name = "webhooks", description = "Alerts sent out"),
+        (name = "views", description = "Saved views of the runs list"),
+        (name = "access", description = "Tokens, sessions and the audit log"),
+        (name = "server", description = "Health and MLflow"),
+    )
+)]
+struct ApiDoc;
+
+/// The document, to which the routes' paths are added under `/api`.
+pub fn base() -> Document {
+    ApiDoc::openapi()
+}
+
+/// Completes the document of the routes collected under `/api`: their full paths,
+/// the error answer every operation may give, and how callers authenticate.
+pub fn finish(mut doc: Document) -> Document {
+    doc.paths.paths =
+        std::mem::take(&mut doc.paths.paths).into_iter().map(|(path, item)| (format!("/api{path}"), item)).collect();
+    let error = ResponseBuilder::new()
+        .description("An error: 4xx for the request, 5xx for the server")
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            operation.responses.responses.insert("default".to_owned(), error.clone().into());
+        }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    open_flattened(components);
+    components.add_security_scheme(
+        "token",
+        SecurityScheme::Http(
+            HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API token")).build(),
+        ),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::access::SESSION_COOKIE))),
+    );
+    // Without `--auth tokens` nothing is needed; with it, a token or a session.
+    doc.security = Some(vec![
+        SecurityRequirement::default(),
+        SecurityRequirement::new("token", Vec::<String>::new()),
+        SecurityRequirement::new("session", Vec::<String>::new()),
+    ]);
+    doc
+}
+
+/// A struct flattened into another (`allOf` with a reference) keeps its fields there,
+/// but not its refusal of other fields: `deny_unknown_fields` on a request body (a
+/// budget's limits) would otherwise make the answer embedding it (the budget) fail
+/// its own schema. The flattened copy is inlined, open.
+fn open_flattened(components: &mut utoipa::openapi::Components) {
+    use utoipa::openapi::{RefOr, Schema};
+    let closed: std::collections::HashMap<String, utoipa::openapi::schema::Object> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(object)) if object.additional_properties.is_some() => {
+                Some((format!("#/components/schemas/{name}"), object.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::AllOf(all)) = schema else { continue };
+        for item in &mut all.items {
+            if let RefOr::Ref(reference) = item {
+                if let Some(object) = closed.get(&reference.ref_location) {
+                    let mut open = object.clone();
+                    open.additional_properties = None;
+                    *item = RefOr::T(Schema::Object(open));
+                }
+            }
+        }
+    }
+}
+
+/// `GET /api/openapi.json` and `GET /api/docs`.
+pub fn routes(doc: Document) -> Router<AppState> {
+    let json = Bytes::from(doc.to_pretty_json().unwrap_or_default());
+    let contract = move || {
+        let json = json.clone();
+        async move { ([(CONTENT_TYPE, "application/json")], json) }
+    };
+    Router::new().route("/openapi.json", get(contract)).route("/docs", get(docs))
+}
+
+async fn docs() -> Response {
+    if !super::frontend::has("api-docs/swagger-ui-bundle.js") {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_built",
+            "this binary was built without the API docs' files (scripts/build.sh adds them); \
+             the contract itself is at /api/openapi.json"
+                .to_owned(),
+        );
+    }
+    Html(DOCS_PAGE).into_response()
+}
+
+const DOCS_PAGE: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>API · configurable-agents dashboard</title>
+<link rel="stylesheet" href="/api-docs/swagger-ui.css">
+</head>
+<body>
+<div id="docs"></div>
+<script src="/api-docs/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({ url: "/api/openapi.json", dom_id: "#docs", deepLinking: true });</script>
+</body>
+</html>
+"##;
