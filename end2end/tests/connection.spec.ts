@@ -14,7 +14,7 @@ test.describe('connection', () => {
     // last event id the page had seen.
     const id = await dashboard.run('while_away', { status: 'running' });
     await waitLive(page);
-    await expect(page.locator(`tr[data-run-id="${id}"]`)).toBeVisible({ timeout: 2000 });
+    await expect(page.locator(`tr[data-run-id="${id}"]`)).toBeVisible();
     await dashboard.api('POST', `/api/workflows/${id}/complete`, {});
     await expect(page.locator(`tr[data-run-id="${id}"] .badge`)).toHaveText(/completed/);
   });

@@ -144,6 +144,7 @@ const DOCS_PAGE: &str = r##"<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>API · configurable-agents dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/api-docs/swagger-ui.css">
 </head>
 <body>
