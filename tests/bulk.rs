@@ -16,6 +16,7 @@ crate::on_both_databases!(
     a_job_resumes_after_its_process_dies,
     a_stopped_job_touches_nothing_more,
     restarts_start_ended_runs_again_on_agents,
+    ended_jobs_go_with_old_events,
 );
 
 async fn insert_runs(app: &TestApp, workflow: &str, status: &str, offset: i64, count: i64) {
@@ -254,4 +255,23 @@ async fn restarts_start_ended_runs_again_on_agents(backend: Backend) {
     assert!(untouched.restarted_into.is_empty());
     // The restarts started after the job was made, so it did not reach them.
     assert_eq!(count(&app, "workflow=article_writer").await, 7);
+}
+
+/// Ended jobs are kept as long as live events are, running ones however long they run.
+async fn ended_jobs_go_with_old_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    insert_runs(&app, "w", "pending", 0, 3).await;
+    let ended = finished(&app, &start_job(&app, json!({ "action": "cancel", "filter": {} })).await.id).await;
+    let kept = finished(&app, &start_job(&app, json!({ "action": "cancel", "filter": {} })).await.id).await;
+    app.db
+        .execute_as_another_writer(&format!(
+            "UPDATE dashboard_bulk_jobs SET finished_at = '2020-01-01 00:00:00' WHERE id = '{}'",
+            ended.id
+        ))
+        .await;
+    // Pruning runs when the dashboard starts, then hourly.
+    let app = app.restart().await;
+    let path = format!("/api/bulk/{}", ended.id);
+    eventually("the old job is pruned", || async { app.get(&path).await.0 == StatusCode::NOT_FOUND }).await;
+    assert_eq!(job(&app, &kept.id).await.status, BulkStatus::Completed);
 }

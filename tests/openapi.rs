@@ -22,8 +22,9 @@ async fn the_contract_is_public_and_complete(backend: Backend) {
     let doc = contract(&app).await;
     assert_eq!(app.get("/api/workflows").await.0, StatusCode::UNAUTHORIZED);
     let (status, docs) = app.get("/api/docs").await;
-    // Test binaries are built without the docs' files: the page says so.
-    assert_eq!((status, docs["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("not_built")));
+    // Without the docs' files (built by scripts/build.sh into dist/) the page says so.
+    let not_built = status == StatusCode::SERVICE_UNAVAILABLE && docs["error"]["code"] == "not_built";
+    assert!(status == StatusCode::OK || not_built, "{status} {docs}");
 
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();

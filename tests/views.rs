@@ -20,6 +20,8 @@ async fn views_are_saved_checked_and_removed(backend: Backend) {
         (json!({ "name": "a", "query": "q=a%00b" }), "NUL"),
         (json!({ "name": "a", "query": "sort=-price" }), "unknown sort"),
         (json!({ "name": "a", "query": "", "pinned": true }), "pinned"),
+        (json!({ "name": "a", "query": "", "hidden_columns": ["price"] }), "unknown column `price`"),
+        (json!({ "name": "a", "query": "", "hidden_columns": "status" }), "hidden_columns"),
     ] {
         let (status, answer) = app.post("/api/views", body.clone()).await;
         assert!(status.is_client_error(), "{body}: {status}");
@@ -45,6 +47,19 @@ async fn views_are_saved_checked_and_removed(backend: Backend) {
     let views: Vec<SavedView> = app.fetch("/api/views").await;
     let defaults: Vec<&str> = views.iter().filter(|v| v.default).map(|v| v.name.as_str()).collect();
     assert_eq!(defaults, ["Costly"]);
+    // The columns a view hides, each once.
+    let narrow: SavedView = serde_json::from_value(
+        app.posted(
+            "/api/views",
+            json!({ "name": "Narrow", "query": "", "hidden_columns": ["total_tokens", "status", "total_tokens"] }),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(narrow.hidden_columns, ["status", "total_tokens"]);
+    assert_eq!(costly.hidden_columns, Vec::<String>::new());
+    let (status, _) = app.request(Method::DELETE, &format!("/api/views/{}", narrow.id), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     let renamed: SavedView = serde_json::from_value(
         app.put(&format!("/api/views/{}", failed.id), json!({ "name": "Failures", "query": "status=failed" })).await,

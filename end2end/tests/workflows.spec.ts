@@ -161,6 +161,10 @@ test('a saved view comes back from the menu, and the default opens on arrival', 
   await waitLive(page);
   const rows = page.getByTestId('runs-table').locator('tbody tr');
   await expect(rows).toHaveCount(1);
+  // The view keeps the columns shown, too.
+  await page.getByTestId('columns-menu').locator('summary').click();
+  await page.getByTestId('column-total_tokens').uncheck();
+  await page.getByTestId('columns-menu').locator('summary').click();
   // The name, then "share with everyone?" answered no.
   page.on('dialog', (dialog) => (dialog.type() === 'prompt' ? dialog.accept('Failures') : dialog.dismiss()));
   await page.getByTestId('save-view').click();
@@ -169,9 +173,15 @@ test('a saved view comes back from the menu, and the default opens on arrival', 
   await page.getByRole('button', { name: 'Make default' }).click();
   await expect(menu).toContainText('Failures ★');
 
-  await page.goto(`${dashboard.url}/workflows`);
-  await expect(page).toHaveURL(/status=failed/);
-  await expect(rows).toHaveCount(1);
+  // Another browser (no columns of its own) arrives at the default view, as it was saved.
+  const other = await page.context().browser()!.newPage();
+  await other.goto(`${dashboard.url}/workflows`);
+  await expect(other).toHaveURL(/status=failed/);
+  await expect(other.getByTestId('runs-table').locator('tbody tr')).toHaveCount(1);
+  await expect(other.locator('thead th.col-total_tokens')).toBeHidden();
+  await expect(other.locator('thead th.col-total_cost_usd')).toBeVisible();
+  await other.close();
   const saved = await dashboard.api('GET', '/api/views');
-  expect(saved.map((v: { name: string; default: boolean; shared: boolean }) => [v.name, v.default, v.shared])).toEqual([['Failures', true, false]]);
+  expect(saved.map((v: { name: string; default: boolean; shared: boolean; hidden_columns: string[] }) =>
+    [v.name, v.default, v.shared, v.hidden_columns])).toEqual([['Failures', true, false, ['total_tokens']]]);
 });

@@ -73,10 +73,20 @@ pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
 /// For `follow`: reloads when runs finish, at most once per `every` for a burst of
 /// them (each changes every aggregate; loading again is simpler than folding in).
 pub fn reload_when_runs_finish(every: std::time::Duration) -> impl Fn(&Event, Reload) + 'static {
-    let waiting = StoredValue::new(false);
+    let later = throttled(every);
     move |event, reload| {
-        let Event::WorkflowUpdate(run) = event else { return };
-        if run.status.is_active() || waiting.get_value() {
+        if matches!(event, Event::WorkflowUpdate(run) if !run.status.is_active()) {
+            later(reload);
+        }
+    }
+}
+
+/// Reloads at most once per `every`: the first call schedules the reload, and calls
+/// until it runs join it.
+pub fn throttled(every: std::time::Duration) -> impl Fn(Reload) + Copy + 'static {
+    let waiting = StoredValue::new(false);
+    move |reload| {
+        if waiting.get_value() {
             return;
         }
         waiting.set_value(true);

@@ -109,7 +109,8 @@ async fn expire_agents(state: AppState) {
     }
 }
 
-/// Deletes live events past their retention, and browser sessions past their end.
+/// Deletes live events past their retention, bulk jobs that ended as long ago, and
+/// browser sessions past their end.
 async fn prune(state: AppState) {
     let retention = chrono::Duration::from_std(state.config.event_retention).unwrap_or(chrono::Duration::MAX);
     loop {
@@ -118,6 +119,9 @@ async fn prune(state: AppState) {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "pruned old live events"),
             Err(error) => tracing::warn!(%error, "could not prune live events"),
+        }
+        if let Err(error) = state.store.prune_bulk_jobs(Ts::from(cutoff)).await {
+            tracing::warn!(%error, "could not prune ended bulk jobs");
         }
         if let Err(error) = state.store.prune_sessions(Ts::now()).await {
             tracing::warn!(%error, "could not prune ended sessions");

@@ -17,7 +17,21 @@ pub struct NewView {
     /// Opened when its owner opens the runs list without a query; one per owner.
     #[serde(default)]
     pub default: bool,
+    /// The runs table's columns it hides, of `OPTIONAL_COLUMNS`.
+    #[serde(default)]
+    pub hidden_columns: Vec<String>,
 }
+
+/// The runs table's columns a view or the column chooser may hide, with their labels
+/// (the run's id, its pick box and its actions always show).
+pub const OPTIONAL_COLUMNS: [(&str, &str); 6] = [
+    ("workflow", "Workflow"),
+    ("status", "Status"),
+    ("started_at", "Started"),
+    ("duration_seconds", "Duration"),
+    ("total_tokens", "Tokens"),
+    ("total_cost_usd", "Cost"),
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -28,6 +42,7 @@ pub struct SavedView {
     pub query: String,
     pub shared: bool,
     pub default: bool,
+    pub hidden_columns: Vec<String>,
     /// Whether the caller owns it (and may change or delete it).
     pub mine: bool,
     pub created_at: DateTime<Utc>,

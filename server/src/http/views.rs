@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use shared::{given, NewView, RunQuery, SavedView};
+use shared::{given, NewView, RunQuery, SavedView, OPTIONAL_COLUMNS};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,6 +35,14 @@ fn checked(mut view: NewView) -> Result<NewView, ApiError> {
         return Err(ApiError::invalid("a view keeps filters and sort, not `limit` or `cursor`"));
     }
     run_filter::parse(&query, chrono::Utc::now())?;
+    for column in &view.hidden_columns {
+        if !OPTIONAL_COLUMNS.iter().any(|(known, _)| known == column) {
+            let known: Vec<&str> = OPTIONAL_COLUMNS.iter().map(|(key, _)| *key).collect();
+            return Err(ApiError::invalid(format!("unknown column `{column}` (expected {})", known.join(", "))));
+        }
+    }
+    view.hidden_columns.sort();
+    view.hidden_columns.dedup();
     view.query = serde_urlencoded::to_string(&query).map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(view)
 }

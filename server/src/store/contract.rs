@@ -190,4 +190,6 @@ pub trait BulkJobStore: Send + Sync {
     /// Does one batch and records it, in one transaction; `None`, changing nothing,
     /// when the job is no longer running or no longer `worker`'s.
     async fn bulk_step(&self, id: &str, worker: &str, step: BulkStep) -> Result<Option<shared::BulkJob>>;
+    /// Deletes jobs that ended before `before`.
+    async fn prune_bulk_jobs(&self, before: Ts) -> Result<u64>;
 }

@@ -157,9 +157,9 @@ fn skip_note(action: BulkAction) -> &'static str {
     }
 }
 
-/// Puts `job` in the list, in place of its older version.
+/// Puts `job` in the list, in place of its older version (if the page is still there).
 fn upsert(jobs: RwSignal<Vec<BulkJob>>, job: BulkJob) {
-    jobs.update(|jobs| match jobs.iter_mut().find(|j| j.id == job.id) {
+    jobs.try_update(|jobs| match jobs.iter_mut().find(|j| j.id == job.id) {
         Some(known) => {
             if known.reached() <= job.reached() || job.status != BulkStatus::Running {
                 *known = job;
@@ -179,10 +179,12 @@ pub fn follow_jobs(jobs: RwSignal<Vec<BulkJob>>, reload: merge::Reload) {
             }
         }
     });
+    // A large deletion reports every batch: the list reloads at most once a second.
+    let later = merge::throttled(std::time::Duration::from_secs(1));
     live::global().on_event(move |event| {
         if let Event::BulkJob(job) = event {
             if job.action == BulkAction::Delete && job.done > 0 {
-                reload.run();
+                later(reload);
             }
             upsert(jobs, job.clone());
         }

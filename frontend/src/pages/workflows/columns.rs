@@ -1,22 +1,14 @@
-//! Which of the runs table's columns are shown: chosen in a menu, kept in this
-//! browser's storage. The run's id, its pick box and its actions always show.
+//! Which of the runs table's columns are shown: chosen in a menu or by a saved view,
+//! kept in this browser's storage. The run's id, its pick box and its actions always
+//! show.
 
 use leptos::prelude::*;
+use shared::OPTIONAL_COLUMNS as OPTIONAL;
 use std::collections::BTreeSet;
 
 use crate::theme::storage;
 
 const STORAGE_KEY: &str = "runs.hidden-columns";
-
-/// The columns that can be hidden: their class suffix and label.
-const OPTIONAL: [(&str, &str); 6] = [
-    ("workflow", "Workflow"),
-    ("status", "Status"),
-    ("started_at", "Started"),
-    ("duration_seconds", "Duration"),
-    ("total_tokens", "Tokens"),
-    ("total_cost_usd", "Cost"),
-];
 
 #[derive(Clone, Copy)]
 pub struct Columns {
@@ -26,14 +18,23 @@ pub struct Columns {
 impl Columns {
     pub fn load() -> Columns {
         let saved = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten()).unwrap_or_default();
-        let hidden =
-            saved.split(',').filter(|key| OPTIONAL.iter().any(|(known, _)| known == key)).map(str::to_owned).collect();
-        Columns { hidden: RwSignal::new(hidden) }
+        Columns { hidden: RwSignal::new(known(saved.split(','))) }
     }
 
     /// The table's classes: `hide-KEY` per hidden column (style/main.css hides them).
     pub fn classes(self) -> String {
         self.hidden.with(|hidden| hidden.iter().fold("runs".to_owned(), |classes, key| classes + " hide-" + key))
+    }
+
+    /// The hidden columns, for a saved view.
+    pub fn hidden(self) -> Vec<String> {
+        self.hidden.with_untracked(|hidden| hidden.iter().cloned().collect())
+    }
+
+    /// Shows what a saved view shows.
+    pub fn show_as(self, hidden: &[String]) {
+        self.hidden.set(known(hidden.iter().map(String::as_str)));
+        self.keep();
     }
 
     fn toggle(self, key: &str, shown: bool) {
@@ -44,11 +45,19 @@ impl Columns {
                 hidden.insert(key.to_owned());
             }
         });
-        let saved = self.hidden.with_untracked(|hidden| hidden.iter().cloned().collect::<Vec<_>>().join(","));
+        self.keep();
+    }
+
+    fn keep(self) {
         if let Some(storage) = storage() {
-            let _ = storage.set_item(STORAGE_KEY, &saved);
+            let _ = storage.set_item(STORAGE_KEY, &self.hidden().join(","));
         }
     }
+}
+
+/// The optional columns among `keys`.
+fn known<'k>(keys: impl Iterator<Item = &'k str>) -> BTreeSet<String> {
+    keys.filter(|key| OPTIONAL.iter().any(|(known, _)| known == key)).map(str::to_owned).collect()
 }
 
 #[component]

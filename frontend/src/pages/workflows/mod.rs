@@ -140,7 +140,7 @@ pub fn Workflows() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>"Workflow runs"</h1>
-                <ViewsMenu query />
+                <ViewsMenu query columns />
                 <ColumnsMenu columns />
                 <StartRunButton />
             </div>

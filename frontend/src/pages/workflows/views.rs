@@ -1,11 +1,13 @@
 //! Saved views of the runs list: a menu of the caller's and shared views, saving the
-//! current filters and sort as one, and the caller's default opened on arrival.
+//! current filters, sort and shown columns as one, and the caller's default opened on
+//! arrival.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 use shared::{NewView, RunQuery, SavedView};
 
+use super::columns::Columns;
 use crate::api;
 use crate::components::{confirmed, use_notices, Tone};
 
@@ -15,13 +17,14 @@ fn filters(query: &RunQuery) -> String {
 }
 
 #[component]
-pub fn ViewsMenu(query: Memo<RunQuery>) -> impl IntoView {
+pub fn ViewsMenu(query: Memo<RunQuery>, columns: Columns) -> impl IntoView {
     let notices = use_notices();
     let navigate = use_navigate();
     let views = RwSignal::new(Vec::<SavedView>::new());
     let chosen = RwSignal::new(None::<String>);
     let open = move |view: &SavedView| {
         chosen.set(Some(view.id.clone()));
+        columns.show_as(&view.hidden_columns);
         navigate(&format!("{}?{}", api::pages::WORKFLOWS, view.query), NavigateOptions::default());
     };
     let load = move || {
@@ -61,7 +64,13 @@ pub fn ViewsMenu(query: Memo<RunQuery>) -> impl IntoView {
             let done = if remove {
                 api::delete_view(&view.id).await
             } else {
-                let new = NewView { name: view.name, query: view.query, shared: view.shared, default: true };
+                let new = NewView {
+                    name: view.name,
+                    query: view.query,
+                    shared: view.shared,
+                    default: true,
+                    hidden_columns: view.hidden_columns,
+                };
                 api::save_view(Some(&view.id), &new).await.map(|_| ())
             };
             if let Err(error) = done {
@@ -75,7 +84,8 @@ pub fn ViewsMenu(query: Memo<RunQuery>) -> impl IntoView {
         if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
             let shared = confirmed("Share this view with everyone? (Cancel keeps it yours alone.)");
             let query = filters(&query.get_untracked());
-            save.dispatch(NewView { name: name.trim().to_owned(), query, shared, default: false });
+            let hidden_columns = columns.hidden();
+            save.dispatch(NewView { name: name.trim().to_owned(), query, shared, default: false, hidden_columns });
         }
     };
     let selected = move || chosen.get().and_then(|id| views.with(|all| all.iter().find(|v| v.id == id).cloned()));

@@ -342,6 +342,23 @@ macro_rules! sql_bulk_jobs {
                         .collect()
                 }
 
+                async fn prune_bulk_jobs(&self, before: Ts) -> Result<u64> {
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            let pruned = sqlx::query(
+                                "DELETE FROM dashboard_bulk_jobs WHERE status <> $1 AND finished_at < $2",
+                            )
+                            .bind(BulkStatus::Running.as_str())
+                            .bind(before)
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected();
+                            Ok((pruned, Vec::new()))
+                        })
+                    })
+                    .await
+                }
+
                 async fn bulk_step(&self, id: &str, worker: &str, step: BulkStep) -> Result<Option<BulkJob>> {
                     let (id, worker) = (id.to_owned(), worker.to_owned());
                     self.write(move |conn| {

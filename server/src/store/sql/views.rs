@@ -7,7 +7,7 @@ macro_rules! sql_views {
             use super::sql_common::*;
             use shared::{NewView, SavedView};
 
-            const COLUMNS: &str = "id, name, owner, query, shared, is_default, created_at, updated_at";
+            const COLUMNS: &str = "id, name, owner, query, shared, is_default, hidden_columns, created_at, updated_at";
 
             #[derive(sqlx::FromRow)]
             struct ViewRow {
@@ -17,6 +17,8 @@ macro_rules! sql_views {
                 query: String,
                 shared: bool,
                 is_default: bool,
+                /// Comma-separated.
+                hidden_columns: Option<String>,
                 created_at: Ts,
                 updated_at: Ts,
             }
@@ -30,6 +32,11 @@ macro_rules! sql_views {
                     query: row.query,
                     shared: row.shared,
                     default: row.is_default,
+                    hidden_columns: row
+                        .hidden_columns
+                        .as_deref()
+                        .map(|list| list.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect())
+                        .unwrap_or_default(),
                     created_at: row.created_at.utc(),
                     updated_at: row.updated_at.utc(),
                 }
@@ -48,13 +55,13 @@ macro_rules! sql_views {
                 let now = Ts::now();
                 let sql = if created {
                     format!(
-                        "INSERT INTO dashboard_views ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                        "INSERT INTO dashboard_views ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) \
                          RETURNING {COLUMNS}"
                     )
                 } else {
                     format!(
                         "UPDATE dashboard_views SET name = $2, query = $4, shared = $5, is_default = $6, \
-                         updated_at = $7 WHERE id = $1 AND owner = $3 RETURNING {COLUMNS}"
+                         hidden_columns = $8, updated_at = $7 WHERE id = $1 AND owner = $3 RETURNING {COLUMNS}"
                     )
                 };
                 let row: Option<ViewRow> = sqlx::query_as(&sql)
@@ -65,6 +72,7 @@ macro_rules! sql_views {
                     .bind(new.shared)
                     .bind(new.default)
                     .bind(now)
+                    .bind(new.hidden_columns.join(","))
                     .fetch_optional(&mut *conn)
                     .await?;
                 let row = row.ok_or_else(|| StoreError::NotFound(format!("you have no view with id {id}")))?;
