@@ -110,6 +110,15 @@ async fn bulk_requests_are_checked_and_dry_runs_change_nothing(backend: Backend)
     )
     .unwrap();
     assert_eq!((by_ids.matched, by_ids.eligible), (2, 1), "each id once; unknown ids are not counted");
+    let later: BulkPreview = serde_json::from_value(
+        app.posted(
+            "/api/workflows/bulk",
+            json!({ "action": "cancel", "filter": { "since": "2999-01-01T00:00:00Z" }, "dry_run": true }),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(later.matched, 0, "a window that starts after now selects nothing");
 
     assert_eq!(count(&app, "status=pending").await, 45, "dry runs change nothing");
     let jobs: Vec<BulkJob> = app.fetch("/api/bulk").await;

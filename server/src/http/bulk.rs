@@ -84,12 +84,9 @@ fn selection(request: &BulkRequest, now: DateTime<Utc>) -> Result<BulkSelection,
             let checked = RunQuery { sort: None, ..filter.clone() };
             run_filter::parse(&checked, now)?;
             let (since, until) = checked.window(now).map_err(ApiError::invalid)?;
-            Ok(BulkSelection::Filter(RunQuery {
-                range: None,
-                since,
-                until: Some(until.map_or(now, |until| until.min(now))),
-                ..checked
-            }))
+            // Ends now at the latest; a window that starts later is empty, not inverted.
+            let until = until.map_or(now, |until| until.min(now)).max(since.unwrap_or(DateTime::<Utc>::MIN_UTC));
+            Ok(BulkSelection::Filter(RunQuery { range: None, since, until: Some(until), ..checked }))
         }
         _ => Err(ApiError::invalid("send either `ids` or `filter`")),
     }
