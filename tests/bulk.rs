@@ -17,6 +17,7 @@ crate::on_both_databases!(
     a_stopped_job_touches_nothing_more,
     restarts_start_ended_runs_again_on_agents,
     ended_jobs_go_with_old_events,
+    a_restart_batch_done_again_restarts_nothing_twice,
 );
 
 async fn insert_runs(app: &TestApp, workflow: &str, status: &str, offset: i64, count: i64) {
@@ -283,4 +284,34 @@ async fn ended_jobs_go_with_old_events(backend: Backend) {
     let path = format!("/api/bulk/{}", ended.id);
     eventually("the old job is pruned", || async { app.get(&path).await.0 == StatusCode::NOT_FOUND }).await;
     assert_eq!(job(&app, &kept.id).await.status, BulkStatus::Completed);
+}
+
+/// A restart batch whose process died before recording it is done again by the next
+/// process: the runs it had restarted are not restarted a second time.
+async fn a_restart_batch_done_again_restarts_nothing_twice(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let agent = OriginalAgent::start(&app, "article_writer", Answer::Sync(Duration::from_millis(10))).await;
+    let mut ended = Vec::new();
+    for topic in ["tides", "moons"] {
+        let id = app.create_run(json!({ "workflow_name": "article_writer", "inputs": { "topic": topic } })).await;
+        app.posted(&format!("/api/workflows/{id}/complete"), json!({})).await;
+        ended.push(id);
+    }
+    let job = finished(&app, &start_job(&app, json!({ "action": "restart", "ids": ended })).await.id).await;
+    assert_eq!(job.done, 2);
+    eventually("the agent has both restarts", || async { agent.received().len() == 2 }).await;
+    // As if the process had died after the restarts and before recording them.
+    app.db
+        .execute_as_another_writer(&format!(
+            "UPDATE dashboard_bulk_jobs SET status = 'running', position = NULL, done_count = 0, \
+             finished_at = NULL, worker = NULL WHERE id = '{}'",
+            job.id
+        ))
+        .await;
+    let app = app.restart().await;
+    let again = finished(&app, &job.id).await;
+    assert_eq!((again.done, again.skipped), (0, 2), "{again:?}");
+    assert_eq!(again.skip_reasons[0].reason, "already restarted since the job began");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(agent.received().len(), 2, "nothing restarted twice");
 }

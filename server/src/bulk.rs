@@ -3,7 +3,8 @@
 //! deletes is one transaction that also records the job's progress and where it
 //! stands, so a job resumes exactly where its last batch ended when its process is
 //! gone (a restart, a crashed replica). Restarts start runs on agents, outside the
-//! database, so they go in small batches.
+//! database, so they go in small batches, and a run restarted since the job began is
+//! not restarted again when a batch is done over.
 
 use chrono::Utc;
 use shared::{BulkAction, BulkFailure, BulkStatus, RunQuery};
@@ -23,7 +24,7 @@ use crate::store::{BulkSelection, BulkStep, BulkTally, BulkWork, ClaimedBulkJob,
 /// milliseconds at a time, so other writes interleave.
 const BATCH: usize = 200;
 /// Runs restarted between two records of progress: a process that dies in between
-/// may have restarted these without counting them.
+/// leaves these restarted but not counted (its successor skips them).
 const RESTART_BATCH: usize = 10;
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -152,6 +153,12 @@ impl BulkJobs {
                 tally.skipped.push(BulkAction::Restart.skip_reason(original.run.status));
                 continue;
             }
+            // A batch its process died in is done again: what it restarted then is not
+            // restarted twice (nor is a run someone restarted meanwhile).
+            if self.restarted_since(id, job.job.created_at).await? {
+                tally.skipped.push("already restarted since the job began".to_owned());
+                continue;
+            }
             let failure = |reason: String| BulkFailure { run_id: id.clone(), reason };
             if let Some(why) = self.budgets.refusal(&original.run.workflow_name).await? {
                 tally.failures.push(failure(why));
@@ -171,5 +178,16 @@ impl BulkJobs {
             }
         }
         Ok(tally)
+    }
+
+    /// Whether run `id` was restarted at or after `since` (by this job, in a batch
+    /// that was not recorded).
+    async fn restarted_since(&self, id: &str, since: chrono::DateTime<Utc>) -> Result<bool, StoreError> {
+        for restart in self.store.restarted_into(id).await? {
+            if self.store.get_run(&restart).await?.is_some_and(|run| run.run.started_at >= since) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
