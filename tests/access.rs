@@ -151,6 +151,18 @@ async fn without_auth_local_callers_do_everything(app: TestApp) {
     let (status, created) = app.post("/api/tokens", json!({"name": "ci", "role": "viewer"})).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert!(created["secret"].as_str().unwrap().starts_with("cat_"));
+    // Found by schemathesis: a far expiry overflowed the date and the request panicked.
+    for days in [0, 36_501, 268_435_455, u32::MAX] {
+        let body = json!({"name": format!("far-{days}"), "role": "agent", "expires_in_days": days});
+        let (status, refused) = app.post("/api/tokens", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{days}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("1 to 36500"), "{refused}");
+    }
+    let (status, century) =
+        app.post("/api/tokens", json!({"name": "century", "role": "viewer", "expires_in_days": 36_500})).await;
+    assert_eq!(status, StatusCode::CREATED, "{century}");
+    let tokens: Value = app.fetch("/api/tokens").await;
+    assert_eq!(tokens.as_array().unwrap().len(), 2, "the refused ones were not made: {tokens}");
     let run = app.create_run(json!({"workflow_name": "w", "status": "running"})).await;
     app.posted_empty(&format!("/api/workflows/{run}/cancel")).await;
     let detail: Value = app.fetch(&format!("/api/workflows/{run}")).await;

@@ -292,6 +292,9 @@ async fn analytics_queries_are_checked(app: TestApp) {
         ("/api/analytics/series?workflow=a%00b", "NUL"),
         ("/api/analytics/series?since=yesterday", "since"),
         ("/api/analytics/breakdown?since=-200000-01-01T00:00:00Z", "1970 to 9999"),
+        // A week before the calendar's first days (the subtraction panicked).
+        ("/api/analytics/series?until=-262143-01-03T00:00:00Z", "1970 to 9999"),
+        ("/api/analytics/breakdown?until=-262143-01-01T00:00:00Z", "before `until`"),
         ("/api/analytics/series?bucket=day&since=1969-12-31T00:00:00Z", "1970 to 9999"),
         ("/api/analytics/series?colour=red", "colour"),
     ] {

@@ -75,6 +75,10 @@ impl Caller {
     }
 }
 
+/// The longest a token may be made to last: a century (beyond it dates overflow; a
+/// token that should not expire is made without `expires_in_days`).
+const MAX_TOKEN_DAYS: u32 = 36_500;
+
 /// Checks a token request and stores the new token; the secret is in the answer only.
 pub async fn issue(store: &dyn Store, request: CreateToken, by: &Actor) -> Result<CreatedToken> {
     let name = request.name.trim();
@@ -88,8 +92,10 @@ pub async fn issue(store: &dyn Store, request: CreateToken, by: &Actor) -> Resul
         return Err(StoreError::Unprocessable("agent ids are 1 to 255 printable characters".to_owned()));
     }
     let expires_at = match request.expires_in_days {
-        Some(0) => return Err(StoreError::Unprocessable("`expires_in_days` is at least 1".to_owned())),
-        Some(days) => Some(Ts::now().plus_seconds(i64::from(days) * 86_400)),
+        Some(days @ 1..=MAX_TOKEN_DAYS) => Some(Ts::now().plus_seconds(i64::from(days) * 86_400)),
+        Some(_) => {
+            return Err(StoreError::Unprocessable(format!("`expires_in_days` is 1 to {MAX_TOKEN_DAYS} (or none)")))
+        }
         None => None,
     };
     let secret = new_secret();

@@ -56,7 +56,10 @@ impl AnalyticsQuery {
             (Some(other), ..) => Err(format!("unknown range `{other}` (expected 24h, 7d or 30d)")),
             (None, since, until) => {
                 let until = until.unwrap_or(now);
-                Ok((since.unwrap_or(until - chrono::Duration::days(7)), until))
+                // At the calendar's start a week back does not exist: the year check below
+                // refuses it rather than the subtraction panicking.
+                let week_back = until.checked_sub_signed(chrono::Duration::days(7)).unwrap_or(DateTime::<Utc>::MIN_UTC);
+                Ok((since.unwrap_or(week_back), until))
             }
         }?;
         if since >= until {

@@ -30,8 +30,15 @@ impl Ts {
         (self.0 - earlier.0).as_seconds_f64()
     }
 
+    /// `seconds` later (earlier when negative); at the calendar's end rather than past
+    /// it, which would panic.
     pub fn plus_seconds(self, seconds: i64) -> Ts {
-        Ts(self.0 + TimeDelta::seconds(seconds))
+        let (delta, end) = match seconds < 0 {
+            true => (TimeDelta::MIN, NaiveDateTime::MIN),
+            false => (TimeDelta::MAX, NaiveDateTime::MAX),
+        };
+        let delta = TimeDelta::try_seconds(seconds).unwrap_or(delta);
+        Ts(self.0.checked_add_signed(delta).unwrap_or(end))
     }
 
     fn parse(text: &str) -> Result<Ts, BoxDynError> {
@@ -103,6 +110,15 @@ impl<'r> Decode<'r, Postgres> for Ts {
 #[cfg(test)]
 mod tests {
     use super::Ts;
+
+    #[test]
+    fn far_offsets_stop_at_the_calendar_s_ends() {
+        let now = Ts::now();
+        assert_eq!(now.plus_seconds(i64::MAX).0, chrono::NaiveDateTime::MAX);
+        assert_eq!(now.plus_seconds(268_435_455 * 86_400).0, chrono::NaiveDateTime::MAX);
+        assert_eq!(now.plus_seconds(i64::MIN).0, chrono::NaiveDateTime::MIN);
+        assert_eq!(now.plus_seconds(60).seconds_since(now), 60.0);
+    }
 
     #[test]
     fn reads_every_format_the_original_and_others_write() {
