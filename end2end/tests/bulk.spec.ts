@@ -47,6 +47,13 @@ test('every run a filter selects, beyond the page, is deleted', async ({ page, d
   await expect(page.getByTestId('bulk-bar')).toContainText('25 picked');
   await page.getByTestId('pick-all-matching').click();
   await expect(page.getByTestId('bulk-bar')).toContainText('Every run matching these filters');
+  // Leaving a run out leaves out "every run matching".
+  const first = page.locator('tbody tr').first().locator('.col-pick input');
+  await first.uncheck();
+  await expect(page.getByTestId('bulk-bar')).toContainText('24 picked');
+  await first.check();
+  await page.getByTestId('pick-all-matching').click();
+  await expect(page.getByTestId('bulk-bar')).toContainText('Every run matching these filters');
   await page.getByTestId('bulk-delete').click();
   await expect(page.getByTestId('bulk-preview')).toContainText('Delete 30 of 30 runs');
   await page.getByTestId('bulk-confirm').click();

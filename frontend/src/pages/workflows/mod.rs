@@ -341,7 +341,7 @@ fn RunTable(
     columns: Columns,
     on_sort: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let Picked { ids: picked, .. } = expect_context::<Picked>();
+    let Picked { ids: picked, all_matching } = expect_context::<Picked>();
     let whole_page =
         move || rows.with(|rows| picked.with(|ids| !rows.is_empty() && rows.iter().all(|r| ids.contains(&r.id))));
     let pick_page = move |on: bool| {
@@ -352,6 +352,10 @@ fn RunTable(
                 ids.remove(id);
             }),
         });
+        // Leaving out a run leaves out "every run matching".
+        if !on {
+            all_matching.set(false);
+        }
     };
     let header = move |key: &'static str, label: &'static str| {
         let state = move || match sort.get() {
@@ -408,7 +412,7 @@ fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
     let Selected(selected) = expect_context::<Selected>();
     let mine = id.clone();
     let is_selected = Signal::derive(move || selected.with(|s| s.as_deref() == Some(mine.as_str())));
-    let Picked { ids: picked, .. } = expect_context::<Picked>();
+    let Picked { ids: picked, all_matching } = expect_context::<Picked>();
     let (this, toggled) = (id.clone(), id.clone());
     let is_picked = move || picked.with(|ids| ids.contains(&this));
     let budget = move || {
@@ -427,6 +431,7 @@ fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
                 <input type="checkbox" aria-label="Pick this run" prop:checked=is_picked on:change=move |ev| {
                     let on = event_target_checked(&ev);
                     picked.update(|ids| { if on { ids.insert(toggled.clone()); } else { ids.remove(&toggled); } });
+                    if !on { all_matching.set(false); }
                 } />
             </td>
             <td class="mono col-run"><a href=api::pages::workflow(&id) title=id.clone()>{format::short_id(&id).to_owned()}</a></td>
