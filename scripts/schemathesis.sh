@@ -32,7 +32,7 @@ fuzz() {
   printf '\n==> schemathesis on %s\n' "${url%%:*}"
   .venv-schema/bin/schemathesis run "http://127.0.0.1:$port/api/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --exclude-tag events --workers 2 --warnings off
+    --exclude-tag events --workers 1 --warnings off
   kill "$server" && wait "$server" 2>/dev/null || true
   server=
 }

@@ -32,10 +32,13 @@ async fn the_contract_is_public_and_complete(backend: Backend) {
         assert!(paths.contains_key(path), "{path} is documented");
     }
     let mut operations = 0;
+    let mut ids = std::collections::HashSet::new();
     for (path, item) in paths {
         assert!(path.starts_with("/api/"), "{path}");
         for (method, operation) in item.as_object().unwrap() {
             operations += 1;
+            let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(ids.insert(id.clone()), "{method} {path}: operationId `{id}` is used twice");
             let error = &operation["responses"]["default"]["content"]["application/json"]["schema"]["$ref"];
             assert_eq!(error, "#/components/schemas/ErrorBody", "{method} {path} documents its errors");
             // Every `{name}` in the path is a documented parameter.
@@ -48,6 +51,20 @@ async fn the_contract_is_public_and_complete(backend: Backend) {
         }
     }
     assert!(operations >= 51, "{operations} operations");
+    // Links from what creates a resource to what takes it, each to an operation that exists.
+    let mut links = 0;
+    for item in paths.values() {
+        for operation in item.as_object().unwrap().values() {
+            for answer in operation["responses"].as_object().into_iter().flat_map(|answers| answers.values()) {
+                for (name, link) in answer["links"].as_object().into_iter().flatten() {
+                    links += 1;
+                    let target = link["operationId"].as_str().unwrap();
+                    assert!(ids.contains(target), "link {name} leads to no operation `{target}`");
+                }
+            }
+        }
+    }
+    assert!(links >= 25, "{links} links");
     // Every live event, by the name it has on the wire.
     let events: Vec<&str> = doc["components"]["schemas"]["Event"]["oneOf"]
         .as_array()

@@ -18,13 +18,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every API token (never its secret).
-#[utoipa::path(get, path = "/tokens", tag = "access", responses((status = OK, body = Vec<TokenInfo>)))]
+#[utoipa::path(get, path = "/tokens", operation_id = "list_tokens", tag = "access", responses((status = OK, body = Vec<TokenInfo>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<TokenInfo>>, ApiError> {
     Ok(axum::Json(state.store.list_tokens().await?))
 }
 
 /// Makes a token; the answer is the only time its secret is shown.
-#[utoipa::path(post, path = "/tokens", tag = "access", request_body = CreateToken,
+#[utoipa::path(post, path = "/tokens", operation_id = "create_token", tag = "access", request_body = CreateToken,
     responses((status = CREATED, body = CreatedToken)))]
 async fn create(
     State(state): State<AppState>,

@@ -79,7 +79,7 @@ struct ListQuery {
 }
 
 /// The registered agents, alive ones only unless asked.
-#[utoipa::path(get, path = "/agents", tag = "agents", params(ListQuery), responses((status = OK, body = Vec<AgentInfo>)))]
+#[utoipa::path(get, path = "/agents", operation_id = "list_agents", tag = "agents", params(ListQuery), responses((status = OK, body = Vec<AgentInfo>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -99,7 +99,7 @@ fn unknown_agent(id: &str) -> ApiError {
     ApiError::NotFound(format!("no agent with id {id}"))
 }
 
-#[utoipa::path(get, path = "/agents/{id}", tag = "agents", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/agents/{id}", operation_id = "get_agent", tag = "agents", params(("id" = String, Path)),
     responses((status = OK, body = AgentInfo)))]
 async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<AgentInfo>, ApiError> {
     Ok(axum::Json(find(&state, &id).await?))
@@ -119,7 +119,7 @@ async fn heartbeat(
 }
 
 /// Deregisters the agent.
-#[utoipa::path(delete, path = "/agents/{id}", tag = "agents", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/agents/{id}", operation_id = "deregister_agent", tag = "agents", params(("id" = String, Path)),
     responses((status = OK, body = AgentDeleted)))]
 async fn remove(
     State(state): State<AppState>,

@@ -121,7 +121,7 @@ struct ListQuery {
 }
 
 /// The newest bulk jobs first.
-#[utoipa::path(get, path = "/bulk", tag = "bulk", params(ListQuery), responses((status = OK, body = Vec<BulkJob>)))]
+#[utoipa::path(get, path = "/bulk", operation_id = "list_bulk_jobs", tag = "bulk", params(ListQuery), responses((status = OK, body = Vec<BulkJob>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,

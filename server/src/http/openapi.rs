@@ -64,6 +64,7 @@ pub fn finish(mut doc: Document) -> Document {
             operation.responses.responses.insert("default".to_owned(), error.clone().into());
         }
     }
+    link(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     open_flattened(components);
     components.add_security_scheme(
@@ -83,6 +84,63 @@ pub fn finish(mut doc: Document) -> Document {
         SecurityRequirement::new("session", Vec::<String>::new()),
     ]);
     doc
+}
+
+/// What a created resource's answer leads to: (operation, status, parameter, where its
+/// value is in the answer, the operations it is the parameter of). For readers and
+/// for stateful testing (schemathesis follows them).
+const LINKS: &[(&str, &str, &str, &str, &[&str])] = &[
+    (
+        "create_run",
+        "201",
+        "id",
+        "$response.body#/id",
+        &["get_run", "logs", "append_logs", "append_state", "start", "complete", "fail", "cancel", "restart"],
+    ),
+    ("restart", "201", "id", "$response.body#/id", &["get_run", "cancel"]),
+    ("start_on_agent", "201", "id", "$response.body#/id", &["get_run", "cancel"]),
+    ("register", "200", "id", "$response.body#/agent_id", &["get_agent", "heartbeat", "docs", "deregister_agent"]),
+    ("bulk", "202", "id", "$response.body#/id", &["one", "stop"]),
+    ("create_view", "201", "id", "$response.body#/id", &["change", "delete_view"]),
+    ("create_webhook", "201", "id", "$response.body#/id", &["test", "delete_webhook"]),
+    ("set", "200", "workflow", "$response.body#/workflow_name", &["delete_budget"]),
+    ("create_token", "201", "name", "$response.body#/name", &["revoke"]),
+];
+
+fn link(doc: &mut Document) {
+    use utoipa::openapi::link::LinkBuilder;
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let id = operation.operation_id.clone().unwrap_or_default();
+            for (_, status, parameter, value, targets) in LINKS.iter().filter(|(from, ..)| *from == id) {
+                let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status) else { continue };
+                for target in *targets {
+                    let link = LinkBuilder::new().operation_id(*target).parameter(*parameter, *value).build();
+                    response.links.insert((*target).to_owned(), RefOr::T(link));
+                }
+            }
+        }
+    }
+}
+
+/// utoipa 5 writes a link's fields as they are named in Rust (`operation_id`); OpenAPI
+/// names them `operationId`, `operationRef` and `requestBody`.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|paths| paths.as_object_mut()) else { return };
+    let operations = paths.values_mut().filter_map(|item| item.as_object_mut()).flat_map(|item| item.values_mut());
+    let answers = operations.filter_map(|op| op.get_mut("responses")?.as_object_mut()).flat_map(|all| all.values_mut());
+    let links = answers.filter_map(|answer| answer.get_mut("links")?.as_object_mut()).flat_map(|all| all.values_mut());
+    for link in links.filter_map(|link| link.as_object_mut()) {
+        for (from, to) in
+            [("operation_id", "operationId"), ("operation_ref", "operationRef"), ("request_body", "requestBody")]
+        {
+            if let Some(value) = link.remove(from) {
+                link.insert(to.to_owned(), value);
+            }
+        }
+    }
 }
 
 /// A struct flattened into another (`allOf` with a reference) keeps its fields there,
@@ -117,7 +175,9 @@ fn open_flattened(components: &mut utoipa::openapi::Components) {
 
 /// `GET /api/openapi.json` and `GET /api/docs`.
 pub fn routes(doc: Document) -> Router<AppState> {
-    let json = Bytes::from(doc.to_pretty_json().unwrap_or_default());
+    let mut json = serde_json::to_value(&doc).unwrap_or_default();
+    camel_case_links(&mut json);
+    let json = Bytes::from(serde_json::to_vec_pretty(&json).unwrap_or_default());
     let contract = move || {
         let json = json.clone();
         async move { ([(CONTENT_TYPE, "application/json")], json) }

@@ -21,7 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Outgoing webhooks and their delivery state (admin).
-#[utoipa::path(get, path = "/webhooks", tag = "webhooks", responses((status = OK, body = Vec<Webhook>)))]
+#[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "webhooks", responses((status = OK, body = Vec<Webhook>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Webhook>>, ApiError> {
     Ok(axum::Json(state.store.list_webhooks().await?.into_iter().map(|h| h.webhook).collect()))
 }
@@ -36,7 +36,7 @@ fn checked_url(text: &str) -> Result<(), ApiError> {
 }
 
 /// Adds a webhook; the answer holds the secret that signs its deliveries, shown once.
-#[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhook,
+#[utoipa::path(post, path = "/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = NewWebhook,
     responses((status = CREATED, body = CreatedWebhook)))]
 async fn create(
     State(state): State<AppState>,
@@ -80,7 +80,7 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(CreatedWebhook { webhook: stored.webhook, secret: stored.secret })))
 }
 
-#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks", params(("id" = String, Path)),
     responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     validate::name("id", &id, 36)?;

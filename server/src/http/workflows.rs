@@ -47,7 +47,7 @@ fn created<T>(value: T) -> Created<T> {
 }
 
 /// A page of runs: filtered, sorted, and paged by keyset (`next_cursor`).
-#[utoipa::path(get, path = "/workflows", tag = "runs", params(RunQuery), responses((status = OK, body = RunPage)))]
+#[utoipa::path(get, path = "/workflows", operation_id = "list_runs", tag = "runs", params(RunQuery), responses((status = OK, body = RunPage)))]
 async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> ApiResult<RunPage> {
     let mut filter = run_filter::parse(&query, chrono::Utc::now())?;
     let limit = filter.limit as usize;
@@ -64,7 +64,7 @@ async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> A
 }
 
 /// A run with its inputs, outputs, node states and first page of logs.
-#[utoipa::path(get, path = "/workflows/{id}", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = RunDetail)))]
+#[utoipa::path(get, path = "/workflows/{id}", operation_id = "get_run", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = RunDetail)))]
 async fn detail(State(state): State<AppState>, RunId(id): RunId) -> ApiResult<RunDetail> {
     let record = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     let (states, restarted_into, logs) = tokio::try_join!(
@@ -123,7 +123,7 @@ fn unknown_run(id: &str) -> ApiError {
 }
 
 /// Records a run that another runner executes (the ingest API).
-#[utoipa::path(post, path = "/workflows", tag = "ingest", request_body = CreateRun,
+#[utoipa::path(post, path = "/workflows", operation_id = "create_run", tag = "ingest", request_body = CreateRun,
     responses((status = CREATED, body = WorkflowRun)))]
 async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<CreateRun>) -> Created<WorkflowRun> {
     validate::name("workflow_name", &body.workflow_name, 256)?;
