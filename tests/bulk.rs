@@ -18,6 +18,7 @@ crate::on_both_databases!(
     restarts_start_ended_runs_again_on_agents,
     ended_jobs_go_with_old_events,
     a_restart_batch_done_again_restarts_nothing_twice,
+    a_run_the_database_refuses_fails_alone,
 );
 
 async fn insert_runs(app: &TestApp, workflow: &str, status: &str, offset: i64, count: i64) {
@@ -314,4 +315,34 @@ async fn a_restart_batch_done_again_restarts_nothing_twice(backend: Backend) {
     assert_eq!(again.skip_reasons[0].reason, "already restarted since the job began");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(agent.received().len(), 2, "nothing restarted twice");
+}
+
+/// A run the database refuses to change (here another writer's trigger; also a row
+/// another writer left unreadable) fails alone: the job records why and goes on to
+/// the end, instead of retrying its batch for ever.
+async fn a_run_the_database_refuses_fails_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    insert_runs(&app, "w", "pending", 0, 5).await;
+    let poisoned = run_id(3);
+    let trigger = match backend {
+        Backend::Sqlite => format!(
+            "CREATE TRIGGER poison BEFORE UPDATE ON workflow_runs WHEN OLD.id = '{poisoned}' \
+             BEGIN SELECT RAISE(ABORT, 'this run is not to be changed'); END;"
+        ),
+        Backend::Postgres => format!(
+            "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+               IF OLD.id = '{poisoned}' THEN RAISE EXCEPTION 'this run is not to be changed'; END IF; \
+               RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER poison BEFORE UPDATE ON workflow_runs FOR EACH ROW EXECUTE FUNCTION poison();"
+        ),
+    };
+    app.db.execute_as_another_writer(&trigger).await;
+    let ids: Vec<String> = (1..=5).map(run_id).collect();
+    let job = finished(&app, &start_job(&app, json!({ "action": "cancel", "ids": ids })).await.id).await;
+    assert_eq!((job.status, job.done, job.failed), (BulkStatus::Completed, 4, 1), "{job:?}");
+    assert_eq!(job.failures[0].run_id, poisoned);
+    assert!(job.failures[0].reason.contains("server log"), "{:?}", job.failures);
+    assert_eq!(count(&app, "status=cancelled").await, 4);
+    let untouched: RunDetail = app.fetch(&format!("/api/workflows/{poisoned}")).await;
+    assert_eq!(untouched.run.status, RunStatus::Pending);
 }

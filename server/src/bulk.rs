@@ -7,7 +7,7 @@
 //! not restarted again when a batch is done over.
 
 use chrono::Utc;
-use shared::{BulkAction, BulkFailure, BulkStatus, RunQuery};
+use shared::{BulkAction, BulkFailure, BulkJob, BulkStatus, RunQuery};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,21 +89,65 @@ impl BulkJobs {
                     continue;
                 }
             };
-            // The same step until it is recorded: its restarts must not happen twice.
-            let recorded = loop {
-                match self.store.bulk_step(&job.job.id, self.dispatcher.id(), step.clone()).await {
-                    Ok(recorded) => break recorded,
-                    Err(error) => {
-                        tracing::warn!(%error, job = %job.job.id, "could not record a bulk job's batch");
-                        tokio::time::sleep(RETRY_AFTER).await;
-                    }
-                }
+            let recorded = match self.record(&job.job.id, &step).await {
+                Ok(recorded) => recorded,
+                Err(_) => self.run_by_run(&job.job.id, &step, position.clone()).await,
             };
             match recorded {
                 Some(progress) if progress.status == BulkStatus::Running => position = step.position,
                 _ => return,
             }
         }
+    }
+
+    /// Records `step`, the same step until it is recorded (its restarts must not happen
+    /// twice), waiting out the database being away. A batch of cancels or deletes that
+    /// the database refuses three times for a reason of its own (a run another writer
+    /// left unreadable, or a trigger that refuses it) is given back with the reason.
+    async fn record(&self, id: &str, step: &BulkStep) -> Result<Option<BulkJob>, StoreError> {
+        let mut refusals = 0;
+        loop {
+            match self.store.bulk_step(id, self.dispatcher.id(), step.clone()).await {
+                Ok(recorded) => return Ok(recorded),
+                Err(error) => {
+                    tracing::warn!(%error, job = %id, "could not record a bulk job's batch");
+                    if !matches!(error, StoreError::Unavailable(_)) && matches!(step.work, BulkWork::Apply(_)) {
+                        refusals += 1;
+                        if refusals == 3 {
+                            return Err(error);
+                        }
+                    }
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        }
+    }
+
+    /// A refused batch, one run at a time: a run still refused is recorded as failed,
+    /// with why, and the job goes on. Until the batch's last run the recorded position
+    /// stays where the batch began, so a job resumed meanwhile does the batch again
+    /// (its done runs are then skipped, never acted on twice).
+    async fn run_by_run(&self, id: &str, step: &BulkStep, before: Option<String>) -> Option<BulkJob> {
+        let BulkWork::Apply(runs) = &step.work else { return None };
+        let mut recorded = None;
+        for (n, run) in runs.iter().enumerate() {
+            let last = n + 1 == runs.len();
+            let position = if last { step.position.clone() } else { before.clone() };
+            let one = BulkStep { work: BulkWork::Apply(vec![run.clone()]), position, last: last && step.last };
+            recorded = match self.record(id, &one).await {
+                Ok(recorded) => recorded,
+                Err(error) => {
+                    let failure = BulkFailure { run_id: run.clone(), reason: refusal(&error) };
+                    let failed = BulkTally { failures: vec![failure], ..BulkTally::default() };
+                    // Counting never refuses for a run's sake, so this only waits.
+                    self.record(id, &BulkStep { work: BulkWork::Done(failed), ..one }).await.ok().flatten()
+                }
+            };
+            if recorded.as_ref().is_none_or(|job| job.status != BulkStatus::Running) {
+                return recorded;
+            }
+        }
+        recorded
     }
 
     /// The next batch of the job's runs from `position`, and for restarts the batch
@@ -189,5 +233,14 @@ impl BulkJobs {
             }
         }
         Ok(false)
+    }
+}
+
+/// Why the database refused a run, for the job's record: the store's own words where
+/// they are meant for people, else a pointer to the log (as the API answers a 5xx).
+fn refusal(error: &StoreError) -> String {
+    match error {
+        StoreError::NotFound(why) | StoreError::Conflict(why) | StoreError::Unprocessable(why) => why.clone(),
+        _ => "the database refused to change it; the server log has the details".to_owned(),
     }
 }
