@@ -19,6 +19,7 @@ crate::on_both_databases!(
     ended_jobs_go_with_old_events,
     a_restart_batch_done_again_restarts_nothing_twice,
     a_run_the_database_refuses_fails_alone,
+    jobs_running_at_once_are_bounded,
 );
 
 async fn insert_runs(app: &TestApp, workflow: &str, status: &str, offset: i64, count: i64) {
@@ -345,4 +346,31 @@ async fn a_run_the_database_refuses_fails_alone(backend: Backend) {
     assert_eq!(count(&app, "status=cancelled").await, 4);
     let untouched: RunDetail = app.fetch(&format!("/api/workflows/{poisoned}")).await;
     assert_eq!(untouched.run.status, RunStatus::Pending);
+}
+
+/// A client that floods the dashboard with jobs is told to wait (409) once ten are
+/// running, and may start another when one ends.
+async fn jobs_running_at_once_are_bounded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    insert_runs(&app, "w", "pending", 0, 1).await;
+    // Ten jobs another live process is working on (its lease renewed far ahead).
+    let mut sql =
+        "INSERT INTO dashboard_dispatchers (id, renewed_at) VALUES ('elsewhere', '2999-01-01 00:00:00');".to_owned();
+    for n in 1..=10 {
+        sql += &format!(
+            "INSERT INTO dashboard_bulk_jobs (id, action, status, selection, worker, created_by, created_at, \
+             updated_at, matched, eligible, detail) VALUES ('{}', 'cancel', 'running', '{{\"ids\": []}}', \
+             'elsewhere', 'flood', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0, 0, \
+             '{{\"skip_reasons\": {{}}, \"failures\": []}}');",
+            run_id(900 + n)
+        );
+    }
+    app.db.execute_as_another_writer(&sql).await;
+    let body = json!({ "action": "cancel", "ids": [run_id(1)] });
+    let (status, refused) = app.post("/api/workflows/bulk", body.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused.to_string().contains("10 bulk jobs are running"), "{refused}");
+    assert_eq!(count(&app, "status=pending").await, 1, "nothing done");
+    app.posted_empty(&format!("/api/bulk/{}/stop", run_id(901))).await;
+    assert_eq!(finished(&app, &start_job(&app, body).await.id).await.done, 1);
 }

@@ -17,6 +17,9 @@ use crate::store::{BulkSelection, NewBulkJob, StatusTally};
 
 /// Most ids one request may name; a filter reaches any number of runs.
 pub const MAX_IDS: usize = 10_000;
+/// Jobs running at once: each holds the writer for a batch at a time, so a client
+/// that floods the dashboard with jobs is told to wait rather than slowing every write.
+const MAX_RUNNING: i64 = 10;
 const LIST_DEFAULT: i64 = 20;
 const LIST_MAX: i64 = 200;
 
@@ -43,6 +46,11 @@ async fn bulk(
     let preview = preview(request.action, tallies);
     if request.dry_run {
         return Ok(axum::Json(preview).into_response());
+    }
+    if state.store.running_bulk_jobs().await? >= MAX_RUNNING {
+        return Err(ApiError::Conflict(format!(
+            "{MAX_RUNNING} bulk jobs are running already; wait for one to end, or stop one"
+        )));
     }
     let job = NewBulkJob {
         id: uuid::Uuid::new_v4().to_string(),

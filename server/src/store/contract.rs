@@ -180,6 +180,8 @@ pub trait BulkJobStore: Send + Sync {
     async fn tally_ids(&self, ids: &[String]) -> Result<Vec<StatusTally>>;
     async fn create_bulk_job(&self, job: NewBulkJob, audit: Audit) -> Result<shared::BulkJob>;
     async fn bulk_job(&self, id: &str) -> Result<Option<shared::BulkJob>>;
+    /// How many jobs are running.
+    async fn running_bulk_jobs(&self) -> Result<i64>;
     /// The newest jobs first.
     async fn list_bulk_jobs(&self, limit: i64) -> Result<Vec<shared::BulkJob>>;
     /// Stops a running job: no batch commits after this does.

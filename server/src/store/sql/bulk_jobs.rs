@@ -263,6 +263,13 @@ macro_rules! sql_bulk_jobs {
                     row.map(|row| row.job()).transpose()
                 }
 
+                async fn running_bulk_jobs(&self) -> Result<i64> {
+                    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM dashboard_bulk_jobs WHERE status = $1")
+                        .bind(BulkStatus::Running.as_str())
+                        .fetch_one(self.reader())
+                        .await?)
+                }
+
                 async fn list_bulk_jobs(&self, limit: i64) -> Result<Vec<BulkJob>> {
                     let rows: Vec<JobRow> = sqlx::query_as(&format!(
                         "SELECT {COLUMNS} FROM dashboard_bulk_jobs ORDER BY created_at DESC, id DESC LIMIT $1"
@@ -304,12 +311,7 @@ macro_rules! sql_bulk_jobs {
 
                 async fn claim_bulk_jobs(&self, worker: &str) -> Result<Vec<ClaimedBulkJob>> {
                     // Most of the time no job runs: a read, not a write, says so.
-                    let running: Option<i32> =
-                        sqlx::query_scalar("SELECT 1 FROM dashboard_bulk_jobs WHERE status = $1 LIMIT 1")
-                            .bind(BulkStatus::Running.as_str())
-                            .fetch_optional(self.reader())
-                            .await?;
-                    if running.is_none() {
+                    if self.running_bulk_jobs().await? == 0 {
                         return Ok(Vec::new());
                     }
                     let worker = worker.to_owned();
