@@ -391,11 +391,13 @@ macro_rules! sql_bulk_jobs {
                             let now = Ts::now();
                             let (status, finished) =
                                 if step.last { (BulkStatus::Completed, Some(now)) } else { (BulkStatus::Running, None) };
-                            sqlx::query(
+                            // The job as it is now comes back from the update itself: its
+                            // selection can hold 10,000 ids, read once per batch, not twice.
+                            let updated: JobRow = sqlx::query_as(&format!(
                                 "UPDATE dashboard_bulk_jobs SET status = $2, position = $3, updated_at = $4, \
                                  finished_at = $5, done_count = done_count + $6, skipped_count = skipped_count + $7, \
-                                 failed_count = failed_count + $8, detail = $9 WHERE id = $1",
-                            )
+                                 failed_count = failed_count + $8, detail = $9 WHERE id = $1 RETURNING {COLUMNS}"
+                            ))
                             .bind(&id)
                             .bind(status.as_str())
                             .bind(&step.position)
@@ -405,10 +407,10 @@ macro_rules! sql_bulk_jobs {
                             .bind(tally.skipped.len() as i64)
                             .bind(tally.failures.len() as i64)
                             .bind(serde_json::to_string(&detail).unwrap_or_default())
-                            .execute(&mut *conn)
+                            .fetch_one(&mut *conn)
                             .await?;
-                            let (job, event) = job_event(conn, &id).await?;
-                            events.push(event);
+                            let job = updated.job()?;
+                            events.push(Event::BulkJob(job.clone()));
                             Ok((Some(job), events))
                         })
                     })
