@@ -103,6 +103,14 @@ pub fn Workflows() -> impl IntoView {
             load();
         }
     });
+    // A load that failed while the server was away is tried again when the live
+    // connection is back (the events it replays land on rows the page must show).
+    let status = live::global().status;
+    Effect::new(move |_| {
+        if status.get() == live::Connection::Live && phase.with_untracked(|p| matches!(p, Phase::Failed(_))) {
+            load();
+        }
+    });
     let jobs = RwSignal::new(Vec::new());
     bulk::follow_jobs(jobs, reload);
     let page_full = Signal::derive(move || {
