@@ -35,6 +35,13 @@ mod configured {
 
 /// A dashboard with `--auth tokens` and one token per role (named after the role).
 async fn with_tokens(backend: Backend) -> (TestApp, Tokens) {
+    with_tokens_and(backend, |_| {}).await
+}
+
+async fn with_tokens_and(
+    backend: Backend,
+    adjust: impl FnOnce(&mut server::config::DashboardArgs),
+) -> (TestApp, Tokens) {
     let db = TestDb::create(backend).await;
     let mut tokens = Tokens::default();
     for role in Role::ALL {
@@ -43,7 +50,16 @@ async fn with_tokens(backend: Backend) -> (TestApp, Tokens) {
     }
     let mut config = config(db.url());
     config.access.auth = server::config::AuthMode::Tokens;
+    adjust(&mut config);
     (TestApp::start(db, config).await, tokens)
+}
+
+/// Registers the agent token's bound agent, serving workflow `w`: agent tokens create
+/// runs only of workflows their agents declare.
+async fn serving_w(agent: &Api) {
+    let register = json!({"agent_id": "bound-agent", "agent_name": "w", "host": "127.0.0.1", "port": 9});
+    let (status, answer) = agent.post("/api/agents/register", register).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
 #[derive(Default)]
@@ -120,7 +136,12 @@ async fn changes_from_other_sites_are_refused(app: TestApp) {
         let fetched = [("sec-fetch-site", "cross-site"), form];
         assert_eq!(send(&app, Method::POST, &path, &fetched, None).await.0, StatusCode::FORBIDDEN, "{path}");
         let sandboxed = [("origin", "null"), form];
-        assert_eq!(send(&app, Method::POST, &path, &sandboxed, None).await.0, StatusCode::FORBIDDEN, "{path}");
+        let (status, error) = send(&app, Method::POST, &path, &sandboxed, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            !error["error"]["message"].as_str().unwrap().contains("--allowed-origin"),
+            "no flag allows it: {error}"
+        );
     }
     let detail: Value = app.fetch(&format!("/api/workflows/{run}")).await;
     assert_eq!(detail["status"], "running", "nothing changed");
@@ -174,78 +195,88 @@ async fn without_auth_local_callers_do_everything(app: TestApp) {
     assert!(said, "{detail}");
 }
 
-/// One request per route; `None` for the routes anyone may reach.
-fn routes(run: &str) -> Vec<(Method, String, Option<Value>, Option<Permission>)> {
-    let r =
-        |method: Method, path: String, body: Option<Value>, action: Option<Permission>| (method, path, body, action);
-    vec![
-        r(Method::GET, "/api/health".into(), None, None),
-        r(Method::GET, "/".into(), None, None),
-        r(Method::GET, "/api/workflows".into(), None, Some(Permission::Read)),
-        r(Method::GET, format!("/api/workflows/{run}"), None, Some(Permission::Read)),
-        r(Method::GET, format!("/api/workflows/{run}/logs"), None, Some(Permission::Read)),
-        r(Method::GET, "/api/workflows/catalog".into(), None, Some(Permission::Read)),
-        r(Method::GET, "/api/agents?include_dead=true".into(), None, Some(Permission::Read)),
-        r(Method::GET, "/api/agents/bound-agent".into(), None, Some(Permission::Read)),
-        r(Method::GET, "/api/summary".into(), None, Some(Permission::Read)),
-        r(Method::GET, "/api/mlflow".into(), None, Some(Permission::Read)),
-        r(Method::GET, "/mlflow/".into(), None, Some(Permission::Read)),
-        r(Method::POST, "/api/workflows/run".into(), Some(json!({"workflow_name": "w"})), Some(Permission::Operate)),
-        r(Method::POST, format!("/api/workflows/{run}/restart"), None, Some(Permission::Operate)),
-        r(Method::POST, "/api/workflows".into(), Some(json!({"workflow_name": "w"})), Some(Permission::Report)),
-        r(Method::POST, format!("/api/workflows/{run}/start"), None, Some(Permission::Report)),
-        r(
-            Method::POST,
-            format!("/api/workflows/{run}/states"),
-            Some(json!({"node_id": "n"})),
-            Some(Permission::Report),
+/// What the gate should answer for each operation: every one the OpenAPI document
+/// lists, with the permission its security scope declares (`None`: public), and the
+/// MLflow proxy's reads and writes, which it declares outside the document.
+async fn declared_operations(app: &TestApp) -> Vec<(Method, String, Option<Permission>)> {
+    let doc: Value = app.fetch("/api/openapi.json").await;
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Ok(method) = method.to_ascii_uppercase().parse::<Method>() else { continue };
+            let scope = operation["security"][0]["token"][0].as_str();
+            operations.push((method, path.clone(), scope.map(|s| s.parse::<Permission>().unwrap())));
+        }
+    }
+    let api = "/mlflow/ajax-api/2.0/mlflow";
+    for (method, path, needs) in [
+        (Method::GET, "/mlflow/".to_owned(), Permission::Read),
+        (Method::GET, "/mlflow".to_owned(), Permission::Read),
+        (Method::POST, format!("{api}/runs/search"), Permission::Read),
+        (Method::POST, format!("{api}/runs/delete"), Permission::Operate),
+        (
+            Method::PUT,
+            "/mlflow/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/x.html".to_owned(),
+            Permission::Operate,
         ),
-        r(Method::POST, format!("/api/workflows/{run}/logs"), Some(json!({"message": "m"})), Some(Permission::Report)),
-        r(
-            Method::POST,
-            "/api/agents/register".into(),
-            Some(json!({"agent_id": "bound-agent", "agent_name": "b", "host": "127.0.0.1", "port": 9})),
-            Some(Permission::Register),
-        ),
-        r(Method::POST, "/api/agents/bound-agent/heartbeat".into(), None, Some(Permission::Register)),
-        r(Method::GET, "/api/tokens".into(), None, Some(Permission::Administer)),
-        r(
-            Method::POST,
-            "/api/tokens".into(),
-            Some(json!({"name": "made", "role": "viewer"})),
-            Some(Permission::Administer),
-        ),
-        r(Method::GET, "/api/audit".into(), None, Some(Permission::Administer)),
-        r(Method::POST, format!("/api/workflows/{run}/complete"), Some(json!({})), Some(Permission::Report)),
-        r(Method::POST, format!("/api/workflows/{run}/cancel"), None, Some(Permission::Operate)),
-        r(Method::GET, "/api/bulk".into(), None, Some(Permission::Read)),
-        r(
-            Method::POST,
-            "/api/workflows/bulk".into(),
-            Some(json!({"action": "cancel", "ids": [run], "dry_run": true})),
-            Some(Permission::Operate),
-        ),
-        r(Method::POST, "/api/bulk/00000000-0000-4000-8000-000000000000/stop".into(), None, Some(Permission::Operate)),
-        r(Method::DELETE, "/api/tokens/made".into(), None, Some(Permission::Administer)),
-        r(Method::DELETE, "/api/agents/bound-agent".into(), None, Some(Permission::Deregister)),
-    ]
+        (Method::DELETE, format!("{api}/experiments/delete"), Permission::Operate),
+    ] {
+        operations.push((method, path, Some(needs)));
+    }
+    operations
+}
+
+/// A path of the document with its parameters filled: the agent token's own run and
+/// agent, and for the rest ids that name nothing (so allowed callers change nothing).
+fn filled(path: &str, run: &str) -> String {
+    let parameter = if path.starts_with("/api/workflows/") {
+        run
+    } else if path.starts_with("/api/agents/") {
+        "bound-agent"
+    } else if path.starts_with("/api/budgets/") {
+        "w"
+    } else {
+        "00000000-0000-4000-8000-000000000000"
+    };
+    let mut filled = String::new();
+    let mut rest = path;
+    while let Some((before, after)) = rest.split_once('{') {
+        filled.push_str(before);
+        filled.push_str(parameter);
+        rest = after.split_once('}').map_or("", |(_, tail)| tail);
+    }
+    filled + rest
 }
 
 /// What a refused request must not have changed.
-async fn snapshot(admin: &Api) -> (Value, Value, usize) {
-    let audit: Value = admin.fetch("/api/audit").await;
-    (
-        admin.fetch("/api/summary").await,
-        admin.fetch("/api/agents?include_dead=true").await,
-        audit["entries"].as_array().unwrap().len(),
-    )
+async fn snapshot(admin: &Api) -> (Value, Value, Value) {
+    let audit: Value = admin.fetch("/api/audit?limit=1000").await;
+    let changes: Vec<&Value> =
+        audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] != "auth.failed").collect();
+    (admin.fetch("/api/summary").await, admin.fetch("/api/agents?include_dead=true").await, json!(changes))
+}
+
+/// The answer's status, and its body unless it is an event stream (which never ends).
+async fn answer(api: &Api, method: &Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = api.client.request(method.clone(), api.url(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let content_type = response.headers().get("content-type").and_then(|t| t.to_str().ok()).unwrap_or_default();
+    match content_type.starts_with("text/event-stream") {
+        true => (status, Value::Null),
+        false => (status, response.json().await.unwrap_or(Value::Null)),
+    }
 }
 
 async fn every_route_checks_every_role(backend: Backend) {
-    let (app, tokens) = with_tokens(backend).await;
+    let (app, tokens) = with_tokens_and(backend, |config| config.access.auth_failure_limit = 100_000).await;
     let admin = app.with_token(tokens.of(Role::Admin));
     let agent = app.with_token(tokens.of(Role::Agent));
-    // The run is the agent token's own, so that the agent may report into it.
+    // The agent token's own agent and run, so that the check met is the role's.
+    serving_w(&agent).await;
     let run = agent.create_run(json!({"workflow_name": "w", "status": "running"})).await;
     let (status, expired) = admin.post("/api/tokens", json!({"name": "expired", "role": "admin"})).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -256,6 +287,9 @@ async fn every_route_checks_every_role(backend: Backend) {
         .await;
     let (_, revoked) = admin.post("/api/tokens", json!({"name": "revoked", "role": "admin"})).await;
     assert_eq!(admin.request(Method::DELETE, "/api/tokens/revoked", None).await.0, StatusCode::OK);
+    let operations = declared_operations(&app).await;
+    assert!(operations.len() >= 60, "{} operations", operations.len());
+    let body = |method: &Method| (![Method::GET, Method::DELETE].contains(method)).then(|| json!({}));
 
     let refused_callers = [
         ("no token", app.api.clone()),
@@ -264,41 +298,56 @@ async fn every_route_checks_every_role(backend: Backend) {
         ("a revoked token", app.with_token(revoked["secret"].as_str().unwrap())),
     ];
     let before = snapshot(&admin).await;
-    for (method, path, body, action) in routes(&run) {
+    for (method, template, needs) in &operations {
+        let path = filled(template, &run);
         for (who, api) in &refused_callers {
-            let (status, error) = api.request(method.clone(), &path, body.clone()).await;
-            match action {
-                // (`/` is 503 where the web app is not built into this binary yet.)
+            let (status, error) = answer(api, method, &path, body(method)).await;
+            match needs {
+                // Public: answered by its handler (`GET /api/session` says 401 itself).
                 None => assert!(
-                    ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status),
+                    status != StatusCode::FORBIDDEN && !status.is_server_error(),
                     "{method} {path} by {who}: {status}"
                 ),
                 Some(_) => {
-                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} by {who}");
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} by {who}: {error}");
                     assert!(json_error(&error), "{error}");
                 }
             }
         }
         for role in Role::ALL {
-            let Some(action) = action.filter(|action| !role.allows(*action)) else { continue };
-            let (status, error) = app.with_token(tokens.of(role)).request(method.clone(), &path, body.clone()).await;
+            let Some(needed) = needs.filter(|needed| !role.allows(*needed)) else { continue };
+            let (status, error) = answer(&app.with_token(tokens.of(role)), method, &path, body(method)).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} by {role}");
-            assert!(error["error"]["message"].as_str().unwrap().contains(Role::needed_for(action)), "{error}");
+            assert!(error["error"]["message"].as_str().unwrap().contains(Role::needed_for(needed)), "{error}");
+        }
+    }
+    // Methods a route does not declare are refused before anyone is asked who they are.
+    let paths: std::collections::BTreeSet<&String> = operations.iter().map(|(_, path, _)| path).collect();
+    for template in paths {
+        for method in [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            if operations.iter().any(|(m, p, _)| *m == method && p == template) || template.starts_with("/mlflow") {
+                continue;
+            }
+            let path = filled(template, &run);
+            let (status, error) = answer(&app.api, &method, &path, body(&method)).await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {error}");
         }
     }
     assert_eq!(snapshot(&admin).await, before, "refused requests changed nothing");
     let unauthorized = app.client.get(app.url("/api/workflows")).send().await.unwrap();
     assert_eq!(unauthorized.headers()[WWW_AUTHENTICATE], "Bearer realm=\"configurable-agents\"");
 
-    // Each role may do what it allows (answers other than 401 and 403; a start with no
-    // agent is a 409, a cancel after complete a 409, which is the route working).
-    for (method, path, body, action) in routes(&run) {
-        let Some(action) = action else { continue };
-        for role in Role::ALL.into_iter().filter(|role| role.allows(action)) {
-            let (status, answer) = app.with_token(tokens.of(role)).request(method.clone(), &path, body.clone()).await;
+    // Each role may do what it allows: answers other than 401 and 403 (a 422 for an
+    // empty body, a 404 for an id that names nothing, MLflow's 404 where it is not
+    // configured: the handler was reached).
+    for (method, template, needs) in &operations {
+        let Some(needed) = needs else { continue };
+        let path = filled(template, &run);
+        for role in Role::ALL.into_iter().filter(|role| role.allows(*needed)) {
+            let (status, said) = answer(&app.with_token(tokens.of(role)), method, &path, body(method)).await;
             assert!(
                 ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status),
-                "{method} {path} by {role}: {answer}"
+                "{method} {path} by {role}: {said}"
             );
         }
     }
@@ -349,7 +398,7 @@ async fn agent_tokens_reach_only_their_own_agents_and_runs(backend: Backend) {
         }
     };
     let (first, second) = (secret("first").await, secret("second").await);
-    let register = |id: &str| json!({"agent_id": id, "agent_name": id, "host": "127.0.0.1", "port": 9});
+    let register = |id: &str| json!({"agent_id": id, "agent_name": "w", "host": "127.0.0.1", "port": 9});
 
     // An unbound token owns the agent ids it registers first.
     assert_eq!(first.post("/api/agents/register", register("x")).await.0, StatusCode::OK);
@@ -428,6 +477,7 @@ async fn browser_sessions_use_a_cookie_and_a_csrf_header(backend: Backend) {
     assert_eq!((session["name"].as_str(), session["csrf"].as_str()), (Some("operator"), Some(csrf.as_str())));
 
     let agent = app.with_token(tokens.of(Role::Agent));
+    serving_w(&agent).await;
     let run = agent.create_run(json!({"workflow_name": "w", "status": "running"})).await;
     let cancel = format!("/api/workflows/{run}/cancel");
     let (status, error) = send(&app, Method::POST, &cancel, &[("cookie", &cookie)], None).await;
@@ -517,17 +567,8 @@ async fn the_audit_log_says_who_did_what(backend: Backend) {
     let admin = app.with_token(tokens.of(Role::Admin));
     let operator = app.with_token(tokens.of(Role::Operator));
     let agent = app.with_token(tokens.of(Role::Agent));
+    serving_w(&agent).await;
     let run = agent.create_run(json!({"workflow_name": "w", "status": "running"})).await;
-    assert_eq!(
-        agent
-            .post(
-                "/api/agents/register",
-                json!({"agent_id": "bound-agent", "agent_name": "b", "host": "127.0.0.1", "port": 9})
-            )
-            .await
-            .0,
-        StatusCode::OK
-    );
     let mut stream = admin.events("/api/events?topics=workflows,logs,agents", None).await;
     stream.expect(&["ready"]).await;
     assert_eq!(operator.post_empty(&format!("/api/workflows/{run}/cancel")).await.0, StatusCode::OK);
@@ -555,15 +596,15 @@ async fn the_audit_log_says_who_did_what(backend: Backend) {
         [
             ("operator".into(), "agent.deregister".into(), "bound-agent".into()),
             ("operator".into(), "run.cancel".into(), run.clone()),
-            ("agent".into(), "agent.register".into(), "bound-agent".into()),
             ("agent".into(), "run.create".into(), run.clone()),
+            ("agent".into(), "agent.register".into(), "bound-agent".into()),
         ]
     );
     // Paged with a cursor, newest first.
     let first: Value = admin.fetch("/api/audit?limit=2").await;
     let before = first["next_before"].as_i64().unwrap();
     let rest: Value = admin.fetch(&format!("/api/audit?limit=2&before={before}")).await;
-    assert_eq!(rest["entries"][0]["action"], "agent.register");
+    assert_eq!(rest["entries"][0]["action"], "run.create");
     assert_eq!(operator.get("/api/audit").await.0, StatusCode::FORBIDDEN);
 }
 

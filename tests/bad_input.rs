@@ -155,21 +155,22 @@ async fn nul_bytes_in_urls_are_refused(app: TestApp) {
 
 async fn paths_that_look_like_the_api_answer_like_it(app: TestApp) {
     let id = app.create_run(json!({ "workflow_name": "w", "status": "running" })).await;
-    for (method, path) in [
-        (Method::GET, "/api/".to_owned()),
-        (Method::GET, "/api".to_owned()),
-        (Method::GET, "//api/workflows".to_owned()),
-        (Method::GET, "/API/workflows".to_owned()),
-        (Method::GET, "/api%2Fworkflows".to_owned()),
-        (Method::POST, format!("//api/workflows/{id}/complete")),
-        (Method::POST, format!("/Api/workflows/{id}/cancel")),
-        (Method::POST, format!("/api%2fworkflows/{id}/fail")),
-        (Method::POST, "/workflows".to_owned()),
-        (Method::DELETE, "/agents".to_owned()),
+    // A path with another spelling of an API path is refused as such (400); one that
+    // only resembles the API is no route (404, or 405 for a page of the app).
+    for (method, path, expected) in [
+        (Method::GET, "/api/".to_owned(), StatusCode::NOT_FOUND),
+        (Method::GET, "/api".to_owned(), StatusCode::NOT_FOUND),
+        (Method::GET, "//api/workflows".to_owned(), StatusCode::BAD_REQUEST),
+        (Method::GET, "/API/workflows".to_owned(), StatusCode::NOT_FOUND),
+        (Method::GET, "/api%2Fworkflows".to_owned(), StatusCode::BAD_REQUEST),
+        (Method::POST, format!("//api/workflows/{id}/complete"), StatusCode::BAD_REQUEST),
+        (Method::POST, format!("/Api/workflows/{id}/cancel"), StatusCode::NOT_FOUND),
+        (Method::POST, format!("/api%2fworkflows/{id}/fail"), StatusCode::BAD_REQUEST),
+        (Method::POST, "/workflows".to_owned(), StatusCode::METHOD_NOT_ALLOWED),
+        (Method::DELETE, "/agents".to_owned(), StatusCode::METHOD_NOT_ALLOWED),
     ] {
         let response = app.client.request(method.clone(), app.url(&path)).json(&json!({})).send().await.unwrap();
-        let status = response.status();
-        assert!([StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&status), "{method} {path}: {status}");
+        assert_eq!(response.status(), expected, "{method} {path}");
         let error: Value = response.json().await.unwrap_or(Value::Null);
         assert!(error["error"]["code"].is_string(), "{method} {path}: {error}");
     }

@@ -15,7 +15,9 @@ crate::on_both_databases!(
     a_run_over_its_cap_is_cancelled_and_its_agent_told,
     a_workflow_at_its_period_cap_starts_no_run,
     other_writers_runs_are_held_to_budgets,
-    budgets_are_checked_listed_and_removed
+    budgets_are_checked_listed_and_removed,
+    final_reports_are_held_to_the_run_caps,
+    no_report_passes_the_bound_of_one_run
 );
 
 const TS: &str = "%Y-%m-%d %H:%M:%S%.6f";
@@ -151,4 +153,55 @@ async fn budgets_are_checked_listed_and_removed(app: TestApp) {
     let audit: serde_json::Value = app.fetch("/api/audit").await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions.iter().filter(|a| a.starts_with("budget.")).count(), 3, "{actions:?}");
+}
+
+async fn final_reports_are_held_to_the_run_caps(app: TestApp) {
+    app.put("/api/budgets/capped", json!({ "run_max_usd": 1.0, "run_max_tokens": 1000 })).await;
+    let run = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let id = app.create_run(json!({ "workflow_name": "capped", "status": "running" })).await;
+            let (outcome, body) = (body["outcome"].as_str().unwrap().to_owned(), body["report"].clone());
+            let (status, answer) = app.post(&format!("/api/workflows/{id}/{outcome}"), body).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            app.fetch::<RunDetail>(&format!("/api/workflows/{id}")).await.run
+        }
+    };
+    // Reported whole at the end, a run over its cap ends cancelled by the budget.
+    let over = run(json!({"outcome": "complete", "report": {"total_cost_usd": 100.0}})).await;
+    assert_eq!(over.status, RunStatus::Cancelled);
+    assert_eq!(over.total_cost_usd, Some(100.0), "the spend reported is kept");
+    assert!(over.error_message.as_deref().unwrap().starts_with("budget exceeded: $100.00 > $1.00 per run"));
+    let failed = run(json!({"outcome": "fail", "report": {"error_message": "boom", "total_tokens": 5000}})).await;
+    assert_eq!(failed.status, RunStatus::Cancelled);
+    assert!(failed.error_message.as_deref().unwrap().contains("the run reported it failed: boom"), "{failed:?}");
+    let within = run(json!({"outcome": "complete", "report": {"total_cost_usd": 0.5}})).await;
+    assert_eq!(within.status, RunStatus::Completed);
+}
+
+async fn no_report_passes_the_bound_of_one_run(app: TestApp) {
+    let id = app.create_run(json!({ "workflow_name": "bounded", "status": "running" })).await;
+    // Within the stored bounds, beyond what one run may report (--max-run-cost-usd).
+    for (path, body) in [
+        ("complete", json!({"total_cost_usd": 1e9})),
+        ("fail", json!({"error_message": "x", "total_tokens": 2_000_000_000i64})),
+    ] {
+        let (status, error) = app.post(&format!("/api/workflows/{id}/{path}"), body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert!(error["error"]["message"].as_str().unwrap().contains("--max-run-"), "{error}");
+    }
+    let states = format!("/api/workflows/{id}/states");
+    assert_eq!(app.post(&states, json!({"node_id": "a", "cost_usd": 6000.0})).await.0, StatusCode::CREATED);
+    let (status, error) = app.post(&states, json!({"node_id": "b", "cost_usd": 6000.0})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(
+        (detail.run.status, detail.states.len(), detail.run.total_cost_usd),
+        (RunStatus::Running, 1, Some(6000.0))
+    );
+    // The budget page says who reported the day's spend.
+    app.put("/api/budgets/bounded", json!({ "daily_usd": 100000.0 })).await;
+    let budgets: Vec<Budget> = app.fetch("/api/budgets").await;
+    let reporters = &budgets.iter().find(|b| b.workflow_name == "bounded").unwrap().reporters_today;
+    assert_eq!((reporters[0].reporter.as_str(), reporters[0].runs, reporters[0].cost_usd), ("local", 1, 6000.0));
 }

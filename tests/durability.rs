@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::helpers::{Api, Backend, TestApp, TestDb};
+use crate::helpers::{Api, Backend, TestDb};
 use crate::process::Process;
 
 crate::on_both_databases!(
@@ -226,7 +226,7 @@ async fn sigterm_ends_the_process_within_the_grace(backend: Backend) {
 /// leave nothing, and every other write of their batches commits.
 async fn a_failing_write_fails_alone(backend: Backend) {
     const MAX_TOKENS: i64 = 1_000_000_000_000;
-    let app = TestApp::spawn(backend).await;
+    let app = crate::limits::up_to_the_stored_bounds(backend).await;
     let good = app.create_run(json!({"workflow_name": "good"})).await;
     let full = app.create_run(json!({"workflow_name": "full"})).await;
     app.posted(&format!("/api/workflows/{full}/states"), json!({"node_id": "all", "total_tokens": MAX_TOKENS})).await;

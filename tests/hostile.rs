@@ -75,7 +75,7 @@ async fn agents_outside_the_allowed_networks_are_refused(app: TestApp) {
         .await;
     let done = run_on(&app, "metadata", "metadata").await;
     assert_eq!(done.run.status, RunStatus::Failed);
-    assert!(done.run.error_message.unwrap().contains("outside the networks agents may be on"));
+    assert!(done.run.error_message.unwrap().contains("--agent-networks"));
 }
 
 async fn redirects_are_not_followed(app: TestApp) {

@@ -4,13 +4,30 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp};
 
-crate::on_both_databases!(out_of_range_numbers_are_refused, totals_written_by_others_cannot_poison_the_summary);
+crate::on_both_databases!(totals_written_by_others_cannot_poison_the_summary);
+
+/// Tests that start their own dashboard.
+mod configured {
+    use super::*;
+    crate::on_both_databases!(backend: out_of_range_numbers_are_refused);
+}
 
 const MAX_TOKENS: i64 = 1_000_000_000_000;
 
-async fn out_of_range_numbers_are_refused(app: TestApp) {
+/// A dashboard whose runs may report up to the stored bounds (the operator's bound
+/// per run, `--max-run-tokens`, is lower by default; `budgets.rs` tests it).
+pub async fn up_to_the_stored_bounds(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |config| {
+        config.max_run_tokens = MAX_TOKENS;
+        config.max_run_cost_usd = 1e9;
+    })
+    .await
+}
+
+async fn out_of_range_numbers_are_refused(backend: Backend) {
+    let app = up_to_the_stored_bounds(backend).await;
     let run = app.create_run(json!({"workflow_name": "big", "status": "running"})).await;
     let states = format!("/api/workflows/{run}/states");
     let complete = format!("/api/workflows/{run}/complete");

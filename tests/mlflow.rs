@@ -202,3 +202,87 @@ async fn without_mlflow_the_prefix_says_how_to_configure_it() {
     let status: Value = app.fetch("/api/mlflow").await;
     assert_eq!(status["configured"], false);
 }
+
+/// With `--auth tokens`, MLflow's reads need a viewer and its writes an operator; an
+/// artifact upload is held to the body cap; a path with a second spelling is refused
+/// before MLflow sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mlflow_writes_need_an_operator_and_fit_the_body_cap() {
+    let mlflow = Mlflow::start().await;
+    let db = crate::helpers::TestDb::create(Backend::Sqlite).await;
+    let viewer = db.token("viewer", shared::Role::Viewer, &[]).await;
+    let operator = db.token("operator", shared::Role::Operator, &[]).await;
+    let mut config = crate::helpers::config(db.url());
+    config.access.auth = server::config::AuthMode::Tokens;
+    config.mlflow_uri = Some(mlflow.url.clone());
+    let app = TestApp::start(db, config).await;
+    let (viewer, operator) = (app.with_token(&viewer), app.with_token(&operator));
+    let artifact = "/mlflow/api/2.0/mlflow-artifacts/artifacts/0/r1/artifacts/notes.txt";
+    let put = |api: &crate::helpers::Api, path: &str, body: Vec<u8>| api.client.put(app.url(path)).body(body).send();
+    assert_eq!(app.client.put(app.url(artifact)).body("x").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(put(&viewer, artifact, b"x".to_vec()).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(put(&operator, artifact, b"written through the proxy".to_vec()).await.unwrap().status(), StatusCode::OK);
+    let read = viewer.client.get(app.url(artifact)).send().await.unwrap();
+    assert_eq!(read.text().await.unwrap(), "written through the proxy");
+    let large = put(&operator, "/mlflow/api/2.0/mlflow-artifacts/artifacts/0/r1/artifacts/large.bin", vec![7; 2 << 20]);
+    assert_eq!(large.await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let listed: Value = viewer.fetch("/mlflow/api/2.0/mlflow-artifacts/artifacts?path=0/r1/artifacts").await;
+    let names: Vec<&str> = listed["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(names, ["notes.txt"], "nothing of the large body was stored");
+}
+
+/// What the proxy sends upstream and passes back, seen by an upstream that records
+/// it: none of the dashboard's credentials go out, and no cookie of the dashboard's
+/// comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_of_ours_reaches_mlflow_or_comes_back() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<reqwest::header::HeaderMap>>> = Arc::default();
+    let recorder = seen.clone();
+    let upstream = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        recorder.lock().unwrap().push(headers);
+        async {
+            let mut answer = axum::http::HeaderMap::new();
+            for cookie in
+                ["ca_session=planted; Path=/", "__Host-ca_session=; Max-Age=0; Secure; Path=/", "mlflow_theme=dark"]
+            {
+                answer.append("set-cookie", cookie.parse().unwrap());
+            }
+            (answer, "upstream")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let db = crate::helpers::TestDb::create(Backend::Sqlite).await;
+    let operator = db.token("operator", shared::Role::Operator, &[]).await;
+    let mut config = crate::helpers::config(db.url());
+    config.access.auth = server::config::AuthMode::Tokens;
+    config.mlflow_uri = Some(url);
+    let app = TestApp::start(db, config).await;
+    let signed_in = app.client.post(app.url("/api/session")).json(&json!({"token": operator})).send().await.unwrap();
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let csrf = signed_in.json::<Value>().await.unwrap()["csrf"].as_str().unwrap().to_owned();
+    for request in [
+        app.client.get(app.url("/mlflow/")).bearer_auth(&operator),
+        app.client
+            .post(app.url("/mlflow/ajax-api/2.0/mlflow/runs/delete"))
+            .header("cookie", format!("{cookie}; mlflow_theme=light"))
+            .header("x-csrf-token", &csrf),
+    ] {
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let cookies: Vec<&str> = answer.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(cookies, ["mlflow_theme=dark"], "MLflow sets its own cookies, never ours");
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for headers in seen.iter() {
+        for ours in ["authorization", "x-csrf-token"] {
+            assert!(!headers.contains_key(ours), "{ours} reached MLflow: {headers:?}");
+        }
+        let cookies = headers.get("cookie").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(!cookies.contains("ca_session"), "{cookies}");
+    }
+    assert_eq!(seen[1]["cookie"], "mlflow_theme=light", "MLflow's own cookies pass");
+}

@@ -217,3 +217,59 @@ async fn webhooks_are_checked_tested_and_removed(app: TestApp) {
     let hooks: Vec<Webhook> = app.fetch("/api/webhooks").await;
     assert_eq!(hooks.len(), 1);
 }
+
+/// Tests that start their own dashboard.
+mod configured {
+    use super::*;
+    crate::on_both_databases!(backend: webhooks_go_only_where_the_outbound_policy_allows);
+}
+
+async fn webhooks_go_only_where_the_outbound_policy_allows(backend: crate::helpers::Backend) {
+    // The default: public addresses only (the tests' own config allows loopback).
+    let app = TestApp::spawn_with(backend, |config| config.webhook_networks = Vec::new()).await;
+    let own_api = format!("{}/api/workflows", app.address);
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[fd00:ec2::254]/",
+        "http://0.0.0.0:7861/api/workflows",
+        own_api.as_str(),
+        "http://localhost:9/hook",
+        "http://127.1/hook",
+        "http://10.0.0.1/hook",
+        "http://[::1]:9/hook",
+        "http://[64:ff9b::a9fe:a9fe]/",
+    ] {
+        let (status, answer) = app.post("/api/webhooks", json!({ "url": url })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("--webhook-networks"), "{url}: {answer}");
+    }
+    let hooks: Vec<Webhook> = app.fetch("/api/webhooks").await;
+    assert!(hooks.is_empty());
+
+    // Allowed here, a receiver on this machine is tested: once per ten seconds, audited.
+    let app = app.restart_with(|config| config.webhook_networks = vec!["127.0.0.0/8".parse().unwrap()]).await;
+    let receiver = Receiver::default();
+    let created = webhook_for(&app, &receiver.clone().start().await).await;
+    let test = format!("/api/webhooks/{}/test", created.webhook.id);
+    assert_eq!(app.post_empty(&test).await.0, StatusCode::OK);
+    let again = app.client.post(app.url(&test)).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.headers().contains_key("retry-after"));
+    let audit: Value = app.fetch("/api/audit").await;
+    let tested = &audit["entries"][0];
+    assert_eq!(
+        (tested["action"].as_str(), tested["target"].as_str()),
+        (Some("webhook.test"), Some(created.webhook.id.as_str()))
+    );
+    assert_eq!(tested["detail"], "delivered: 204");
+
+    // Where the policy changes after a webhook was made, deliveries follow the policy.
+    let app = app.restart_with(|config| config.webhook_networks = Vec::new()).await;
+    let tested: WebhookTest = serde_json::from_value(app.posted_empty(&test).await).unwrap();
+    assert!(
+        !tested.delivered && tested.error.as_deref().is_some_and(|e| e.contains("--webhook-networks")),
+        "{tested:?}"
+    );
+    assert_eq!(receiver.of("test").len(), 1, "nothing was sent");
+}

@@ -50,6 +50,8 @@ pub struct Caller {
     pub agent_ids: Vec<String>,
     /// When signed in through the browser.
     pub session: Option<BrowserSession>,
+    /// When its token or session ends (event streams opened with it end then).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +65,23 @@ pub struct BrowserSession {
 impl Caller {
     /// Without `--auth`: every caller that can reach the dashboard may do everything.
     pub fn local() -> Caller {
-        Caller { name: "local".to_owned(), role: Role::Admin, token_id: None, agent_ids: Vec::new(), session: None }
+        Caller {
+            name: "local".to_owned(),
+            role: Role::Admin,
+            token_id: None,
+            agent_ids: Vec::new(),
+            session: None,
+            expires_at: None,
+        }
+    }
+
+    /// Who owns what this caller registers: its token, or else its name (an SSO user,
+    /// or `local` without sign-in). Token ids are uuids, so the two never meet.
+    pub fn owner_key(&self) -> String {
+        match &self.token_id {
+            Some(token) => token.clone(),
+            None => format!("user:{}", self.name),
+        }
     }
 
     pub fn actor(&self) -> Actor {

@@ -61,6 +61,12 @@ impl Budgets {
         Ok(limits.period_verdict(today, month, false).map(|why| format!("workflow {workflow}: {why}")))
     }
 
+    /// Why a run of `workflow` whose totals are these must stop, if it must: the
+    /// per-run caps, which a run's final report (complete or fail) is held to.
+    pub fn run_verdict(&self, workflow: &str, cost_usd: Option<f64>, tokens: Option<i64>) -> Option<String> {
+        self.limits(workflow)?.run_verdict(cost_usd, tokens)
+    }
+
     /// Cancels `run` (as it stands after a report) if it, or its workflow's period
     /// spend, went over a cap.
     pub async fn enforce(&self, run: &WorkflowRun) {
@@ -132,7 +138,10 @@ impl Budgets {
 
     async fn with_spend(&self, stored: StoredBudget) -> Result<Budget> {
         let (today, month) = self.spent(&stored.workflow_name).await?;
+        let midnight = Ts(Utc::now().date_naive().and_time(NaiveTime::MIN));
+        let reporters_today = self.store.spent_by_reporter(&stored.workflow_name, midnight).await?;
         Ok(Budget {
+            reporters_today,
             state: stored.limits.state(today, month),
             workflow_name: stored.workflow_name,
             limits: stored.limits,

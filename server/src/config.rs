@@ -88,9 +88,39 @@ pub struct DashboardArgs {
     #[arg(long, env = "DASHBOARD_HEADER_TIMEOUT", default_value = "30", value_parser = parse_positive_seconds)]
     pub header_timeout: Duration,
 
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body, in bytes (the MLflow proxy's too).
     #[arg(long, env = "DASHBOARD_MAX_BODY", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// How long a request's body may take to arrive, from its first byte to its last.
+    #[arg(long, env = "DASHBOARD_BODY_TIMEOUT", default_value = "60", value_parser = parse_positive_seconds)]
+    pub body_timeout: Duration,
+
+    /// Connections one client address may hold open at once (0: no cap); beyond it new
+    /// ones are closed at once. `--trusted-proxy` addresses are not capped.
+    #[arg(long, env = "DASHBOARD_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256)]
+    pub max_connections_per_client: usize,
+
+    /// Event streams one caller (a token, a browser session, or without sign-in a
+    /// client address) may hold open at once; beyond it 429.
+    #[arg(long, env = "DASHBOARD_MAX_STREAMS_PER_CALLER", default_value_t = 64)]
+    pub max_streams_per_caller: usize,
+
+    /// Networks (CIDR, or single addresses) besides the public internet that webhooks
+    /// may be sent to: loopback and private addresses are refused unless listed.
+    /// Link-local (cloud metadata), multicast and broadcast addresses never.
+    #[arg(long = "webhook-networks", env = "DASHBOARD_WEBHOOK_NETWORKS", value_delimiter = ',', value_parser = parse_network)]
+    pub webhook_networks: Vec<IpNet>,
+
+    /// Most US dollars one run may report (node reports and totals): a report beyond it
+    /// is refused (422), so that a wrong or hostile reporter cannot exhaust a budget.
+    #[arg(long, env = "DASHBOARD_MAX_RUN_COST", default_value_t = 10_000.0, value_parser = parse_amount)]
+    pub max_run_cost_usd: f64,
+
+    /// Most tokens one run may report, as `--max-run-cost-usd`.
+    #[arg(long, env = "DASHBOARD_MAX_RUN_TOKENS", default_value_t = 1_000_000_000,
+        value_parser = clap::value_parser!(i64).range(1..=crate::store::limits::MAX_TOKENS))]
+    pub max_run_tokens: i64,
 
     #[command(flatten)]
     pub access: AccessArgs,
@@ -138,6 +168,11 @@ pub struct AccessArgs {
     /// `USER=ROLE` for users signed in by the trusted header (repeatable, or a comma list).
     #[arg(long = "user-role", env = "DASHBOARD_USER_ROLES", value_delimiter = ',', value_parser = parse_user_role)]
     pub user_roles: Vec<(String, Role)>,
+
+    /// Failed sign-ins and bad tokens one client address may send within a minute;
+    /// beyond it the address gets 429 until the minute is over.
+    #[arg(long, env = "DASHBOARD_AUTH_FAILURE_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failure_limit: u32,
 
     /// Hours a browser session lasts after sign-in.
     #[arg(long, env = "DASHBOARD_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=8760))]
@@ -203,6 +238,15 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| format!("`{text}` is not an address or a network in CIDR notation (10.0.0.0/8)"))
+}
+
+/// A positive amount of US dollars within the stored bounds.
+fn parse_amount(text: &str) -> Result<f64, String> {
+    let max = crate::store::limits::MAX_COST_USD;
+    match text.parse::<f64>() {
+        Ok(amount) if amount.is_finite() && amount > 0.0 && amount <= max => Ok(amount),
+        _ => Err(format!("`{text}` is not an amount between 0 and {max}")),
+    }
 }
 
 fn parse_user_role(text: &str) -> Result<(String, Role), String> {

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod events;
 pub mod http;
 mod listen;
+pub mod outbound;
 mod samples;
 pub mod seed;
 pub mod store;
@@ -78,11 +79,12 @@ pub async fn serve(
         lease: config.dispatch_lease,
         run: config.run_timeout,
     };
-    let networks = dispatch::networks::AgentNetworks::new(config.agent_networks.clone());
-    let dispatcher = dispatch::Dispatcher::new(store.clone(), timeouts, networks)?;
-    let config_max_streams = config.max_streams;
+    let dispatcher =
+        dispatch::Dispatcher::new(store.clone(), timeouts, outbound::Outbound::agents(config.agent_networks.clone()))?;
+    let (config_max_streams, config_streams_per_caller) = (config.max_streams, config.max_streams_per_caller);
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{reachable}"));
-    let webhooks = webhooks::Webhooks::new(store.clone(), &public_url)?;
+    let webhook_policy = outbound::Outbound::webhooks(config.webhook_networks.clone());
+    let webhooks = webhooks::Webhooks::new(store.clone(), &public_url, webhook_policy)?;
     let budgets = budgets::Budgets::load(store.clone(), webhooks.clone()).await?;
     let bulk = bulk::BulkJobs::new(store.clone(), dispatcher.clone(), budgets.clone());
     let state = AppState {
@@ -97,7 +99,8 @@ pub async fn serve(
         shutdown: shutdown_signal,
         access,
         origins,
-        streams: http::stream::StreamSlots::new(config_max_streams),
+        streams: http::stream::StreamSlots::new(config_max_streams, config_streams_per_caller),
+        refusals: http::Refusals::default(),
     };
     let resumed = state.dispatcher.take_over().await?;
     if resumed > 0 {
@@ -105,8 +108,13 @@ pub async fn serve(
     }
     let mut background = tasks::spawn(&state);
     let dispatcher = state.dispatcher.clone();
-    let limits =
-        listen::Limits { header_timeout: state.config.header_timeout, shutdown_grace: state.config.shutdown_grace };
+    let limits = listen::Limits {
+        header_timeout: state.config.header_timeout,
+        shutdown_grace: state.config.shutdown_grace,
+        per_client: state.config.max_connections_per_client,
+        uncapped: state.config.access.trusted_proxies.clone(),
+        refused: state.refusals.connections_over_cap.clone(),
+    };
     let router = http::router(state);
     listen::serve(listener, router, limits, async move {
         shutdown.await;

@@ -9,13 +9,14 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::{AgentChange, Alert, Event, RunStatus, WebhookTest, WorkflowRun};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::events::EventBus;
+use crate::outbound::Outbound;
 use crate::store::{Result, Store, StoredWebhook};
 
 /// Alerts waiting for delivery; past this, new ones are dropped (and logged).
@@ -28,6 +29,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF: [Duration; 3] = [Duration::from_secs(1), Duration::from_secs(4), Duration::from_secs(15)];
 /// Alerts remembered, so that a run's repeated updates alert once.
 const REMEMBERED: usize = 10_000;
+/// A webhook may be tested once in this long: tests are not a way to probe hosts.
+const TEST_EVERY: Duration = Duration::from_secs(10);
 
 /// An alert as it is sent: what happened, a line for people (Slack's `text`), a link
 /// to its page, and the run, agent or budget it is about.
@@ -45,30 +48,36 @@ pub struct Notice {
 pub struct Webhooks {
     store: Arc<dyn Store>,
     client: reqwest::Client,
+    /// Where deliveries may go (`--webhook-networks`).
+    policy: Outbound,
     /// The dashboard's URL as the receivers reach it, for links.
     public_url: String,
     queue: mpsc::Sender<Notice>,
     waiting: Mutex<Option<mpsc::Receiver<Notice>>>,
     in_flight: Arc<Semaphore>,
     alerted: Mutex<HashSet<(Alert, String)>>,
+    /// When each webhook was last tested.
+    tested: Mutex<HashMap<String, Instant>>,
 }
 
 impl Webhooks {
-    pub fn new(store: Arc<dyn Store>, public_url: &str) -> anyhow::Result<Arc<Webhooks>> {
-        let client = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("configurable-agents-dashboard/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    pub fn new(store: Arc<dyn Store>, public_url: &str, policy: Outbound) -> anyhow::Result<Arc<Webhooks>> {
+        let client = policy.client(
+            reqwest::Client::builder()
+                .timeout(ATTEMPT_TIMEOUT)
+                .user_agent(concat!("configurable-agents-dashboard/", env!("CARGO_PKG_VERSION"))),
+        )?;
         let (queue, waiting) = mpsc::channel(QUEUE);
         Ok(Arc::new(Webhooks {
             store,
             client,
+            policy,
             public_url: public_url.trim_end_matches('/').to_owned(),
             queue,
             waiting: Mutex::new(Some(waiting)),
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             alerted: Mutex::default(),
+            tested: Mutex::default(),
         }))
     }
 
@@ -105,12 +114,21 @@ impl Webhooks {
         (body, format!("sha256={}", crate::access::hex(&mac.finalize().into_bytes())))
     }
 
+    /// Where webhooks may point, checked when one is made.
+    pub fn policy(&self) -> &Outbound {
+        &self.policy
+    }
+
     /// One attempt: the status that came back, or why none did.
     async fn attempt(&self, hook: &StoredWebhook, notice: &Notice) -> (Option<u16>, Option<String>) {
+        let url = match self.policy.url(&hook.webhook.url) {
+            Ok(url) => url,
+            Err(refused) => return (None, Some(refused)),
+        };
         let (body, signature) = self.signed(notice, &hook.secret);
         let sent = self
             .client
-            .post(&hook.webhook.url)
+            .post(url)
             .header("content-type", "application/json")
             .header("x-dashboard-event", notice.alert.as_str())
             .header("x-dashboard-delivery", uuid::Uuid::new_v4().to_string())
@@ -143,6 +161,21 @@ impl Webhooks {
             }
             if outcome.is_some() {
                 return;
+            }
+        }
+    }
+
+    /// Whether webhook `id` may be tested now (and then it counts as tested), or how
+    /// long until it may.
+    pub fn may_test(&self, id: &str) -> std::result::Result<(), Duration> {
+        let mut tested = self.tested.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        tested.retain(|_, at| now.duration_since(*at) < TEST_EVERY);
+        match tested.get(id) {
+            Some(at) => Err(TEST_EVERY.saturating_sub(now.duration_since(*at))),
+            None => {
+                tested.insert(id.to_owned(), now);
+                Ok(())
             }
         }
     }

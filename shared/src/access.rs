@@ -39,6 +39,39 @@ pub enum Permission {
     Administer,
 }
 
+impl Permission {
+    pub const ALL: [Permission; 6] = [
+        Permission::Read,
+        Permission::Operate,
+        Permission::Report,
+        Permission::Register,
+        Permission::Deregister,
+        Permission::Administer,
+    ];
+
+    /// The name routes declare it by (an OpenAPI security scope).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Operate => "operate",
+            Permission::Report => "report",
+            Permission::Register => "register",
+            Permission::Deregister => "deregister",
+            Permission::Administer => "administer",
+        }
+    }
+}
+
+impl FromStr for Permission {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Permission::ALL
+            .into_iter()
+            .find(|permission| permission.as_str() == s)
+            .ok_or_else(|| format!("unknown permission `{s}`"))
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 4] = [Role::Viewer, Role::Operator, Role::Agent, Role::Admin];
 
@@ -176,24 +209,16 @@ mod tests {
 
     #[test]
     fn each_role_allows_what_it_says() {
-        let allowed = |role: Role| {
-            [
-                Permission::Read,
-                Permission::Operate,
-                Permission::Report,
-                Permission::Register,
-                Permission::Deregister,
-                Permission::Administer,
-            ]
-            .into_iter()
-            .filter(|action| role.allows(*action))
-            .collect::<Vec<_>>()
-        };
+        let allowed =
+            |role: Role| Permission::ALL.into_iter().filter(|action| role.allows(*action)).collect::<Vec<_>>();
         assert_eq!(allowed(Role::Viewer), [Permission::Read]);
         assert_eq!(allowed(Role::Operator), [Permission::Read, Permission::Operate, Permission::Deregister]);
         assert_eq!(allowed(Role::Agent), [Permission::Report, Permission::Register, Permission::Deregister]);
         assert_eq!(allowed(Role::Admin).len(), 6);
         assert_eq!("operator".parse::<Role>(), Ok(Role::Operator));
         assert!("root".parse::<Role>().is_err());
+        for permission in Permission::ALL {
+            assert_eq!(permission.as_str().parse::<Permission>(), Ok(permission));
+        }
     }
 }

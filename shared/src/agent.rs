@@ -78,6 +78,26 @@ pub struct AgentDeleted {
     pub agent_id: String,
 }
 
+/// `GET /api/agents/{id}/owner`: who registered the id first and so may act on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentOwner {
+    pub agent_id: String,
+    /// The owning token's name, or `user:NAME` for a caller without a token (an SSO
+    /// user, `user:local` without sign-in); none: the next registration claims it.
+    pub owner: Option<String>,
+    pub claimed_at: Option<DateTime<Utc>>,
+}
+
+/// `PUT /api/agents/{id}/owner`: gives the id to a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetAgentOwner {
+    /// The name of the token that owns it from now on.
+    pub token: String,
+}
+
 /// Why an `agent_update` event was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -46,6 +46,20 @@ pub struct Budget {
     pub state: BudgetState,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// Who reported today's spend, most first (at most ten).
+    #[serde(default)]
+    pub reporters_today: Vec<BudgetReporter>,
+}
+
+/// Spend of one reporter: an agent (the runs dispatched to it, which its token
+/// reports into), a token or user that recorded runs itself, or `other writers` (runs
+/// written straight into the database, by the original runtime).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BudgetReporter {
+    pub reporter: String,
+    pub runs: i64,
+    pub cost_usd: f64,
 }
 
 /// Share of a period cap at which a budget warns.

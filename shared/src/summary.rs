@@ -25,6 +25,22 @@ pub struct Health {
     pub active_agents: i64,
     pub database: String,
     pub version: String,
+    /// What the gate turned away since the process started.
+    pub refused: Refused,
+}
+
+/// Counts of refused requests and connections, for monitoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Refused {
+    /// Unknown, expired or revoked tokens and sessions, unreadable credentials, wrong sign-ins.
+    pub auth_failures: u64,
+    /// Attempts refused (429) while their address waited after repeated failures.
+    pub auth_throttled: u64,
+    /// Request bodies that did not arrive within `--body-timeout`.
+    pub bodies_timed_out: u64,
+    /// Connections closed at once: their address had `--max-connections-per-client` open.
+    pub connections_over_cap: u64,
 }
 
 /// `GET /api/mlflow`: whether the MLflow proxy is configured and its upstream answers.

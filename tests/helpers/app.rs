@@ -42,9 +42,18 @@ async fn fresh(backend: Backend, adjust: impl FnOnce(&mut DashboardArgs)) -> (Te
 }
 
 /// The dashboard's defaults, parsed as the binary parses them, on `database_url` and
-/// a free port.
+/// a free port; webhooks may reach this machine (the tests' receivers listen here).
 pub fn config(database_url: String) -> DashboardArgs {
-    let arguments = ["configurable-agents", "dashboard", "--port", "0", "--database-url", &database_url];
+    let arguments = [
+        "configurable-agents",
+        "dashboard",
+        "--port",
+        "0",
+        "--database-url",
+        &database_url,
+        "--webhook-networks",
+        "127.0.0.0/8",
+    ];
     match Cli::try_parse_from(arguments).expect("the default arguments parse").command {
         Command::Dashboard(args) => *args,
         _ => panic!("`dashboard` parsed as another command"),

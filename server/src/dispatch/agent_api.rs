@@ -7,11 +7,10 @@ use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared::{JobStatus, RunAnswer, RUN_ID_HEADER};
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::networks::AgentNetworks;
 use crate::cause::root_cause;
+use crate::outbound::Outbound;
 
 /// Longest agent error body kept in a message (the original runtime kept 500 chars).
 const BODY_EXCERPT: usize = 500;
@@ -55,22 +54,18 @@ pub enum CancelAnswer {
 #[derive(Clone)]
 pub struct AgentClient {
     http: reqwest::Client,
-    networks: AgentNetworks,
+    policy: Outbound,
 }
 
 impl AgentClient {
-    /// No redirects, and names resolved to allowed addresses only.
-    pub fn new(networks: AgentNetworks) -> reqwest::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(networks.clone()))
-            .build()?;
-        Ok(AgentClient { http, networks })
+    /// Under the outbound policy for agents.
+    pub fn new(policy: Outbound) -> reqwest::Result<Self> {
+        let http = policy.client(reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT))?;
+        Ok(AgentClient { http, policy })
     }
 
-    pub fn networks(&self) -> &AgentNetworks {
-        &self.networks
+    pub fn policy(&self) -> &Outbound {
+        &self.policy
     }
 
     /// Starts the workflow: the inputs are the body, as the original agents expect;
@@ -104,19 +99,8 @@ impl AgentClient {
         self.ask(self.http.get(url).timeout(SCHEMA_TIMEOUT), SCHEMA_LIMIT).await
     }
 
-    /// An address in the URL never reaches the resolver: it is checked here.
     fn url(&self, text: &str) -> Result<Url, AgentError> {
-        let url = Url::parse(text).map_err(|e| AgentError::NotConnected(format!("unusable address {text}: {e}")))?;
-        let refused = |ip: std::net::IpAddr| {
-            AgentError::NotConnected(format!(
-                "{ip} is outside the networks agents may be on; allow it with --agent-networks"
-            ))
-        };
-        match url.host() {
-            Some(url::Host::Ipv4(ip)) if !self.networks.allows(ip.into()) => Err(refused(ip.into())),
-            Some(url::Host::Ipv6(ip)) if !self.networks.allows(ip.into()) => Err(refused(ip.into())),
-            _ => Ok(url),
-        }
+        self.policy.url(text).map_err(AgentError::NotConnected)
     }
 
     /// Sends the request and reads an answer of at most `limit` bytes.

@@ -8,7 +8,6 @@
 
 pub mod agent_api;
 pub mod catalog;
-pub mod networks;
 
 use serde_json::Value;
 use shared::{
@@ -22,10 +21,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::AbortHandle;
 
 use crate::events::EventBus;
+use crate::outbound::Outbound;
 use crate::store::access::{Actor, Audit};
 use crate::store::{InFlight, NewRun, Outcome, RunRecord, Store, StoreError, Ts};
 use agent_api::{AgentClient, AgentError, CancelAnswer};
-use networks::AgentNetworks;
 
 /// Between two status questions to an agent running an async job.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -111,9 +110,9 @@ struct Followed {
 type Ending = (Outcome, FinishRun);
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, timeouts: Timeouts, networks: AgentNetworks) -> anyhow::Result<Self> {
+    pub fn new(store: Arc<dyn Store>, timeouts: Timeouts, policy: Outbound) -> anyhow::Result<Self> {
         let id = uuid::Uuid::new_v4().to_string();
-        let agents = AgentClient::new(networks)?;
+        let agents = AgentClient::new(policy)?;
         let inner = Inner { id, store, agents, schemas: Default::default(), timeouts, following: Mutex::default() };
         Ok(Dispatcher { inner: Arc::new(inner) })
     }
@@ -132,8 +131,9 @@ impl Dispatcher {
         self.inner.timeouts.lease
     }
 
-    pub fn networks(&self) -> &AgentNetworks {
-        self.inner.agents.networks()
+    /// Where agents may be.
+    pub fn policy(&self) -> &Outbound {
+        self.inner.agents.policy()
     }
 
     /// Stores the run (pending, with its agent) and starts following it; without an

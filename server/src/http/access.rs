@@ -1,31 +1,33 @@
-//! Who is asking, and whether they may. Every request is classified by what it does
-//! (read, operate, report, register, deregister, administer); with `--auth tokens`
-//! its caller comes from a token (Bearer, or the password of HTTP Basic), a browser
-//! session cookie (with a CSRF header on changes), or a trusted SSO proxy's header,
-//! and the caller's role must allow the action. Agents are further limited to their
-//! own agent ids and runs, which the handlers check with `Caller::may_*`.
+//! Who is asking, and whether they may. Each route declares what it needs where it is
+//! registered (`rules`); the router matches the request, and this layer checks the
+//! caller against that route's rule before any handler runs. With `--auth tokens` the
+//! caller comes from a token (Bearer, or the password of HTTP Basic), a browser
+//! session cookie (with a CSRF header on changes), or a trusted SSO proxy's header.
+//! Agents are further limited to their own agent ids and runs (`ownership`).
 
-use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, OptionalFromRequestParts, Request, State};
+use axum::http::header::{ALLOW, AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ipnet::IpNet;
-use shared::{Permission, Role};
+use shared::Role;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::auth_failures::AuthFailures;
 use super::error::{error_response, ApiError};
 use super::guard::is_safe;
+use super::rules::{Lookup, Rule, Rules};
 use super::AppState;
 use crate::access::{hash, same, BrowserSession, Caller};
 use crate::config::{AccessArgs, AuthMode};
-use crate::store::{Store, Ts};
+use crate::store::Ts;
 
 /// The browser session cookie: `__Host-` (which needs `Secure`) under https.
 pub const SESSION_COOKIE: &str = "ca_session";
@@ -42,6 +44,7 @@ pub struct Access {
     user_roles: HashMap<String, Role>,
     pub session_lifetime: Duration,
     touched: Mutex<HashMap<String, Instant>>,
+    pub failures: AuthFailures,
 }
 
 impl Access {
@@ -77,7 +80,18 @@ impl Access {
             user_roles: args.user_roles.iter().cloned().collect(),
             session_lifetime: Duration::from_secs(u64::from(args.session_hours) * 3600),
             touched: Mutex::default(),
+            failures: AuthFailures::new(args.auth_failure_limit),
         })
+    }
+
+    /// The SSO proxy's user header, when one is trusted.
+    pub fn trusted_header(&self) -> Option<&HeaderName> {
+        self.trusted_header.as_ref()
+    }
+
+    /// Whether `ip` is one of the `--trusted-proxy` addresses.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
     /// Whether the token's last use should be written now.
@@ -94,55 +108,46 @@ impl Access {
     }
 }
 
-/// What the request does; `None` for what anyone may reach (the app's files, the
-/// health check, signing in and out).
-pub fn action(method: &Method, path: &str) -> Option<Permission> {
-    let normalised = super::frontend::normalise(path);
-    let segments: Vec<&str> = normalised.split('/').collect();
-    let safe = is_safe(method);
-    let post = *method == Method::POST;
-    match segments.as_slice() {
-        // The contract and its docs are public, as FastAPI's /docs and /openapi.json are.
-        ["api", "health" | "session" | "openapi.json" | "docs"] => None,
-        // Webhooks send the dashboard's data where they point: an admin's choice.
-        ["api", "tokens" | "audit" | "webhooks", ..] => Some(Permission::Administer),
-        ["api", ..] if safe => Some(Permission::Read),
-        // Saved views are their caller's own (a viewer keeps views too).
-        ["api", "views", ..] => Some(Permission::Read),
-        ["api", "workflows", "run"] if post => Some(Permission::Operate),
-        ["api", "workflows", _, "cancel" | "restart"] if post => Some(Permission::Operate),
-        ["api", "workflows"] if post => Some(Permission::Report),
-        ["api", "workflows", _, "start" | "states" | "logs" | "complete" | "fail"] if post => Some(Permission::Report),
-        ["api", "agents", "register"] if post => Some(Permission::Register),
-        ["api", "agents", _, "heartbeat"] if post => Some(Permission::Register),
-        ["api", "agents", _] if *method == Method::DELETE => Some(Permission::Deregister),
-        ["api", ..] => Some(Permission::Operate),
-        // MLflow searches with POST (`runs/search`, `experiments/search`): reads.
-        ["mlflow", ..] if safe => Some(Permission::Read),
-        ["mlflow", .., last] if post && last.starts_with("search") => Some(Permission::Read),
-        ["mlflow", ..] => Some(Permission::Operate),
-        _ => None,
-    }
+/// The gate's own state: the app's, and the rules the routes declared.
+#[derive(Clone)]
+pub struct Gate {
+    pub state: AppState,
+    pub rules: Arc<Rules>,
 }
 
-/// Resolves the caller and checks the role; the caller rides in the request's
-/// extensions for the handlers.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let action = action(request.method(), request.uri().path());
+/// Resolves the caller and checks it against the rule the matched route declared
+/// (the app's files and unknown paths, which no route matches, are public). The
+/// caller rides in the request's extensions for the handlers.
+pub async fn authenticate(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    let rule = match request.extensions().get::<MatchedPath>() {
+        None => Rule::Public,
+        Some(route) => match gate.rules.find(request.method(), route.as_str()) {
+            Lookup::Declared(rule) => *rule,
+            Lookup::NoSuchMethod(allowed) => return method_not_allowed(request.method(), &allowed),
+        },
+    };
+    let needs = rule.needs(request.method(), request.uri().path());
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-    let caller = match identify(&state, request.method(), request.uri().path(), request.headers(), peer).await {
+    let client = client_address(&gate.state.access, peer, request.headers());
+    request.extensions_mut().insert(ClientAddress(client));
+    let framed = matches!(rule, Rule::Framed(_));
+    let caller = match identify(&gate.state, request.method(), request.headers(), (peer, client), framed).await {
         Ok(caller) => caller,
         // What anyone may reach stays reachable with stale credentials: the app's
-        // pages must load to offer signing in again.
-        Err(_) if action.is_none() => None,
+        // pages must load to offer signing in again. Sign-out reads why. A malformed
+        // request (an SSO header sent twice) is refused everywhere.
+        Err(refusal) if needs.is_none() && refusal.status() != StatusCode::BAD_REQUEST => {
+            request.extensions_mut().insert(Refused(refusal.status()));
+            None
+        }
         Err(refusal) => return refusal.into_response(),
     };
-    match (caller, action) {
-        (Some(caller), Some(action)) if !caller.role.allows(action) => {
+    match (caller, needs) {
+        (Some(caller), Some(needed)) if !caller.role.allows(needed) => {
             return error_response(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this needs the {} role; {} is {}", Role::needed_for(action), caller.name, caller.role),
+                format!("this needs the {} role; {} is {}", Role::needed_for(needed), caller.name, caller.role),
             );
         }
         (None, Some(_)) => return unauthorized("sign in, or send a token (Authorization: Bearer ...)").into_response(),
@@ -154,47 +159,98 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     next.run(request).await
 }
 
+/// The answer the credentials a request to a public route carried would have had.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub StatusCode);
+
+/// Where the request comes from (`client_address`), for the handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+fn method_not_allowed(method: &Method, allowed: &[Method]) -> Response {
+    let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    let mut response = error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed here; this route takes {}", names.join(", ")),
+    );
+    if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
+        response.headers_mut().insert(ALLOW, value);
+    }
+    response
+}
+
 fn unauthorized(message: &str) -> ApiError {
     ApiError::Unauthorized(message.to_owned())
 }
 
+/// The address a request comes from: the peer's, or, from a trusted proxy, the last
+/// address its `X-Forwarded-For` names (the one the proxy itself saw).
+fn client_address(access: &Access, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    let peer = peer?;
+    if !access.trusts(peer) {
+        return Some(peer);
+    }
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
+    let last = forwarded.and_then(|list| list.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok());
+    Some(last.unwrap_or(peer))
+}
+
 /// The caller the request proves it is, `None` if it proves nothing, or the answer
-/// to credentials that do not hold.
+/// to credentials that do not hold (each such failure counted against its client).
 async fn identify(
     state: &AppState,
     method: &Method,
-    path: &str,
     headers: &HeaderMap,
-    peer: Option<IpAddr>,
+    (peer, client): (Option<IpAddr>, Option<IpAddr>),
+    framed: bool,
 ) -> Result<Option<Caller>, ApiError> {
     let access = &state.access;
     if !access.tokens {
         return Ok(Some(Caller::local()));
     }
-    if let Some(secret) = presented_secret(headers)? {
-        return token_caller(state, &secret).await.map(Some);
+    let secret = presented_secret(headers);
+    let session = session_cookie(headers);
+    if matches!(secret, Ok(None)) && session.is_none() {
+        return sso_caller(access, headers, peer);
     }
-    if let Some(session) = session_cookie(headers) {
-        return session_caller(state, &session, method, path, headers).await.map(Some);
+    if let Some(wait) = access.failures.wait(client) {
+        return Err(ApiError::TooMany {
+            message: "too many failed sign-ins or bad tokens from this address; try again later".to_owned(),
+            retry_after: wait.as_secs().max(1),
+        });
     }
-    if let Some(header) = &access.trusted_header {
-        let trusted = peer.is_some_and(|ip| access.trusted_proxies.iter().any(|net| net.contains(&ip)));
-        if let (true, Some(user)) = (trusted, headers.get(header).and_then(|v| v.to_str().ok())) {
-            let user = user.trim();
-            if user.is_empty() || user.len() > 128 || user.chars().any(char::is_control) {
-                return Err(unauthorized("the SSO proxy sent an unusable user name"));
-            }
-            let role = access.user_roles.get(user).copied().unwrap_or(access.default_role);
-            return Ok(Some(Caller {
-                name: user.to_owned(),
-                role,
-                token_id: None,
-                agent_ids: Vec::new(),
-                session: None,
-            }));
-        }
+    let found = match (secret, session) {
+        (Ok(Some(secret)), _) => token_caller(state, &secret).await,
+        (Ok(None), Some(session)) => session_caller(state, &session, method, headers, framed).await,
+        (Err(error), _) => Err(error),
+        (Ok(None), None) => unreachable!("answered above"),
+    };
+    if let Err(ApiError::Unauthorized(why)) = &found {
+        access.failures.record(&state.store, client, why);
     }
-    Ok(None)
+    found.map(Some)
+}
+
+/// A user named by the trusted SSO proxy's header, from a trusted address only.
+fn sso_caller(access: &Access, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<Option<Caller>, ApiError> {
+    let Some(header) = &access.trusted_header else { return Ok(None) };
+    if !peer.is_some_and(|ip| access.trusts(ip)) {
+        return Ok(None);
+    }
+    let mut named = headers.get_all(header).iter();
+    let (Some(user), None) = (named.next(), named.next()) else {
+        return match headers.contains_key(header) {
+            true => Err(ApiError::Rejected(StatusCode::BAD_REQUEST, format!("`{header}` must be sent once"))),
+            false => Ok(None),
+        };
+    };
+    let user = user.to_str().unwrap_or_default().trim();
+    if user.is_empty() || user.len() > 128 || user.chars().any(char::is_control) {
+        return Err(unauthorized("the SSO proxy sent an unusable user name"));
+    }
+    let role = access.user_roles.get(user).copied().unwrap_or(access.default_role);
+    Ok(Some(Caller { name: user.to_owned(), role, ..Caller::local() }))
 }
 
 /// The secret of `Authorization: Bearer SECRET` or of HTTP Basic's password (any
@@ -239,6 +295,7 @@ async fn token_caller(state: &AppState, secret: &str) -> Result<Caller, ApiError
         token_id: Some(token.id),
         agent_ids: token.info.agent_ids,
         session: None,
+        expires_at: token.info.expires_at,
     })
 }
 
@@ -257,8 +314,8 @@ async fn session_caller(
     state: &AppState,
     session: &str,
     method: &Method,
-    path: &str,
     headers: &HeaderMap,
+    framed: bool,
 ) -> Result<Caller, ApiError> {
     let id_hash = hash(session);
     let found = state.store.session(&id_hash).await?;
@@ -267,7 +324,8 @@ async fn session_caller(
     if record.expires_at <= now || record.token.info.expires_at.is_some_and(|at| at <= now.utc()) {
         return Err(unauthorized("your session has expired; sign in again"));
     }
-    if !is_safe(method) && !same_origin_mlflow(path, headers) {
+    let exempt = is_safe(method) || (framed && same_origin(headers));
+    if !exempt {
         let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !same(sent, &record.csrf) {
             return Err(ApiError::Forbidden(
@@ -276,21 +334,22 @@ async fn session_caller(
         }
     }
     let token = record.token;
+    let ends = record.expires_at.utc();
     Ok(Caller {
         name: token.info.name,
         role: token.info.role,
         token_id: Some(token.id),
         agent_ids: token.info.agent_ids,
         session: Some(BrowserSession { id_hash, csrf: record.csrf }),
+        expires_at: Some(token.info.expires_at.map_or(ends, |token_ends| token_ends.min(ends))),
     })
 }
 
-/// MLflow's own UI, framed by the dashboard, cannot add our CSRF header to its POSTs;
-/// for it the browser's own word that the request comes from this origin stands in
+/// A framed UI (MLflow's) cannot add our CSRF header to its POSTs; on its routes the
+/// browser's own word that the request comes from this origin stands in
 /// (`Sec-Fetch-Site: same-origin`, which no page can forge; the Origin check applies too).
-fn same_origin_mlflow(path: &str, headers: &HeaderMap) -> bool {
-    super::frontend::normalise(path).starts_with("mlflow/")
-        && headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() == b"same-origin")
+fn same_origin(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() == b"same-origin")
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
@@ -304,89 +363,5 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| ApiError::Unauthorized("sign in first".to_owned()))
-    }
-}
-
-impl Caller {
-    /// Whether the caller may register, heartbeat or deregister `agent_id`: anyone
-    /// whose role allows it, except that an agent token only its own agent ids
-    /// (those bound to it, or else those it registered first, which `claim` records).
-    pub async fn may_manage_agent(&self, store: &dyn Store, agent_id: &str, claim: bool) -> Result<(), ApiError> {
-        if self.role != Role::Agent {
-            return Ok(());
-        }
-        let owns = match (&self.token_id, self.agent_ids.is_empty()) {
-            (_, false) => self.agent_ids.iter().any(|id| id == agent_id),
-            (Some(token), true) => store.owns_agent(token, agent_id, claim).await?,
-            (None, true) => false,
-        };
-        match owns {
-            true => Ok(()),
-            false => Err(ApiError::Forbidden(format!("agent id `{agent_id}` belongs to another token"))),
-        }
-    }
-
-    /// Whether the caller may report into the run: an agent token only into runs
-    /// dispatched to one of its agents or created with it.
-    pub async fn may_report(&self, store: &dyn Store, run_id: &str) -> Result<(), ApiError> {
-        if self.role != Role::Agent {
-            return Ok(());
-        }
-        let owners = store
-            .run_owners(run_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no workflow run with id {run_id}")))?;
-        if owners.created_by_token.is_some() && owners.created_by_token == self.token_id {
-            return Ok(());
-        }
-        if let Some(agent_id) = owners.agent_id {
-            if self.may_manage_agent(store, &agent_id, false).await.is_ok() {
-                return Ok(());
-            }
-        }
-        Err(ApiError::Forbidden(format!(
-            "run {run_id} was neither dispatched to one of your agents nor created with your token"
-        )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_are_classified_by_what_they_do() {
-        let run = "/api/workflows/5b0c8b9e-0000-4000-8000-000000000000";
-        for (method, path, expected) in [
-            (Method::GET, "/", None),
-            (Method::GET, "/workflows", None),
-            (Method::GET, "/api/health", None),
-            (Method::POST, "/api/session", None),
-            (Method::GET, "/api/workflows", Some(Permission::Read)),
-            (Method::GET, "/api/events", Some(Permission::Read)),
-            (Method::GET, "/API/workflows", Some(Permission::Read)),
-            (Method::POST, "/api/workflows/run", Some(Permission::Operate)),
-            (Method::GET, "/api/webhooks", Some(Permission::Administer)),
-            (Method::POST, "/api/views", Some(Permission::Read)),
-            (Method::PUT, "/api/budgets/w", Some(Permission::Operate)),
-            (Method::GET, "/api/analytics/series", Some(Permission::Read)),
-            (Method::POST, &format!("{run}/cancel"), Some(Permission::Operate)),
-            (Method::POST, &format!("{run}/restart"), Some(Permission::Operate)),
-            (Method::POST, "/api/workflows", Some(Permission::Report)),
-            (Method::POST, &format!("{run}/states"), Some(Permission::Report)),
-            (Method::POST, "//api/workflows", Some(Permission::Report)),
-            (Method::POST, "/api/agents/register", Some(Permission::Register)),
-            (Method::POST, "/api/agents/a/heartbeat", Some(Permission::Register)),
-            (Method::DELETE, "/api/agents/a", Some(Permission::Deregister)),
-            (Method::GET, "/api/tokens", Some(Permission::Administer)),
-            (Method::GET, "/api/audit", Some(Permission::Administer)),
-            (Method::PUT, "/api/anything", Some(Permission::Operate)),
-            (Method::GET, "/mlflow/", Some(Permission::Read)),
-            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/delete", Some(Permission::Operate)),
-            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/runs/search", Some(Permission::Read)),
-            (Method::POST, "/mlflow/ajax-api/2.0/mlflow/experiments/search", Some(Permission::Read)),
-        ] {
-            assert_eq!(action(&method, path), expected, "{method} {path}");
-        }
     }
 }

@@ -18,13 +18,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every API token (never its secret).
-#[utoipa::path(get, path = "/tokens", operation_id = "list_tokens", tag = "access", responses((status = OK, body = Vec<TokenInfo>)))]
+#[utoipa::path(get, path = "/tokens", operation_id = "list_tokens", tag = "access", security(("token" = ["administer"])), responses((status = OK, body = Vec<TokenInfo>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<TokenInfo>>, ApiError> {
     Ok(axum::Json(state.store.list_tokens().await?))
 }
 
 /// Makes a token; the answer is the only time its secret is shown.
-#[utoipa::path(post, path = "/tokens", operation_id = "create_token", tag = "access", request_body = CreateToken,
+#[utoipa::path(post, path = "/tokens", operation_id = "create_token", tag = "access", security(("token" = ["administer"])), request_body = CreateToken,
     responses((status = CREATED, body = CreatedToken)))]
 async fn create(
     State(state): State<AppState>,
@@ -36,7 +36,7 @@ async fn create(
 }
 
 /// Deletes the token; its sessions and event streams end at once.
-#[utoipa::path(delete, path = "/tokens/{name}", tag = "access", params(("name" = String, Path)),
+#[utoipa::path(delete, path = "/tokens/{name}", tag = "access", security(("token" = ["administer"])), params(("name" = String, Path)),
     responses((status = OK, body = TokenInfo)))]
 async fn revoke(
     State(state): State<AppState>,
@@ -59,7 +59,7 @@ struct AuditQuery {
 }
 
 /// Who changed what, newest first.
-#[utoipa::path(get, path = "/audit", tag = "access", params(AuditQuery), responses((status = OK, body = AuditPage)))]
+#[utoipa::path(get, path = "/audit", tag = "access", security(("token" = ["administer"])), params(AuditQuery), responses((status = OK, body = AuditPage)))]
 async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,

@@ -22,7 +22,7 @@ fn checked(query: &AnalyticsQuery) -> Result<(), ApiError> {
 }
 
 /// A metric over time, one line per group.
-#[utoipa::path(get, path = "/analytics/series", tag = "analytics", params(AnalyticsQuery),
+#[utoipa::path(get, path = "/analytics/series", tag = "analytics", security(("token" = ["read"])), params(AnalyticsQuery),
     responses((status = OK, body = Series)))]
 async fn series(
     State(state): State<AppState>,
@@ -34,7 +34,7 @@ async fn series(
 }
 
 /// Totals per workflow, agent, model or (one workflow's) node.
-#[utoipa::path(get, path = "/analytics/breakdown", tag = "analytics", params(AnalyticsQuery),
+#[utoipa::path(get, path = "/analytics/breakdown", tag = "analytics", security(("token" = ["read"])), params(AnalyticsQuery),
     responses((status = OK, body = Breakdown)))]
 async fn breakdown(
     State(state): State<AppState>,

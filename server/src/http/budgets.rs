@@ -16,7 +16,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every budget with what its workflow has spent.
-#[utoipa::path(get, path = "/budgets", operation_id = "list_budgets", tag = "budgets", responses((status = OK, body = Vec<Budget>)))]
+#[utoipa::path(get, path = "/budgets", operation_id = "list_budgets", tag = "budgets", security(("token" = ["read"])), responses((status = OK, body = Vec<Budget>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Budget>>, ApiError> {
     Ok(axum::Json(state.budgets.list().await?))
 }
@@ -41,7 +41,7 @@ fn checked(limits: &BudgetLimits) -> Result<(), ApiError> {
 }
 
 /// Sets (or replaces) a workflow's budget.
-#[utoipa::path(put, path = "/budgets/{workflow}", tag = "budgets", params(("workflow" = String, Path)),
+#[utoipa::path(put, path = "/budgets/{workflow}", tag = "budgets", security(("token" = ["operate"])), params(("workflow" = String, Path)),
     request_body = BudgetLimits, responses((status = OK, body = Budget)))]
 async fn set(
     State(state): State<AppState>,
@@ -55,7 +55,7 @@ async fn set(
     Ok(axum::Json(state.budgets.set(&workflow, limits, caller.audit("budget.set", &workflow, detail)).await?))
 }
 
-#[utoipa::path(delete, path = "/budgets/{workflow}", operation_id = "delete_budget", tag = "budgets", params(("workflow" = String, Path)),
+#[utoipa::path(delete, path = "/budgets/{workflow}", operation_id = "delete_budget", tag = "budgets", security(("token" = ["operate"])), params(("workflow" = String, Path)),
     responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(
     State(state): State<AppState>,

@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// With `dry_run`, what the action would touch; otherwise a bulk job that does it in
 /// batches (its progress: `GET /api/bulk/{id}` and `bulk_job` events).
-#[utoipa::path(post, path = "/workflows/bulk", tag = "bulk", request_body = BulkRequest, responses(
+#[utoipa::path(post, path = "/workflows/bulk", tag = "bulk", security(("token" = ["operate"])), request_body = BulkRequest, responses(
     (status = OK, body = BulkPreview, description = "the dry run's count"),
     (status = ACCEPTED, body = BulkJob, description = "the job, started")))]
 async fn bulk(
@@ -129,7 +129,7 @@ struct ListQuery {
 }
 
 /// The newest bulk jobs first.
-#[utoipa::path(get, path = "/bulk", operation_id = "list_bulk_jobs", tag = "bulk", params(ListQuery), responses((status = OK, body = Vec<BulkJob>)))]
+#[utoipa::path(get, path = "/bulk", operation_id = "list_bulk_jobs", tag = "bulk", security(("token" = ["read"])), params(ListQuery), responses((status = OK, body = Vec<BulkJob>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -147,7 +147,7 @@ fn job_id(id: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no bulk job with id {}", id.chars().take(64).collect::<String>())))
 }
 
-#[utoipa::path(get, path = "/bulk/{id}", tag = "bulk", params(("id" = uuid::Uuid, Path)), responses((status = OK, body = BulkJob)))]
+#[utoipa::path(get, path = "/bulk/{id}", tag = "bulk", security(("token" = ["read"])), params(("id" = uuid::Uuid, Path)), responses((status = OK, body = BulkJob)))]
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<BulkJob>, ApiError> {
     let id = job_id(&id)?;
     let job = state.store.bulk_job(&id).await?;
@@ -155,7 +155,7 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<ax
 }
 
 /// Stops a running job: no run is touched after the answer.
-#[utoipa::path(post, path = "/bulk/{id}/stop", tag = "bulk", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(post, path = "/bulk/{id}/stop", tag = "bulk", security(("token" = ["operate"])), params(("id" = uuid::Uuid, Path)),
     responses((status = OK, body = BulkJob)))]
 async fn stop(
     State(state): State<AppState>,

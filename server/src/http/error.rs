@@ -23,6 +23,9 @@ pub enum ApiError {
     /// Too many of something at once (event streams): 503, try again.
     #[error("{0}")]
     Busy(String),
+    /// Too many requests of one kind from one caller: 429, after `retry_after` seconds.
+    #[error("{message}")]
+    TooMany { message: String, retry_after: u64 },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -40,13 +43,20 @@ impl ApiError {
         ApiError::Invalid(message.into())
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::Rejected(status, message) => (*status, code_of(*status), message.clone()),
             ApiError::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message.clone()),
             ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message.clone()),
             ApiError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "busy", message.clone()),
-            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message.clone()),
+            ApiError::TooMany { message, .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message.clone()),
+            ApiError::Forbidden(message) | ApiError::Store(StoreError::Forbidden(message)) => {
+                (StatusCode::FORBIDDEN, "forbidden", message.clone())
+            }
             ApiError::NotFound(message) | ApiError::Store(StoreError::NotFound(message)) => {
                 (StatusCode::NOT_FOUND, "not_found", message.clone())
             }
@@ -76,6 +86,7 @@ fn code_of(status: StatusCode) -> &'static str {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
         _ => "bad_request",
     }
 }
@@ -88,6 +99,9 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if super::body_guard::timed_out(&rejection) {
+            return ApiError::Rejected(StatusCode::REQUEST_TIMEOUT, rejection.body_text());
+        }
         ApiError::Rejected(rejection.status(), rejection.body_text())
     }
 }
@@ -111,8 +125,12 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = error_response(status, code, message);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        let retry_after = match &self {
+            ApiError::TooMany { retry_after, .. } => Some(*retry_after),
+            _ => (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1),
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(AUTH_CHALLENGE));

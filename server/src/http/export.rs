@@ -33,14 +33,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every run the list's filters select, in its sort, as CSV (streamed).
-#[utoipa::path(get, path = "/workflows/export.csv", tag = "runs", params(RunQuery),
+#[utoipa::path(get, path = "/workflows/export.csv", tag = "runs", security(("token" = ["read"])), params(RunQuery),
     responses((status = OK, content_type = "text/csv", body = String)))]
 async fn csv(State(state): State<AppState>, Query(query): Query<RunQuery>) -> Result<Response, ApiError> {
     export(state, query, Format::Csv)
 }
 
 /// Every run the list's filters select, in its sort, one JSON object per line (streamed).
-#[utoipa::path(get, path = "/workflows/export.jsonl", tag = "runs", params(RunQuery),
+#[utoipa::path(get, path = "/workflows/export.jsonl", tag = "runs", security(("token" = ["read"])), params(RunQuery),
     responses((status = OK, content_type = "application/x-ndjson", body = String)))]
 async fn json_lines(State(state): State<AppState>, Query(query): Query<RunQuery>) -> Result<Response, ApiError> {
     export(state, query, Format::JsonLines)

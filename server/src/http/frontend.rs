@@ -5,12 +5,16 @@
 //! for compressing it.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
-use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::error::error_response;
+use super::security_headers::page_policy;
 
 #[derive(rust_embed::Embed)]
 #[folder = "../dist"]
@@ -25,11 +29,9 @@ pub fn has(path: &str) -> bool {
 }
 
 pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    // What reaches here is no API route; a path that only looks different from one
-    // (`//api/x`, `/API/x`, `/api%2Fx`, `/api/`) must still answer like the API.
-    let normalised = normalise(uri.path());
-    let first = normalised.split('/').next().unwrap_or_default();
-    if first == "api" {
+    // What reaches here is no route; under /api (in any case) the answer is the API's.
+    let first = uri.path().trim_start_matches('/').split('/').next().unwrap_or_default();
+    if first.eq_ignore_ascii_case("api") {
         return error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()));
     }
     if method != Method::GET && method != Method::HEAD {
@@ -63,22 +65,6 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     }
 }
 
-/// The path decoded and lowercased, with empty and dot segments resolved.
-pub fn normalise(path: &str) -> String {
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy().to_lowercase();
-    let mut segments = Vec::new();
-    for segment in decoded.split(['/', '\\']) {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            other => segments.push(other),
-        }
-    }
-    segments.join("/")
-}
-
 fn index(headers: &HeaderMap) -> Response {
     let Some(file) = Assets::get(INDEX) else {
         return (
@@ -93,9 +79,14 @@ fn index(headers: &HeaderMap) -> Response {
     if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return StatusCode::NOT_MODIFIED.into_response();
     }
+    static POLICY: OnceLock<Option<HeaderValue>> = OnceLock::new();
+    let policy = POLICY.get_or_init(|| HeaderValue::from_str(&page_policy(&String::from_utf8_lossy(&file.data))).ok());
     let mut response = asset(INDEX, file, "no-cache");
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(ETAG, value);
+    }
+    if let Some(policy) = policy {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, policy.clone());
     }
     response
 }
@@ -147,7 +138,7 @@ fn mime_type(path: &str, file: &rust_embed::EmbeddedFile) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{accepts, normalise};
+    use super::accepts;
 
     #[test]
     fn accepted_encodings_are_read_with_their_weights() {
@@ -157,15 +148,5 @@ mod tests {
         assert!(!accepts("br;q=0.000", "br"));
         assert!(!accepts("brotli", "br"));
         assert!(!accepts("", "gzip"));
-    }
-
-    #[test]
-    fn api_lookalikes_normalise_to_the_api() {
-        for path in
-            ["/api/", "//api/workflows", "/API/workflows", "/api%2Fworkflows", "/%61pi/x", "/./api", "/x/../api"]
-        {
-            assert!(normalise(path).split('/').next() == Some("api"), "{path}");
-        }
-        assert_eq!(normalise("/workflows/abc"), "workflows/abc");
     }
 }

@@ -1,6 +1,7 @@
-//! Checks every request passes before any route sees it: no NUL in the URL, a Host
-//! this dashboard answers to (DNS rebinding), and no change sent by another site's
-//! page (cross-site request forgery).
+//! Checks every request passes before any route sees it: a path in its one canonical
+//! spelling (so that the permission check, the router and the MLflow proxy read the
+//! same value), no NUL in the query, a Host this dashboard answers to (DNS rebinding),
+//! and no change sent by another site's page (cross-site request forgery).
 
 use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
@@ -13,18 +14,76 @@ use super::error::error_response;
 use super::AppState;
 use crate::config::AccessArgs;
 
-/// A NUL character is never part of a valid id, name or filter, and PostgreSQL
-/// refuses it in text: a URL that holds one (`%00`) is refused whole.
-pub async fn refuse_nul_in_url(request: Request, next: Next) -> Response {
+/// 400 for a path with more than one spelling, before anything reads it; and for a
+/// NUL in the query, which no id, name or filter may hold (PostgreSQL refuses it).
+pub async fn refuse_non_canonical(request: Request, next: Next) -> Response {
     let uri = request.uri();
-    if uri.path().contains("%00") || uri.query().is_some_and(|query| query.contains("%00")) {
-        return error_response(
+    let why = non_canonical(uri.path()).or_else(|| {
+        uri.query().is_some_and(|query| query.contains("%00")).then_some("a NUL character (%00) in the query")
+    });
+    match why {
+        Some(why) => error_response(
             StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the URL holds a NUL character (%00), which no id, name or filter may contain".to_owned(),
-        );
+            "non_canonical_path",
+            format!("the URL holds {why}; send each path segment once, as itself"),
+        ),
+        None => next.run(request).await,
     }
-    next.run(request).await
+}
+
+/// Why `path` is not canonical: a path is canonical when no segment is empty (but the
+/// last), `.` or `..`, holds a `\`, and when each `%` escape stands for a byte that
+/// must be escaped (not a letter, digit or `-._~`, nor `/` or `\`) and the bytes are
+/// UTF-8 without control characters. Anything else could be read two ways.
+pub fn non_canonical(path: &str) -> Option<&'static str> {
+    let Some(rest) = path.strip_prefix('/') else { return Some("a path that does not start with /") };
+    let segments: Vec<&str> = rest.split('/').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        if segment.is_empty() && index + 1 < segments.len() {
+            return Some("an empty path segment (//)");
+        }
+        if segment.contains('\\') {
+            return Some("a backslash");
+        }
+        let decoded = match decode(segment) {
+            Ok(decoded) => decoded,
+            Err(why) => return Some(why),
+        };
+        let Ok(text) = std::str::from_utf8(&decoded) else { return Some("%-escapes that are not UTF-8") };
+        if text == "." || text == ".." {
+            return Some("a . or .. segment");
+        }
+        if text.chars().any(char::is_control) {
+            return Some("a control character (such as NUL)");
+        }
+    }
+    None
+}
+
+/// The bytes of a segment's `%` escapes decoded, refusing escapes that are malformed
+/// or that stand for a separator or a character that needs none.
+fn decode(segment: &str) -> Result<Vec<u8>, &'static str> {
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'%' {
+            decoded.push(bytes[at]);
+            at += 1;
+            continue;
+        }
+        let hex = bytes.get(at + 1..at + 3).and_then(|pair| std::str::from_utf8(pair).ok());
+        let byte = hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()).ok_or("a malformed %-escape")?;
+        if byte == b'/' || byte == b'\\' {
+            return Err("an encoded / or \\");
+        }
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            return Err("an encoded letter, digit or -._~");
+        }
+        decoded.push(byte);
+        at += 3;
+    }
+    Ok(decoded)
 }
 
 /// Which hosts and origins are this dashboard's own.
@@ -119,6 +178,10 @@ fn cross_site(headers: &HeaderMap, host: Option<&str>, origins: &Origins) -> Opt
         return Some("changes may not be sent from another site's page".to_owned());
     }
     let origin = headers.get(ORIGIN)?.to_str().unwrap_or("null");
+    if origin == "null" {
+        // Sandboxed frames, file: pages and some redirects: no origin to allow.
+        return Some("changes from pages without an origin (Origin: null) are refused".to_owned());
+    }
     (!origins.allows_origin(origin, host)).then(|| {
         format!("changes from pages of {origin} are refused; start the dashboard with --allowed-origin {origin} to accept them")
     })
@@ -137,6 +200,35 @@ mod tests {
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             origins: origins.iter().map(|o| o.to_string()).collect(),
             bound: bound.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn paths_have_one_spelling() {
+        for canonical in
+            ["/", "/api/workflows", "/mlflow/", "/api/agents/my%20agent", "/api/budgets/caf%C3%A9", "/a/b.c"]
+        {
+            assert_eq!(non_canonical(canonical), None, "{canonical}");
+        }
+        for (path, why) in [
+            ("/api/budgets/x%5C..%5C..%5C..", "an encoded / or \\"),
+            ("/api/tokens/x%5c..", "an encoded / or \\"),
+            ("/api%2Fworkflows", "an encoded / or \\"),
+            ("/api/x\\..\\y", "a backslash"),
+            ("/api/../tokens", "a . or .. segment"),
+            ("/api/./tokens", "a . or .. segment"),
+            ("/api/%2e%2e/tokens", "an encoded letter, digit or -._~"),
+            ("/%61pi/workflows", "an encoded letter, digit or -._~"),
+            ("//api/workflows", "an empty path segment (//)"),
+            ("/api//workflows", "an empty path segment (//)"),
+            ("/api/agents/a%00", "a control character (such as NUL)"),
+            ("/api/agents/%C0%AE%C0%AE", "%-escapes that are not UTF-8"),
+            ("/api/agents/%FF", "%-escapes that are not UTF-8"),
+            ("/api/agents/%zz", "a malformed %-escape"),
+            ("/api/agents/%4", "a malformed %-escape"),
+            ("api", "a path that does not start with /"),
+        ] {
+            assert_eq!(non_canonical(path), Some(why), "{path}");
         }
     }
 

@@ -3,9 +3,13 @@
 //!
 //! MLflow 3 refuses a Host that is not local and a state-changing request whose
 //! Origin is not local, so the proxy presents itself as a local client: Host is the
-//! upstream's, Origin and Referer are dropped. Paths and queries pass through raw,
-//! bodies stream both ways, redirects are rewritten to stay under /mlflow/, and only
-//! the configured upstream can ever be reached.
+//! upstream's, Origin and Referer are dropped. Nothing of the dashboard's own access
+//! reaches MLflow (its Authorization, session cookie, CSRF and SSO headers are
+//! removed) and MLflow cannot set or clear the dashboard's cookies. Paths (canonical,
+//! as the gate checked them) and queries pass through as sent, bodies stream both ways
+//! under the gate's cap and deadline, redirects are rewritten to stay under /mlflow/,
+//! and only the configured upstream can ever be reached. Reads (and searches, which
+//! MLflow sends as POSTs) need the read permission; other changes operate.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,20 +23,34 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
-use shared::MlflowStatus;
+use shared::{MlflowStatus, Permission};
 
+use super::access::{CSRF_HEADER, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use super::error::error_response;
+use super::guard::is_safe;
+use super::rules::{Rule, Rules};
 use super::AppState;
 use crate::cause::root_cause;
 
 const PREFIX: &str = "/mlflow";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(rules: &mut Rules) -> Router<AppState> {
+    for path in [PREFIX, "/mlflow/", "/mlflow/{*rest}"] {
+        rules.declare(path, None, Rule::Framed(permission));
+    }
     Router::new()
         .route(PREFIX, any(|| async { Redirect::permanent("/mlflow/") }))
         .route("/mlflow/", any(forward))
         .route("/mlflow/{*rest}", any(forward))
+}
+
+fn permission(method: &Method, path: &str) -> Permission {
+    let search = *method == Method::POST && path.rsplit('/').next().is_some_and(|last| last.starts_with("search"));
+    match is_safe(method) || search {
+        true => Permission::Read,
+        false => Permission::Operate,
+    }
 }
 
 /// `GET /api/mlflow`: whether MLflow is configured and answering, for the MLflow page.
@@ -71,6 +89,16 @@ impl MlflowProxy {
         let upstream = self.base.clone();
         match tokio::time::timeout(self.timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response.map(Body::new)),
+            Ok(Err(error)) if super::body_guard::too_large(&error) => Err(error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than --max-body-bytes".to_owned(),
+            )),
+            Ok(Err(error)) if super::body_guard::timed_out(&error) => Err(error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time (--body-timeout)".to_owned(),
+            )),
             Ok(Err(error)) => Err(error_response(
                 StatusCode::BAD_GATEWAY,
                 "mlflow_unreachable",
@@ -117,6 +145,7 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
     parts.version = axum::http::Version::HTTP_11;
     let original_host = parts.headers.get(header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
+    strip_our_access(&mut parts.headers, state.access.trusted_header());
     parts.headers.insert(header::HOST, proxy.authority.clone());
     parts.headers.remove(header::ORIGIN);
     parts.headers.remove(header::REFERER);
@@ -130,6 +159,7 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
     };
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    keep_our_cookies(&mut parts.headers);
     if let Some(location) = parts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
         if let Some(rewritten) = rewrite_location(location, &proxy.base) {
             if let Ok(value) = HeaderValue::from_str(&rewritten) {
@@ -167,6 +197,50 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Our credentials stay ours: the token, our session cookie (other cookies pass), the
+/// CSRF value and the SSO proxy's user header.
+fn strip_our_access(headers: &mut HeaderMap, sso_header: Option<&HeaderName>) {
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(CSRF_HEADER);
+    if let Some(name) = sso_header {
+        headers.remove(name);
+    }
+    let others: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && !ours(pair.split('=').next().unwrap_or_default()))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if let Ok(value) = HeaderValue::from_str(&others.join("; ")) {
+        if !others.is_empty() {
+            headers.insert(header::COOKIE, value);
+        }
+    }
+}
+
+fn ours(cookie: &str) -> bool {
+    let name = cookie.trim();
+    name == SESSION_COOKIE || name == SECURE_SESSION_COOKIE
+}
+
+/// MLflow may set its own cookies, never ours (to shadow or end a dashboard session).
+fn keep_our_cookies(headers: &mut HeaderMap) {
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|value| !ours(value.to_str().unwrap_or_default().split('=').next().unwrap_or_default()))
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for value in kept {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
 /// A redirect to the upstream (absolute, or a path on it) becomes one under /mlflow/.
 fn rewrite_location(location: &str, base: &str) -> Option<String> {
     let base_path = base.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
@@ -181,7 +255,7 @@ fn rewrite_location(location: &str, base: &str) -> Option<String> {
 }
 
 /// Whether MLflow is configured and answering; its UI is proxied under `/mlflow/`.
-#[utoipa::path(get, path = "/mlflow", tag = "server", responses((status = OK, body = MlflowStatus)))]
+#[utoipa::path(get, path = "/mlflow", tag = "server", security(("token" = ["read"])), responses((status = OK, body = MlflowStatus)))]
 async fn status(State(state): State<AppState>) -> impl IntoResponse {
     let Some(proxy) = &state.mlflow else {
         return axum::Json(MlflowStatus {
@@ -204,7 +278,40 @@ async fn status(State(state): State<AppState>) -> impl IntoResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::rewrite_location;
+    use super::*;
+
+    #[test]
+    fn nothing_of_ours_reaches_mlflow_or_comes_back() {
+        let mut sent = HeaderMap::new();
+        sent.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer cat_secret"));
+        sent.insert(CSRF_HEADER, HeaderValue::from_static("csrf"));
+        sent.insert("x-forwarded-user", HeaderValue::from_static("alice"));
+        sent.append(header::COOKIE, HeaderValue::from_static("ca_session=s1; mlflow_pref=dark"));
+        sent.append(header::COOKIE, HeaderValue::from_static("__Host-ca_session=s2"));
+        strip_our_access(&mut sent, Some(&HeaderName::from_static("x-forwarded-user")));
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[header::COOKIE], "mlflow_pref=dark");
+        let mut answered = HeaderMap::new();
+        for cookie in ["ca_session=evil; Path=/", "__Host-ca_session=; Max-Age=0", "mlflow_pref=light"] {
+            answered.append(header::SET_COOKIE, HeaderValue::from_static(cookie));
+        }
+        keep_our_cookies(&mut answered);
+        let kept: Vec<_> = answered.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(kept, ["mlflow_pref=light"]);
+    }
+
+    #[test]
+    fn mlflow_reads_and_searches_need_read_and_changes_operate() {
+        let api = "/mlflow/ajax-api/2.0/mlflow";
+        assert_eq!(permission(&Method::GET, "/mlflow/"), Permission::Read);
+        assert_eq!(permission(&Method::POST, &format!("{api}/runs/search")), Permission::Read);
+        assert_eq!(permission(&Method::POST, &format!("{api}/experiments/search")), Permission::Read);
+        assert_eq!(permission(&Method::POST, &format!("{api}/runs/delete")), Permission::Operate);
+        assert_eq!(
+            permission(&Method::PUT, "/mlflow/api/2.0/mlflow-artifacts/artifacts/0/r/a.html"),
+            Permission::Operate
+        );
+    }
 
     #[test]
     fn redirects_stay_under_the_prefix() {

@@ -4,6 +4,8 @@ pub mod access;
 mod admin;
 mod agents;
 mod analytics;
+mod auth_failures;
+pub mod body_guard;
 mod budgets;
 mod bulk;
 pub mod error;
@@ -12,7 +14,10 @@ mod frontend;
 pub mod guard;
 pub mod mlflow;
 mod openapi;
+mod ownership;
+pub mod rules;
 pub mod run_filter;
+mod security_headers;
 mod session;
 pub mod stream;
 mod summary;
@@ -22,12 +27,12 @@ mod webhooks;
 mod workflows;
 
 use axum::extract::DefaultBodyLimit;
-use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
 use axum::Router;
 use std::any::Any;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -38,6 +43,7 @@ use crate::config::DashboardArgs;
 use crate::events::EventBus;
 use crate::store::Store;
 use error::error_response;
+use rules::Rules;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -62,8 +68,22 @@ pub struct AppState {
     pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// Bulk jobs at work.
     pub bulk: Arc<crate::bulk::BulkJobs>,
+    /// What the gate turned away, for `/api/health`.
+    pub refusals: Refusals,
 }
 
+/// Counts of what the gate turned away (failed authentication is counted by `access`).
+#[derive(Clone, Default)]
+pub struct Refusals {
+    pub bodies_timed_out: Arc<AtomicU64>,
+    /// Connections closed at once: their client address had `--max-connections-per-client` open.
+    pub connections_over_cap: Arc<AtomicU64>,
+}
+
+/// Every route, and the gate in front of them. Each request passes, in order: a
+/// canonical path (400), the Host and Origin checks, the body's cap and deadline, and
+/// the permission its matched route declared (`rules`); the router, the access check
+/// and the MLflow proxy all read the same path.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
         .merge(workflows::routes())
@@ -80,31 +100,34 @@ pub fn router(state: AppState) -> Router {
         .merge(session::routes())
         .merge(admin::routes())
         .split_for_parts();
-    let api = api
-        .merge(openapi::routes(openapi::finish(doc)))
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed);
+    let doc = openapi::finish(doc);
+    // A programming error, met by every test that starts the server.
+    let mut rules = Rules::from_document(&doc).unwrap_or_else(|why| panic!("an API operation {why}"));
+    let documents = openapi::routes(doc, &mut rules);
+    let mlflow = mlflow::routes(&mut rules);
+    let gate = access::Gate { state: state.clone(), rules: Arc::new(rules) };
+    let bodies = body_guard::BodyLimits {
+        max_bytes: state.config.max_body_bytes,
+        timeout: state.config.body_timeout,
+        timed_out: state.refusals.bodies_timed_out.clone(),
+    };
     // Only the app's files are compressed: compressing event streams would buffer them.
     let app = Router::new().fallback(frontend::serve).layer(CompressionLayer::new());
     Router::new()
         .nest("/api", api)
-        .merge(mlflow::routes())
+        .merge(documents)
+        .merge(mlflow)
         .fallback_service(app)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(from_fn_with_state(state.clone(), access::authenticate))
+        // The gate's body guard holds every body to the cap, the proxy's too.
+        .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(gate, access::authenticate))
+        .layer(from_fn_with_state(bodies, body_guard::guard))
         .layer(from_fn_with_state(state.clone(), guard::check_host_and_origin))
-        .layer(from_fn(guard::refuse_nul_in_url))
+        .layer(from_fn(guard::refuse_non_canonical))
+        .layer(from_fn(security_headers::add))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn unknown_route(OriginalUri(uri): OriginalUri) -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()))
-}
-
-async fn method_not_allowed() -> Response {
-    error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route".to_owned())
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {

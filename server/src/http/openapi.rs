@@ -4,8 +4,8 @@
 //! the original dashboard had), its files embedded from npm's `swagger-ui-dist`.
 
 use axum::body::Bytes;
-use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -16,7 +16,11 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::OpenApi;
 
 use super::error::error_response;
+use super::rules::{Rule, Rules};
 use super::AppState;
+
+const CONTRACT: &str = "/api/openapi.json";
+const DOCS: &str = "/api/docs";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,7 +29,11 @@ use super::AppState;
         description = "Runs of LLM-agent workflows, the agents that run them, their cost, and live events. \
             Every error is a JSON `ErrorBody` with a stable `code`. With `--auth tokens`, send \
             `Authorization: Bearer <token>`; a browser session's changes also carry `X-CSRF-Token`. \
-            The MLflow UI is proxied under `/mlflow/`, outside this API."
+            Each operation's security scope names the permission it needs (read, operate, report, \
+            register, deregister, administer; none for public ones), which roles grant: viewer reads; \
+            operator reads, operates and deregisters; agent reports, registers and deregisters its own \
+            agents; admin does everything. Without `--auth tokens` every local caller is an admin. \
+            The MLflow UI is proxied under `/mlflow/`, outside this API (reads need read, changes operate)."
     ),
     components(schemas(shared::ErrorBody, shared::Event)),
     tags(
@@ -62,6 +70,7 @@ pub fn finish(mut doc: Document) -> Document {
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
             operation.responses.responses.insert("default".to_owned(), error.clone().into());
+            with_session_alternative(operation);
         }
     }
     link(&mut doc);
@@ -77,13 +86,17 @@ pub fn finish(mut doc: Document) -> Document {
         "session",
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::access::SESSION_COOKIE))),
     );
-    // Without `--auth tokens` nothing is needed; with it, a token or a session.
-    doc.security = Some(vec![
-        SecurityRequirement::default(),
-        SecurityRequirement::new("token", Vec::<String>::new()),
-        SecurityRequirement::new("session", Vec::<String>::new()),
-    ]);
     doc
+}
+
+/// An operation declares the permission it needs as its token scope
+/// (`security(("token" = ["operate"]))`); a browser session's role grants the same.
+fn with_session_alternative(operation: &mut utoipa::openapi::path::Operation) {
+    let Some(requirements) = operation.security.as_mut() else { return };
+    let scopes = serde_json::to_value(&*requirements).ok().and_then(|all| all.get(0)?.get("token").cloned());
+    if let Some(scopes) = scopes.and_then(|s| serde_json::from_value::<Vec<String>>(s).ok()) {
+        requirements.push(SecurityRequirement::new("session", scopes));
+    }
 }
 
 /// What a created resource's answer leads to: (operation, status, parameter, where its
@@ -173,8 +186,8 @@ fn open_flattened(components: &mut utoipa::openapi::Components) {
     }
 }
 
-/// `GET /api/openapi.json` and `GET /api/docs`.
-pub fn routes(doc: Document) -> Router<AppState> {
+/// `GET /api/openapi.json` and `GET /api/docs`: public, as FastAPI's are.
+pub fn routes(doc: Document, rules: &mut Rules) -> Router<AppState> {
     let mut json = serde_json::to_value(&doc).unwrap_or_default();
     camel_case_links(&mut json);
     let json = Bytes::from(serde_json::to_vec_pretty(&json).unwrap_or_default());
@@ -182,7 +195,10 @@ pub fn routes(doc: Document) -> Router<AppState> {
         let json = json.clone();
         async move { ([(CONTENT_TYPE, "application/json")], json) }
     };
-    Router::new().route("/openapi.json", get(contract)).route("/docs", get(docs))
+    for path in [CONTRACT, DOCS] {
+        rules.declare(path, Some(Method::GET), Rule::Public);
+    }
+    Router::new().route(CONTRACT, get(contract)).route(DOCS, get(docs))
 }
 
 async fn docs() -> Response {
@@ -195,7 +211,9 @@ async fn docs() -> Response {
                 .to_owned(),
         );
     }
-    Html(DOCS_PAGE).into_response()
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let policy = POLICY.get_or_init(|| super::security_headers::page_policy(DOCS_PAGE));
+    ([(CONTENT_SECURITY_POLICY, policy.clone())], Html(DOCS_PAGE)).into_response()
 }
 
 const DOCS_PAGE: &str = r##"<!doctype html>

@@ -4,18 +4,19 @@
 
 use axum::extract::State;
 use axum::http::header::{ORIGIN, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use shared::{Session, SignIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use super::access::{ClientAddress, Refused, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use super::error::{ApiError, Json};
 use super::AppState;
 use crate::access::{hash, random_value, same, Caller};
 use crate::events::Revocation;
-use crate::store::access::NewSession;
+use crate::store::access::{Audit, NewSession};
 use crate::store::{StoreError, Ts};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -32,32 +33,43 @@ fn session_of(state: &AppState, caller: &Caller) -> Session {
 }
 
 /// Who the caller is, and whether sign-in is on.
-#[utoipa::path(get, path = "/session", tag = "access", responses((status = OK, body = Session)))]
+#[utoipa::path(get, path = "/session", tag = "access", security(()), responses((status = OK, body = Session)))]
 async fn current(State(state): State<AppState>, caller: Option<Caller>) -> Result<axum::Json<Session>, ApiError> {
     let caller = caller.ok_or_else(|| ApiError::Unauthorized("sign in with a token".to_owned()))?;
     Ok(axum::Json(session_of(&state, &caller)))
 }
 
 /// Exchanges a token for a browser session (an `HttpOnly` cookie) and its CSRF value.
-#[utoipa::path(post, path = "/session", tag = "access", request_body = SignIn, responses((status = OK, body = Session)))]
+#[utoipa::path(post, path = "/session", tag = "access", security(()), request_body = SignIn, responses((status = OK, body = Session)))]
 async fn sign_in(
     State(state): State<AppState>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
     if !state.access.tokens {
         return Ok(axum::Json(session_of(&state, &Caller::local())).into_response());
     }
-    let presented = hash(body.token.trim());
-    let token = state
-        .store
-        .token_by_hash(&presented)
-        .await?
-        .filter(|token| same(&token.secret_hash, &presented))
-        .ok_or_else(|| ApiError::Unauthorized("unknown or revoked token".to_owned()))?;
-    if token.info.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
-        return Err(ApiError::Unauthorized("this token has expired".to_owned()));
+    if let Some(wait) = state.access.failures.wait(client) {
+        return Err(ApiError::TooMany {
+            message: "too many failed sign-ins from this address; try again later".to_owned(),
+            retry_after: wait.as_secs().max(1),
+        });
     }
+    let presented = hash(body.token.trim());
+    let found = state.store.token_by_hash(&presented).await?.filter(|token| same(&token.secret_hash, &presented));
+    let refusal = match &found {
+        None => Some("unknown or revoked token"),
+        Some(token) if token.info.expires_at.is_some_and(|at| at <= chrono::Utc::now()) => {
+            Some("this token has expired")
+        }
+        Some(_) => None,
+    };
+    let (Some(token), None) = (found, refusal) else {
+        let why = refusal.unwrap_or_default();
+        state.access.failures.record(&state.store, client, &format!("sign-in: {why}"));
+        return Err(ApiError::Unauthorized(why.to_owned()));
+    };
     let (id, csrf) = (random_value(), random_value());
     let lifetime = state.access.session_lifetime;
     let session = NewSession {
@@ -66,7 +78,9 @@ async fn sign_in(
         csrf: csrf.clone(),
         expires_at: Ts::now().plus_seconds(lifetime.as_secs() as i64),
     };
-    state.store.create_session(session).await?;
+    let caller = Caller { name: token.info.name.clone(), token_id: Some(token.id.clone()), ..Caller::local() };
+    let from = client.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+    state.store.create_session(session, caller.audit("session.sign_in", &token.info.name, Some(from))).await?;
     // `Secure` (and with it the `__Host-` prefix) where the page came over https.
     let https = headers.get(ORIGIN).is_some_and(|origin| origin.as_bytes().starts_with(b"https://"));
     let (name, secure) = if https { (SECURE_SESSION_COOKIE, "; Secure") } else { (SESSION_COOKIE, "") };
@@ -79,14 +93,28 @@ async fn sign_in(
     Ok(response)
 }
 
-/// Ends the browser session (and its event streams) and clears the cookie.
-#[utoipa::path(delete, path = "/session", tag = "access", responses((status = NO_CONTENT, description = "signed out")))]
-async fn sign_out(State(state): State<AppState>, caller: Option<Caller>) -> Result<Response, ApiError> {
-    if let Some(session) = caller.and_then(|caller| caller.session) {
-        state.store.delete_session(&session.id_hash).await?;
-        state.bus.revoke(Revocation::Session(session.id_hash));
+/// Ends the browser session (and its event streams) and clears the cookie. A session
+/// that still holds is only ended by a request that carries its CSRF header (403
+/// otherwise, and the session stays): no other page can sign its user out.
+#[utoipa::path(delete, path = "/session", tag = "access", security(()), responses((status = NO_CONTENT, description = "signed out")))]
+async fn sign_out(
+    State(state): State<AppState>,
+    caller: Option<Caller>,
+    refused: Option<Extension<Refused>>,
+) -> Result<Response, ApiError> {
+    if refused.is_some_and(|Extension(Refused(status))| status == StatusCode::FORBIDDEN) {
+        return Err(ApiError::Forbidden(
+            "signing out needs the session's X-CSRF-Token header; the session was not ended".to_owned(),
+        ));
     }
-    let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
+    if let Some(caller) = caller {
+        if let Some(session) = &caller.session {
+            let audit: Audit = caller.audit("session.sign_out", &caller.name, None);
+            state.store.delete_session(&session.id_hash, audit).await?;
+            state.bus.revoke(Revocation::Session(session.id_hash.clone()));
+        }
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
     for name in [SESSION_COOKIE, SECURE_SESSION_COOKIE] {
         let secure = if name == SECURE_SESSION_COOKIE { "; Secure" } else { "" };
         let cookie = format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");

@@ -10,17 +10,19 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::StreamExt;
 use shared::Event;
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access::ClientAddress;
 use super::error::{ApiError, Query};
 use super::{validate, AppState};
 use crate::access::Caller;
@@ -101,45 +103,51 @@ impl Topics {
 
 /// Live events: each `event:` is an `Event` type's name, its `data:` the content, its
 /// `id:` a number to resume from (`Last-Event-ID`). The first event is `ready`.
-#[utoipa::path(get, path = "/events", tag = "events", params(StreamQuery),
+#[utoipa::path(get, path = "/events", tag = "events", security(("token" = ["read"])), params(StreamQuery),
     responses((status = OK, content_type = "text/event-stream", body = Event)))]
 async fn all(
     state: State<AppState>,
     caller: Option<Caller>,
+    client: Extension<ClientAddress>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let list = query.topics.as_deref().unwrap_or("workflows,agents,summary");
-    open(state, caller, &headers, &query, list)
+    open(state, (caller, client), &headers, &query, list)
 }
 
 /// The seed's stream of run changes (`/api/events?topics=workflows`).
-#[utoipa::path(get, path = "/metrics/workflows/stream", tag = "events", params(StreamQuery),
+#[utoipa::path(get, path = "/metrics/workflows/stream", tag = "events", security(("token" = ["read"])), params(StreamQuery),
     responses((status = OK, content_type = "text/event-stream", body = Event)))]
 async fn workflows_stream(
     state: State<AppState>,
     caller: Option<Caller>,
+    client: Extension<ClientAddress>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
-    fixed_topic(state, caller, &headers, &query, "workflows")
+    fixed_topic(state, (caller, client), &headers, &query, "workflows")
 }
 
 /// The seed's stream of agent changes (`/api/events?topics=agents`).
-#[utoipa::path(get, path = "/metrics/agents/stream", tag = "events", params(StreamQuery),
+#[utoipa::path(get, path = "/metrics/agents/stream", tag = "events", security(("token" = ["read"])), params(StreamQuery),
     responses((status = OK, content_type = "text/event-stream", body = Event)))]
 async fn agents_stream(
     state: State<AppState>,
     caller: Option<Caller>,
+    client: Extension<ClientAddress>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
-    fixed_topic(state, caller, &headers, &query, "agents")
+    fixed_topic(state, (caller, client), &headers, &query, "agents")
 }
+
+/// Who opens a stream: the caller, if signed in, and the address it comes from.
+type Opener = (Option<Caller>, Extension<ClientAddress>);
 
 fn fixed_topic(
     state: State<AppState>,
-    caller: Option<Caller>,
+    caller: Opener,
     headers: &HeaderMap,
     query: &StreamQuery,
     topic: &str,
@@ -152,7 +160,7 @@ fn fixed_topic(
 
 fn open(
     State(state): State<AppState>,
-    caller: Option<Caller>,
+    (caller, Extension(ClientAddress(client))): Opener,
     headers: &HeaderMap,
     query: &StreamQuery,
     topics: &str,
@@ -164,11 +172,24 @@ fn open(
         })?),
         None => query.last_event_id,
     };
-    let slot = state.streams.take().ok_or_else(|| {
-        ApiError::Busy(format!(
+    // A token's or session's streams count together; without sign-in, an address's.
+    let owner = match &caller {
+        Some(Caller { session: Some(session), .. }) => format!("session:{}", session.id_hash),
+        Some(Caller { token_id: Some(token), .. }) => format!("token:{token}"),
+        _ => format!("address:{}", client.map_or_else(String::new, |ip| ip.to_string())),
+    };
+    let slot = state.streams.take(owner).map_err(|full| match full {
+        Full::All => ApiError::Busy(format!(
             "{} event streams are open, the most this dashboard serves (--max-streams); try again shortly",
             state.config.max_streams
-        ))
+        )),
+        Full::Caller => ApiError::TooMany {
+            message: format!(
+                "you have {} event streams open, the most one caller may (--max-streams-per-caller); close one",
+                state.config.max_streams_per_caller
+            ),
+            retry_after: 5,
+        },
     })?;
     let keep_alive_every = state.config.sse_keep_alive;
     // Subscribe before reading the database, so nothing committed in between is missed.
@@ -199,37 +220,81 @@ fn open(
     Ok((headers, Sse::new(stream).keep_alive(keep_alive)))
 }
 
-/// Counts open event streams against `--max-streams`.
+/// Counts open event streams against `--max-streams`, and each caller's against
+/// `--max-streams-per-caller`.
 #[derive(Clone)]
 pub struct StreamSlots {
-    open: Arc<AtomicUsize>,
+    open: Arc<Mutex<OpenStreams>>,
     max: usize,
+    per_caller: usize,
+}
+
+#[derive(Default)]
+struct OpenStreams {
+    total: usize,
+    by_caller: HashMap<String, usize>,
+}
+
+/// Which limit a new stream met.
+enum Full {
+    All,
+    Caller,
 }
 
 /// One open stream; gives its slot back when dropped.
-pub struct StreamSlot(Arc<AtomicUsize>);
+pub struct StreamSlot(Arc<Mutex<OpenStreams>>, String);
 
 impl StreamSlots {
-    pub fn new(max: usize) -> StreamSlots {
-        StreamSlots { open: Arc::default(), max }
+    pub fn new(max: usize, per_caller: usize) -> StreamSlots {
+        StreamSlots { open: Arc::default(), max, per_caller }
     }
 
-    fn take(&self) -> Option<StreamSlot> {
-        let taken =
-            self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.max).then_some(open + 1));
-        taken.ok().map(|_| StreamSlot(self.open.clone()))
+    fn take(&self, caller: String) -> Result<StreamSlot, Full> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.total >= self.max {
+            return Err(Full::All);
+        }
+        let mine = open.by_caller.entry(caller.clone()).or_default();
+        if *mine >= self.per_caller {
+            return Err(Full::Caller);
+        }
+        *mine += 1;
+        open.total += 1;
+        Ok(StreamSlot(self.open.clone(), caller))
     }
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        open.total -= 1;
+        if let Some(mine) = open.by_caller.get_mut(&self.1) {
+            *mine -= 1;
+            if *mine == 0 {
+                open.by_caller.remove(&self.1);
+            }
+        }
     }
 }
 
 /// Resolves when the token or browser session the stream was opened with ends: at
-/// once when it ends on this replica, within `RECHECK_ACCESS` when on another.
+/// once when it is revoked or expires on this replica, within `RECHECK_ACCESS` when
+/// revoked on another.
 async fn revocation_of(caller: Option<Caller>, state: &AppState) {
+    let expiry = caller.as_ref().and_then(|caller| caller.expires_at);
+    let expired = async move {
+        match expiry.map(|at| (at - chrono::Utc::now()).to_std().unwrap_or_default()) {
+            Some(left) => tokio::time::sleep(left).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = expired => {}
+        _ = revoked(caller, state) => {}
+    }
+}
+
+async fn revoked(caller: Option<Caller>, state: &AppState) {
     let token = caller.as_ref().and_then(|caller| caller.token_id.clone());
     let session = caller.and_then(|caller| caller.session).map(|session| session.id_hash);
     if token.is_none() && session.is_none() {

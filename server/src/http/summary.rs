@@ -1,7 +1,8 @@
 //! `GET /api/summary` and `GET /api/health`.
 
 use axum::extract::State;
-use shared::{Health, Summary};
+use shared::{Health, Refused, Summary};
+use std::sync::atomic::Ordering;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,16 +14,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Totals of runs by status, tokens, cost and agents.
-#[utoipa::path(get, path = "/summary", tag = "runs", responses((status = OK, body = Summary)))]
+#[utoipa::path(get, path = "/summary", tag = "runs", security(("token" = ["read"])), responses((status = OK, body = Summary)))]
 async fn summary(State(state): State<AppState>) -> Result<axum::Json<Summary>, ApiError> {
     Ok(axum::Json(crate::summary::compute(state.store.as_ref()).await?))
 }
 
 /// Open to everyone: the server and its database answer.
-#[utoipa::path(get, path = "/health", tag = "server", responses((status = OK, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "server", security(()), responses((status = OK, body = Health)))]
 async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
     let agents = state.store.list_agents().await?;
+    let (auth_failures, auth_throttled) = state.access.failures.counts();
+    let refusals = &state.refusals;
     Ok(axum::Json(Health {
+        refused: Refused {
+            auth_failures,
+            auth_throttled,
+            bodies_timed_out: refusals.bodies_timed_out.load(Ordering::Relaxed),
+            connections_over_cap: refusals.connections_over_cap.load(Ordering::Relaxed),
+        },
         status: "healthy".to_owned(),
         registered_agents: agents.len() as i64,
         active_agents: agents.iter().filter(|a| a.is_alive).count() as i64,

@@ -19,7 +19,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The caller's saved views and everyone's shared ones.
-#[utoipa::path(get, path = "/views", operation_id = "list_views", tag = "views", responses((status = OK, body = Vec<SavedView>)))]
+#[utoipa::path(get, path = "/views", operation_id = "list_views", tag = "views", security(("token" = ["read"])), responses((status = OK, body = Vec<SavedView>)))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Vec<SavedView>>, ApiError> {
     Ok(axum::Json(state.store.list_views(&caller.actor().name).await?))
 }
@@ -47,7 +47,7 @@ fn checked(mut view: NewView) -> Result<NewView, ApiError> {
     Ok(view)
 }
 
-#[utoipa::path(post, path = "/views", operation_id = "create_view", tag = "views", request_body = NewView, responses((status = CREATED, body = SavedView)))]
+#[utoipa::path(post, path = "/views", operation_id = "create_view", tag = "views", security(("token" = ["read"])), request_body = NewView, responses((status = CREATED, body = SavedView)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,7 +62,7 @@ async fn create(
 }
 
 /// Changes one of the caller's views.
-#[utoipa::path(put, path = "/views/{id}", tag = "views", params(("id" = String, Path)), request_body = NewView,
+#[utoipa::path(put, path = "/views/{id}", tag = "views", security(("token" = ["read"])), params(("id" = String, Path)), request_body = NewView,
     responses((status = OK, body = SavedView)))]
 async fn change(
     State(state): State<AppState>,
@@ -75,7 +75,7 @@ async fn change(
     Ok(axum::Json(state.store.save_view(Some(&id), &caller.actor().name, view).await?))
 }
 
-#[utoipa::path(delete, path = "/views/{id}", operation_id = "delete_view", tag = "views", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/views/{id}", operation_id = "delete_view", tag = "views", security(("token" = ["read"])), params(("id" = String, Path)),
     responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     validate::name("id", &id, 36)?;

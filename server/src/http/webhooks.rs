@@ -21,29 +21,31 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Outgoing webhooks and their delivery state (admin).
-#[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "webhooks", responses((status = OK, body = Vec<Webhook>)))]
+#[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("token" = ["administer"])), responses((status = OK, body = Vec<Webhook>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Webhook>>, ApiError> {
     Ok(axum::Json(state.store.list_webhooks().await?.into_iter().map(|h| h.webhook).collect()))
 }
 
-fn checked_url(text: &str) -> Result<(), ApiError> {
-    validate::name("url", text, 2048)?;
+/// An http(s) URL whose host is somewhere webhooks may go (the outbound policy,
+/// checked again at every delivery, when its name is resolved).
+async fn checked_url(state: &AppState, text: &str) -> Result<(), ApiError> {
     let url = url::Url::parse(text).map_err(|e| ApiError::invalid(format!("`url` is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    let Some(host) = url.host_str().filter(|_| matches!(url.scheme(), "http" | "https")) else {
         return Err(ApiError::invalid("`url` must be an http or https URL with a host"));
-    }
+    };
+    state.webhooks.policy().resolve(host).await.map_err(|why| ApiError::invalid(format!("`url`: {why}")))?;
     Ok(())
 }
 
 /// Adds a webhook; the answer holds the secret that signs its deliveries, shown once.
-#[utoipa::path(post, path = "/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = NewWebhook,
+#[utoipa::path(post, path = "/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("token" = ["administer"])), request_body = NewWebhook,
     responses((status = CREATED, body = CreatedWebhook)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewWebhook>,
 ) -> Result<(StatusCode, axum::Json<CreatedWebhook>), ApiError> {
-    checked_url(&body.url)?;
+    validate::name("url", &body.url, 2048)?;
     let mut events = body.events.unwrap_or_else(|| Alert::CHOSEN.to_vec());
     let mut seen = Vec::new();
     events.retain(|alert| {
@@ -57,6 +59,7 @@ async fn create(
             "`events` must name one or more of run.failed, run.budget_cancelled, budget.warning, agent.expired",
         ));
     }
+    checked_url(&state, &body.url).await?;
     if state.store.list_webhooks().await?.len() >= MAX_WEBHOOKS {
         return Err(ApiError::Conflict(format!("there are {MAX_WEBHOOKS} webhooks already; remove one first")));
     }
@@ -80,7 +83,7 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(CreatedWebhook { webhook: stored.webhook, secret: stored.secret })))
 }
 
-#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks", security(("token" = ["administer"])), params(("id" = String, Path)),
     responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     validate::name("id", &id, 36)?;
@@ -88,8 +91,9 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Sends a test alert now and says how it went.
-#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path)),
+/// Sends a test alert now and says how it went (at most one per webhook every
+/// `TEST_EVERY`; each audited).
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", security(("token" = ["administer"])), params(("id" = String, Path)),
     responses((status = OK, body = WebhookTest)))]
 async fn test(
     State(state): State<AppState>,
@@ -103,5 +107,18 @@ async fn test(
         .into_iter()
         .find(|h| h.webhook.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("no webhook with id {id}")))?;
-    Ok(axum::Json(state.webhooks.test(&hook, &caller.actor().name).await?))
+    if let Err(wait) = state.webhooks.may_test(&id) {
+        return Err(ApiError::TooMany {
+            message: format!("this webhook was tested moments ago; test it again in {} s", wait.as_secs().max(1)),
+            retry_after: wait.as_secs().max(1),
+        });
+    }
+    let tested = state.webhooks.test(&hook, &caller.actor().name).await?;
+    let outcome = match (&tested.status, &tested.error) {
+        (_, Some(error)) => format!("not delivered: {error}"),
+        (Some(status), None) => format!("delivered: {status}"),
+        (None, None) => "delivered".to_owned(),
+    };
+    state.store.record_audit(caller.audit("webhook.test", &id, Some(outcome))).await?;
+    Ok(axum::Json(tested))
 }

@@ -16,6 +16,7 @@ use super::validate::{self, RunId};
 use super::{run_filter, AppState};
 use crate::access::Caller;
 use crate::dispatch::{Start, StartError};
+use crate::store::limits::RunBound;
 use crate::store::{NewRun, Outcome, RunRecord};
 
 const LOG_PAGE: i64 = 500;
@@ -47,7 +48,7 @@ fn created<T>(value: T) -> Created<T> {
 }
 
 /// A page of runs: filtered, sorted, and paged by keyset (`next_cursor`).
-#[utoipa::path(get, path = "/workflows", operation_id = "list_runs", tag = "runs", params(RunQuery), responses((status = OK, body = RunPage)))]
+#[utoipa::path(get, path = "/workflows", operation_id = "list_runs", tag = "runs", security(("token" = ["read"])), params(RunQuery), responses((status = OK, body = RunPage)))]
 async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> ApiResult<RunPage> {
     let mut filter = run_filter::parse(&query, chrono::Utc::now())?;
     let limit = filter.limit as usize;
@@ -64,7 +65,7 @@ async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> A
 }
 
 /// A run with its inputs, outputs, node states and first page of logs.
-#[utoipa::path(get, path = "/workflows/{id}", operation_id = "get_run", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = RunDetail)))]
+#[utoipa::path(get, path = "/workflows/{id}", operation_id = "get_run", tag = "runs", security(("token" = ["read"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = RunDetail)))]
 async fn detail(State(state): State<AppState>, RunId(id): RunId) -> ApiResult<RunDetail> {
     let record = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     let (states, restarted_into, logs) = tokio::try_join!(
@@ -98,7 +99,7 @@ struct LogsQuery {
 }
 
 /// A page of the run's log, oldest first.
-#[utoipa::path(get, path = "/workflows/{id}/logs", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id"), LogsQuery),
+#[utoipa::path(get, path = "/workflows/{id}/logs", tag = "runs", security(("token" = ["read"])), params(("id" = uuid::Uuid, Path, description = "the run's id"), LogsQuery),
     responses((status = OK, body = LogPage)))]
 async fn logs(State(state): State<AppState>, RunId(id): RunId, Query(query): Query<LogsQuery>) -> ApiResult<LogPage> {
     let limit = query.limit.unwrap_or(LOG_PAGE);
@@ -123,7 +124,7 @@ fn unknown_run(id: &str) -> ApiError {
 }
 
 /// Records a run that another runner executes (the ingest API).
-#[utoipa::path(post, path = "/workflows", operation_id = "create_run", tag = "ingest", request_body = CreateRun,
+#[utoipa::path(post, path = "/workflows", operation_id = "create_run", tag = "ingest", security(("token" = ["report"])), request_body = CreateRun,
     responses((status = CREATED, body = WorkflowRun)))]
 async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<CreateRun>) -> Created<WorkflowRun> {
     validate::name("workflow_name", &body.workflow_name, 256)?;
@@ -140,6 +141,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<
     }
     let mlflow = body.mlflow.unwrap_or_default();
     validate::mlflow_ids(&mlflow)?;
+    caller.may_create_run(state.store.as_ref(), &body.workflow_name).await?;
     let run = NewRun {
         id,
         workflow_name: body.workflow_name,
@@ -157,14 +159,14 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<
 }
 
 /// The runner started the run.
-#[utoipa::path(post, path = "/workflows/{id}/start", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
+#[utoipa::path(post, path = "/workflows/{id}/start", tag = "ingest", security(("token" = ["report"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
 async fn start(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
     caller.may_report(state.store.as_ref(), &id).await?;
     Ok(axum::Json(state.store.start_run(&id, None).await?))
 }
 
 /// A node's state; the run's tokens and cost grow by the node's.
-#[utoipa::path(post, path = "/workflows/{id}/states", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = NodeStateData,
+#[utoipa::path(post, path = "/workflows/{id}/states", tag = "ingest", security(("token" = ["report"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = NodeStateData,
     responses((status = CREATED, body = NodeState)))]
 async fn append_state(
     State(state): State<AppState>,
@@ -185,14 +187,14 @@ async fn append_state(
     // Input and output each within bounds may still sum beyond them.
     validate::tokens("input_tokens + output_tokens", data.tokens())?;
     caller.may_report(state.store.as_ref(), &id).await?;
-    let (stored, run) = state.store.append_state(&id, data).await?;
+    let (stored, run) = state.store.append_state(&id, data, run_bound(&state)).await?;
     // Before the answer: a reporter over its budget learns at its next report.
     state.budgets.enforce(&run).await;
     created(stored)
 }
 
 /// Log lines: one, or `{"lines": [...]}` of up to 1000.
-#[utoipa::path(post, path = "/workflows/{id}/logs", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = AppendLogs,
+#[utoipa::path(post, path = "/workflows/{id}/logs", tag = "ingest", security(("token" = ["report"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = AppendLogs,
     responses((status = CREATED, body = Vec<LogLine>)))]
 async fn append_logs(
     State(state): State<AppState>,
@@ -219,7 +221,7 @@ async fn append_logs(
     created(state.store.append_logs(&id, lines).await?)
 }
 
-#[utoipa::path(post, path = "/workflows/{id}/complete", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = FinishRun,
+#[utoipa::path(post, path = "/workflows/{id}/complete", tag = "ingest", security(("token" = ["report"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = FinishRun,
     responses((status = OK, body = WorkflowRun)))]
 async fn complete(
     State(state): State<AppState>,
@@ -231,7 +233,7 @@ async fn complete(
 }
 
 /// The run failed; `error_message` is required.
-#[utoipa::path(post, path = "/workflows/{id}/fail", tag = "ingest", params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = FinishRun,
+#[utoipa::path(post, path = "/workflows/{id}/fail", tag = "ingest", security(("token" = ["report"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = FinishRun,
     responses((status = OK, body = WorkflowRun)))]
 async fn fail(
     State(state): State<AppState>,
@@ -245,12 +247,20 @@ async fn fail(
     finish(state, caller, id, Outcome::Failed, report).await
 }
 
+/// The most one run may report (`--max-run-cost-usd`, `--max-run-tokens`).
+fn run_bound(state: &AppState) -> RunBound {
+    RunBound { cost_usd: state.config.max_run_cost_usd, tokens: state.config.max_run_tokens }
+}
+
+/// Ends the run as reported, held to the same caps as node reports: totals beyond the
+/// run bound are refused, and totals over the workflow's per-run budget end the run
+/// cancelled by the budget (the answer shows it) instead of as reported.
 async fn finish(
     state: AppState,
     caller: Caller,
     id: String,
     outcome: Outcome,
-    report: FinishRun,
+    mut report: FinishRun,
 ) -> ApiResult<WorkflowRun> {
     if let Some(message) = &report.error_message {
         validate::text("error_message", message, 65_536)?;
@@ -258,22 +268,36 @@ async fn finish(
     validate::duration("duration_seconds", report.duration_seconds)?;
     validate::cost("total_cost_usd", report.total_cost_usd)?;
     validate::tokens("total_tokens", report.total_tokens)?;
+    run_bound(&state).check(report.total_tokens, report.total_cost_usd)?;
     if let Some(ids) = &report.mlflow {
         validate::mlflow_ids(ids)?;
     }
     caller.may_report(state.store.as_ref(), &id).await?;
+    let run = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?.run;
+    let cost = report.total_cost_usd.or(run.total_cost_usd);
+    let tokens = report.total_tokens.or(run.total_tokens);
+    let outcome = match state.budgets.run_verdict(&run.workflow_name, cost, tokens) {
+        Some(why) => {
+            report.error_message = Some(match (outcome, &report.error_message) {
+                (Outcome::Failed, Some(failure)) => format!("{why} (the run reported it failed: {failure})"),
+                _ => why,
+            });
+            Outcome::OverBudget
+        }
+        None => outcome,
+    };
     Ok(axum::Json(state.store.finish_run(&id, outcome, report, None).await?))
 }
 
 /// Cancels a pending or running run; its agent is told to stop.
-#[utoipa::path(post, path = "/workflows/{id}/cancel", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
+#[utoipa::path(post, path = "/workflows/{id}/cancel", tag = "runs", security(("token" = ["operate"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
 async fn cancel(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
     Ok(axum::Json(state.store.cancel_run(&id, &caller.actor(), None).await?))
 }
 
 /// Restarting runs the same workflow with the same inputs on an alive agent, as a new
 /// run linked to the old one.
-#[utoipa::path(post, path = "/workflows/{id}/restart", tag = "runs", params(("id" = uuid::Uuid, Path, description = "the run's id")),
+#[utoipa::path(post, path = "/workflows/{id}/restart", tag = "runs", security(("token" = ["operate"])), params(("id" = uuid::Uuid, Path, description = "the run's id")),
     responses((status = CREATED, body = WorkflowRun, description = "the new run")))]
 async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> Created<WorkflowRun> {
     let original = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
@@ -288,7 +312,7 @@ async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId
 }
 
 /// Starts a run on an alive agent serving the workflow (the least busy one).
-#[utoipa::path(post, path = "/workflows/run", tag = "runs", request_body = StartRun,
+#[utoipa::path(post, path = "/workflows/run", tag = "runs", security(("token" = ["operate"])), request_body = StartRun,
     responses((status = CREATED, body = WorkflowRun)))]
 async fn start_on_agent(
     State(state): State<AppState>,
@@ -323,7 +347,7 @@ async fn start_within_budget(state: &AppState, start: Start) -> Created<Workflow
 }
 
 /// The workflows alive agents serve, with their input fields.
-#[utoipa::path(get, path = "/workflows/catalog", tag = "runs", responses((status = OK, body = Vec<CatalogEntry>)))]
+#[utoipa::path(get, path = "/workflows/catalog", tag = "runs", security(("token" = ["read"])), responses((status = OK, body = Vec<CatalogEntry>)))]
 async fn catalog(State(state): State<AppState>) -> ApiResult<Vec<CatalogEntry>> {
     let agents = state.store.list_agents().await?;
     Ok(axum::Json(state.dispatcher.catalog(&agents).await))

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use shared::{AuditEntry, Role, TokenInfo};
 
-use super::{Result, Ts};
+use super::{Result, StoreError, Ts};
 
 /// Who made a change: a token's name (or an SSO user's), or `local` without sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +71,48 @@ pub struct RunOwners {
     pub created_by_token: Option<String>,
 }
 
+/// Who is registering an agent id, and what that may do to the id's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// `Caller::owner_key`: a token id, or `user:NAME`.
+    pub owner: String,
+    pub kind: ClaimKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimKind {
+    /// Admins and the open default: any id; one nobody owns becomes theirs.
+    Any,
+    /// An agent token: ids it owns, or that nobody owns (they are its own from now on).
+    Own,
+    /// An agent token an admin bound to the id: the id is its own, whoever had it.
+    Bound,
+}
+
+impl Claim {
+    /// The owner to record (`None`: leave it), given the id's owner now; or why not.
+    pub fn settle(&self, current: Option<&str>) -> Result<Option<String>> {
+        match (self.kind, current) {
+            (_, Some(owner)) if owner == self.owner => Ok(None),
+            (ClaimKind::Bound, _) | (_, None) => Ok(Some(self.owner.clone())),
+            (ClaimKind::Any, Some(_)) => Ok(None),
+            (ClaimKind::Own, Some(_)) => Err(StoreError::Forbidden(
+                "this agent id belongs to another caller; an admin can transfer it (PUT /api/agents/{id}/owner)"
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
+/// Who owns an agent id, as admins see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnerRecord {
+    pub owner: String,
+    /// The owning token's name (gone if the token was revoked and its claims with it).
+    pub token_name: Option<String>,
+    pub claimed_at: Option<Ts>,
+}
+
 #[async_trait]
 pub trait AccessStore: Send + Sync {
     /// Conflict if the name is taken.
@@ -85,17 +127,41 @@ pub trait AccessStore: Send + Sync {
     /// Tokens of the admin role that have not expired.
     async fn admin_tokens(&self) -> Result<i64>;
 
-    async fn create_session(&self, session: NewSession) -> Result<()>;
+    async fn create_session(&self, session: NewSession, audit: Audit) -> Result<()>;
     async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>>;
-    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    async fn delete_session(&self, id_hash: &str, audit: Audit) -> Result<()>;
     /// Deletes sessions that have expired; returns how many.
     async fn prune_sessions(&self, now: Ts) -> Result<u64>;
 
-    /// Whether `token_id` owns `agent_id`; when `claim`, an agent id no token owns
-    /// becomes this token's (the first registration claims it).
-    async fn owns_agent(&self, token_id: &str, agent_id: &str, claim: bool) -> Result<bool>;
+    /// Who owns `agent_id` (registering claims it: `AgentStore::register_agent`).
+    async fn agent_owner(&self, agent_id: &str) -> Result<Option<OwnerRecord>>;
+    /// Gives the id to the token named `token`, or frees it (`None`) for the next
+    /// registration to claim; NotFound for an unknown token.
+    async fn set_agent_owner(&self, agent_id: &str, token: Option<String>, audit: Audit) -> Result<()>;
+    /// The agent ids `owner` owns.
+    async fn owned_agents(&self, owner: &str) -> Result<Vec<String>>;
     async fn run_owners(&self, run_id: &str) -> Result<Option<RunOwners>>;
 
+    /// Records what happened outside any other write (a failed sign-in).
+    async fn record_audit(&self, audit: Audit) -> Result<()>;
     /// Newest first, entries with `id < before`.
     async fn audit_page(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_id_is_its_first_owners() {
+        let claim = |kind| Claim { owner: "me".to_owned(), kind };
+        let settled = |kind, current: Option<&str>| claim(kind).settle(current).map_err(|e| e.to_string());
+        for kind in [ClaimKind::Any, ClaimKind::Own, ClaimKind::Bound] {
+            assert_eq!(settled(kind, None), Ok(Some("me".to_owned())), "{kind:?}: nobody's becomes mine");
+            assert_eq!(settled(kind, Some("me")), Ok(None), "{kind:?}: mine stays mine");
+        }
+        assert_eq!(settled(ClaimKind::Any, Some("other")), Ok(None), "an admin leaves the owner be");
+        assert!(settled(ClaimKind::Own, Some("other")).is_err(), "another agent token's is refused");
+        assert_eq!(settled(ClaimKind::Bound, Some("other")), Ok(Some("me".to_owned())), "a binding wins");
+    }
 }

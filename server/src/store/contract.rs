@@ -7,7 +7,8 @@ use shared::{
 };
 use std::collections::HashMap;
 
-use super::access::{AccessStore, Actor, Audit};
+use super::access::{AccessStore, Actor, Audit, Claim};
+use super::limits::RunBound;
 use super::{
     BulkStep, ClaimedBulkJob, DurationRollup, InFlight, NewAgent, NewBulkJob, NewRun, NodeRollup, Outcome, Result,
     RollupQuery, RunFilter, RunRecord, RunRollup, SeedRun, StatusTally, StoredBudget, StoredWebhook, Ts,
@@ -44,7 +45,8 @@ pub trait RunStore: Send + Sync {
     /// `follower`: the dashboard process that must still follow the run (fencing).
     async fn start_run(&self, id: &str, follower: Option<&str>) -> Result<WorkflowRun>;
     /// Returns the state stored and the run with its grown totals.
-    async fn append_state(&self, id: &str, state: NodeStateData) -> Result<(NodeState, WorkflowRun)>;
+    /// Unprocessable when the run's totals would pass `bound`.
+    async fn append_state(&self, id: &str, state: NodeStateData, bound: RunBound) -> Result<(NodeState, WorkflowRun)>;
     async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>>;
     async fn finish_run(
         &self,
@@ -85,7 +87,9 @@ pub trait DispatchStore: Send + Sync {
 /// The agent registry.
 #[async_trait]
 pub trait AgentStore: Send + Sync {
-    async fn register_agent(&self, agent: NewAgent, audit: Audit) -> Result<AgentInfo>;
+    /// Registers (or updates) the agent and settles who owns its id, in one write:
+    /// Forbidden when the id is another agent token's.
+    async fn register_agent(&self, agent: NewAgent, claim: Claim, audit: Audit) -> Result<AgentInfo>;
     async fn heartbeat(&self, id: &str) -> Result<AgentInfo>;
     async fn list_agents(&self) -> Result<Vec<AgentInfo>>;
     async fn get_agent(&self, id: &str) -> Result<Option<AgentInfo>>;
@@ -139,6 +143,8 @@ pub trait BudgetStore: Send + Sync {
     /// The cost of the workflow's runs that started since `day` and since `month`
     /// (each the start of an hour, `month` the earlier).
     async fn spent(&self, workflow: &str, day: Ts, month: Ts) -> Result<(f64, f64)>;
+    /// What the runs of `workflow` started since `since` cost, by who reported them.
+    async fn spent_by_reporter(&self, workflow: &str, since: Ts) -> Result<Vec<shared::BudgetReporter>>;
 }
 
 /// Outgoing webhooks.

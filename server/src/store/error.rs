@@ -8,6 +8,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// The caller may not change this (another agent token's agent id).
+    #[error("{0}")]
+    Forbidden(String),
     /// The database is away, full, read-only or locked: the write was not recorded
     /// and may be tried again.
     #[error("database unavailable: {0}")]

@@ -25,6 +25,36 @@ pub fn check_totals(what: &str, tokens: Option<i64>, cost_usd: Option<f64>) -> R
     Ok(())
 }
 
+/// The most one run may report, as the operator set it (`--max-run-cost-usd`,
+/// `--max-run-tokens`): far below the stored bounds, so that a wrong or hostile
+/// reporter cannot spend a workflow's budget with one report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunBound {
+    pub cost_usd: f64,
+    pub tokens: i64,
+}
+
+impl RunBound {
+    /// Refuses totals beyond the bound (the write that grew them is then rolled back).
+    pub fn check(&self, tokens: Option<i64>, cost_usd: Option<f64>) -> Result<(), StoreError> {
+        if tokens.is_some_and(|tokens| tokens > self.tokens) {
+            return Err(StoreError::Unprocessable(format!(
+                "the run would have reported {} tokens, more than the {} one run may (--max-run-tokens)",
+                tokens.unwrap_or_default(),
+                self.tokens
+            )));
+        }
+        if cost_usd.is_some_and(|cost| cost > self.cost_usd) {
+            return Err(StoreError::Unprocessable(format!(
+                "the run would have reported ${}, more than the ${} one run may (--max-run-cost-usd)",
+                cost_usd.unwrap_or_default(),
+                self.cost_usd
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +67,13 @@ mod tests {
         assert!(check_totals("r", Some(-1), None).is_err());
         assert!(check_totals("r", None, Some(MAX_COST_USD * 2.0)).is_err());
         assert!(check_totals("r", None, Some(f64::INFINITY)).is_err());
+    }
+
+    #[test]
+    fn reports_stay_within_the_operators_bound() {
+        let bound = RunBound { cost_usd: 100.0, tokens: 1000 };
+        assert!(bound.check(Some(1000), Some(100.0)).is_ok() && bound.check(None, None).is_ok());
+        assert!(bound.check(Some(1001), None).is_err());
+        assert!(bound.check(None, Some(100.01)).is_err());
     }
 }

@@ -86,6 +86,9 @@ pub struct InFlight {
 pub enum Outcome {
     Completed,
     Failed,
+    /// Its final report put the run over its budget: it ends cancelled (the report's
+    /// `error_message` says why), with the totals it reported.
+    OverBudget,
 }
 
 #[derive(Debug, Clone)]

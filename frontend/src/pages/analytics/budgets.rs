@@ -35,6 +35,21 @@ fn parsed<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> Result<Opt
     serde_json::from_str(text).map(Some).map_err(|_| format!("{field} must be a number"))
 }
 
+/// Who reported today's spend: the largest three, all of them on hover.
+fn reporters(budget: &Budget) -> impl IntoView {
+    let line = |r: &shared::BudgetReporter| {
+        let runs = if r.runs == 1 { "1 run".to_owned() } else { format!("{} runs", r.runs) };
+        format!("{} {} ({runs})", r.reporter, format::cost(Some(r.cost_usd)))
+    };
+    let all: Vec<String> = budget.reporters_today.iter().map(line).collect();
+    let shown = match all.len() {
+        0 => "—".to_owned(),
+        1..=3 => all.join(" · "),
+        n => format!("{} · {} more", all[..3].join(" · "), n - 3),
+    };
+    view! { <span title=all.join("\n")>{shown}</span> }
+}
+
 #[component]
 pub fn Budgets(budgets: Vec<Budget>, reload: merge::Reload) -> impl IntoView {
     let notices = use_notices();
@@ -90,7 +105,7 @@ pub fn Budgets(budgets: Vec<Budget>, reload: merge::Reload) -> impl IntoView {
             } else {
                 view! {
                     <div class="table-wrap"><table data-testid="budgets">
-                        <thead><tr><th>"Workflow"</th><th class="num">"Today"</th><th class="num">"Per day"</th><th class="num">"This month"</th>
+                        <thead><tr><th>"Workflow"</th><th class="num">"Today"</th><th>"Reported today by"</th><th class="num">"Per day"</th><th class="num">"This month"</th>
                             <th class="num">"Per month"</th><th class="num">"Per run"</th><th class="num">"Tokens / run"</th><th>"State"</th><th></th></tr></thead>
                         <tbody>
                             {budgets.into_iter().map(|b| {
@@ -100,6 +115,7 @@ pub fn Budgets(budgets: Vec<Budget>, reload: merge::Reload) -> impl IntoView {
                                     <tr>
                                         <td><a href=api::pages::runs_of(&b.workflow_name)>{b.workflow_name.clone()}</a></td>
                                         <td class="num">{format::cost(Some(b.spent_today_usd))}</td>
+                                        <td class="small" data-testid="budget-reporters">{reporters(&b)}</td>
                                         <td class="num">{cap(b.limits.daily_usd)}</td>
                                         <td class="num">{format::cost(Some(b.spent_month_usd))}</td>
                                         <td class="num">{cap(b.limits.monthly_usd)}</td>

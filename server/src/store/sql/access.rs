@@ -7,7 +7,7 @@ macro_rules! sql_access {
 
             use super::sql_common::{Backend, Conn};
             use crate::store::access::{
-                AccessStore, Audit, NewSession, NewToken, RunOwners, SessionRecord, TokenRecord,
+                AccessStore, Audit, NewSession, NewToken, OwnerRecord, RunOwners, SessionRecord, TokenRecord,
             };
             use crate::store::{Result, StoreError, Ts};
 
@@ -80,6 +80,20 @@ macro_rules! sql_access {
                 Ok(())
             }
 
+            /// Makes `owner` the owner of `agent_id`, from now.
+            pub(super) async fn claim_agent(conn: &mut Conn, agent_id: &str, owner: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO dashboard_agent_owners (agent_id, owner, claimed_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (agent_id) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at",
+                )
+                .bind(agent_id)
+                .bind(owner)
+                .bind(Ts::now())
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
             async fn token_named(conn: &mut Conn, name: &str) -> Result<Option<TokenRecord>> {
                 let row: Option<TokenRow> =
                     sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM dashboard_tokens t WHERE t.name = $1"))
@@ -140,8 +154,10 @@ macro_rules! sql_access {
                             let token = token_named(conn, &name)
                                 .await?
                                 .ok_or_else(|| StoreError::NotFound(format!("no token named `{name}`")))?;
-                            for table in ["dashboard_sessions", "dashboard_agent_owners"] {
-                                sqlx::query(&format!("DELETE FROM {table} WHERE token_id = $1"))
+                            for (table, column) in
+                                [("dashboard_sessions", "token_id"), ("dashboard_agent_owners", "owner")]
+                            {
+                                sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
                                     .bind(&token.id)
                                     .execute(&mut *conn)
                                     .await?;
@@ -200,7 +216,7 @@ macro_rules! sql_access {
                     .await?)
                 }
 
-                async fn create_session(&self, session: NewSession) -> Result<()> {
+                async fn create_session(&self, session: NewSession, audit: Audit) -> Result<()> {
                     self.write(move |conn| {
                         Box::pin(async move {
                             sqlx::query(
@@ -214,6 +230,7 @@ macro_rules! sql_access {
                             .bind(session.expires_at)
                             .execute(&mut *conn)
                             .await?;
+                            record(conn, audit).await?;
                             Ok(((), Vec::new()))
                         })
                     })
@@ -239,7 +256,7 @@ macro_rules! sql_access {
                     .transpose()
                 }
 
-                async fn delete_session(&self, id_hash: &str) -> Result<()> {
+                async fn delete_session(&self, id_hash: &str, audit: Audit) -> Result<()> {
                     let id_hash = id_hash.to_owned();
                     self.write(move |conn| {
                         Box::pin(async move {
@@ -247,6 +264,7 @@ macro_rules! sql_access {
                                 .bind(&id_hash)
                                 .execute(&mut *conn)
                                 .await?;
+                            record(conn, audit).await?;
                             Ok(((), Vec::new()))
                         })
                     })
@@ -266,30 +284,54 @@ macro_rules! sql_access {
                     .await
                 }
 
-                async fn owns_agent(&self, token_id: &str, agent_id: &str, claim: bool) -> Result<bool> {
-                    let (token_id, agent_id) = (token_id.to_owned(), agent_id.to_owned());
+                async fn agent_owner(&self, agent_id: &str) -> Result<Option<OwnerRecord>> {
+                    let row: Option<(String, Option<String>, Option<Ts>)> = sqlx::query_as(
+                        "SELECT o.owner, t.name, o.claimed_at FROM dashboard_agent_owners o \
+                         LEFT JOIN dashboard_tokens t ON t.id = o.owner WHERE o.agent_id = $1",
+                    )
+                    .bind(agent_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                    Ok(row.map(|(owner, token_name, claimed_at)| OwnerRecord { owner, token_name, claimed_at }))
+                }
+
+                async fn set_agent_owner(&self, agent_id: &str, token: Option<String>, audit: Audit) -> Result<()> {
+                    let agent_id = agent_id.to_owned();
                     self.write(move |conn| {
                         Box::pin(async move {
-                            let owner: Option<String> =
-                                sqlx::query_scalar("SELECT token_id FROM dashboard_agent_owners WHERE agent_id = $1")
-                                    .bind(&agent_id)
-                                    .fetch_optional(&mut *conn)
-                                    .await?;
-                            let owns = match owner {
-                                Some(owner) => owner == token_id,
-                                None if claim => {
-                                    sqlx::query(
-                                        "INSERT INTO dashboard_agent_owners (agent_id, token_id) VALUES ($1, $2)",
-                                    )
-                                    .bind(&agent_id)
-                                    .bind(&token_id)
-                                    .execute(&mut *conn)
-                                    .await?;
-                                    true
+                            match &token {
+                                Some(name) => {
+                                    let token = token_named(conn, name)
+                                        .await?
+                                        .ok_or_else(|| StoreError::NotFound(format!("no token named `{name}`")))?;
+                                    claim_agent(conn, &agent_id, &token.id).await?
                                 }
-                                None => false,
-                            };
-                            Ok((owns, Vec::new()))
+                                None => {
+                                    sqlx::query("DELETE FROM dashboard_agent_owners WHERE agent_id = $1")
+                                        .bind(&agent_id)
+                                        .execute(&mut *conn)
+                                        .await?;
+                                }
+                            }
+                            record(conn, audit).await?;
+                            Ok(((), Vec::new()))
+                        })
+                    })
+                    .await
+                }
+
+                async fn owned_agents(&self, owner: &str) -> Result<Vec<String>> {
+                    Ok(sqlx::query_scalar("SELECT agent_id FROM dashboard_agent_owners WHERE owner = $1")
+                        .bind(owner)
+                        .fetch_all(self.reader())
+                        .await?)
+                }
+
+                async fn record_audit(&self, audit: Audit) -> Result<()> {
+                    self.write(move |conn| {
+                        Box::pin(async move {
+                            record(conn, audit).await?;
+                            Ok(((), Vec::new()))
                         })
                     })
                     .await

@@ -8,9 +8,17 @@ macro_rules! sql_agents {
 
             #[async_trait::async_trait]
             impl crate::store::AgentStore for super::$store {
-                async fn register_agent(&self, agent: NewAgent, audit: Audit) -> Result<AgentInfo> {
+                async fn register_agent(&self, agent: NewAgent, claim: Claim, audit: Audit) -> Result<AgentInfo> {
                     self.write(move |conn| {
                         Box::pin(async move {
+                            let owner: Option<String> =
+                                sqlx::query_scalar("SELECT owner FROM dashboard_agent_owners WHERE agent_id = $1")
+                                    .bind(&agent.agent_id)
+                                    .fetch_optional(&mut *conn)
+                                    .await?;
+                            if let Some(owner) = claim.settle(owner.as_deref())? {
+                                claim_agent(conn, &agent.agent_id, &owner).await?;
+                            }
                             let now = Ts::now();
                             let row: AgentRow = sqlx::query_as(&format!(
                                 "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $5) \

@@ -103,6 +103,29 @@ macro_rules! sql_budgets {
                     .await?;
                     Ok((today.unwrap_or(0.0), month.unwrap_or(0.0)))
                 }
+
+                async fn spent_by_reporter(&self, workflow: &str, since: Ts) -> Result<Vec<shared::BudgetReporter>> {
+                    // Reports into a dispatched run come from its agent; other runs from
+                    // whoever recorded them; runs with neither from writers of the database.
+                    let rows: Vec<(String, i64, Option<f64>)> = sqlx::query_as(
+                        "SELECT COALESCE('agent ' || agent_id, created_by, 'other writers') AS reporter, COUNT(*), \
+                         CAST(SUM(total_cost_usd) AS DOUBLE PRECISION) FROM workflow_runs \
+                         WHERE workflow_name = $1 AND started_at >= $2 GROUP BY 1 \
+                         ORDER BY 3 DESC, 1 LIMIT 10",
+                    )
+                    .bind(workflow)
+                    .bind(since)
+                    .fetch_all(self.reader())
+                    .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(reporter, runs, cost)| shared::BudgetReporter {
+                            reporter,
+                            runs,
+                            cost_usd: cost.unwrap_or(0.0),
+                        })
+                        .collect())
+                }
             }
         }
     };

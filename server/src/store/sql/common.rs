@@ -4,8 +4,8 @@
 macro_rules! sql_common {
     ($store:ident) => {
         mod sql_common {
-            pub(super) use super::sql_access::record as record_audit;
-            pub(super) use crate::store::access::{Actor, Audit};
+            pub(super) use super::sql_access::{claim_agent, record as record_audit};
+            pub(super) use crate::store::access::{Actor, Audit, Claim};
             pub(super) use crate::store::backend::Backend;
             pub(super) use crate::store::rows::{
                 self, AgentRow, EventRow, InFlightRow, LogRow, RunRecordRow, RunRow, StateRow, RUN_COLUMNS,

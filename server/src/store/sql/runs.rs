@@ -133,7 +133,12 @@ macro_rules! sql_runs {
                     .await
                 }
 
-                async fn append_state(&self, id: &str, state: NodeStateData) -> Result<(NodeState, WorkflowRun)> {
+                async fn append_state(
+                    &self,
+                    id: &str,
+                    state: NodeStateData,
+                    bound: limits::RunBound,
+                ) -> Result<(NodeState, WorkflowRun)> {
                     let id = id.to_owned();
                     self.write(move |conn| {
                         Box::pin(async move {
@@ -154,6 +159,7 @@ macro_rules! sql_runs {
                                 return Err(inactive(conn, &id).await);
                             };
                             limits::check_totals("the run's", run.total_tokens, run.total_cost_usd)?;
+                            bound.check(run.total_tokens, run.total_cost_usd)?;
                             let stored = insert_state(conn, &id, &state).await?;
                             let events = vec![Event::NodeState(stored.clone()), Event::WorkflowUpdate(run.clone())];
                             Ok(((stored, run), events))
@@ -189,6 +195,7 @@ macro_rules! sql_runs {
                             let status = match outcome {
                                 Outcome::Completed => RunStatus::Completed,
                                 Outcome::Failed => RunStatus::Failed,
+                                Outcome::OverBudget => RunStatus::Cancelled,
                             };
                             let duration =
                                 report.duration_seconds.unwrap_or_else(|| now.seconds_since(Ts::from(run.started_at)));

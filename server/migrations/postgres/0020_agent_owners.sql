@@ -1,0 +1,6 @@
+-- An agent id belongs to whoever registered it first, whatever kind of caller: a
+-- token (its id) or a caller without one (`user:NAME`, `user:local` without sign-in,
+-- names of up to 128 characters). When the claim was made is kept for admins.
+ALTER TABLE dashboard_agent_owners RENAME COLUMN token_id TO owner;
+ALTER TABLE dashboard_agent_owners ALTER COLUMN owner TYPE VARCHAR(160);
+ALTER TABLE dashboard_agent_owners ADD COLUMN claimed_at TIMESTAMP;
