@@ -86,6 +86,10 @@ async fn an_agent_id_belongs_to_its_first_registrant(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, freed) = root.request(Method::DELETE, "/api/agents/m-1/owner", None).await;
     assert_eq!((status, &freed["owner"]), (StatusCode::OK, &Value::Null));
+    // Freed while its agent is registered, the id is an admin's to give, not the first
+    // asker's; once the agent is gone, the next registration claims it.
+    assert_eq!(alice.post("/api/agents/register", registration("m-1", 9)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(root.request(Method::DELETE, "/api/agents/m-1", None).await.0, StatusCode::OK);
     assert_eq!(alice.post("/api/agents/register", registration("m-1", 9)).await.0, StatusCode::OK);
     assert_eq!(owner(&root, "m-1").await, "alice", "a freed id is claimed by the next registration");
 
@@ -94,11 +98,27 @@ async fn an_agent_id_belongs_to_its_first_registrant(backend: Backend) {
         assert_eq!(alice.post("/api/agents/register", registration(id, 9)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     }
 
-    // Revoking a token frees its ids; an id nobody registered is the handler's 404
-    // (on which the original registry client registers again).
+    // Revoking a token frees its ids, but its registered agents are not the next
+    // asker's; nor is an agent another writer put in the database. An id nobody
+    // registered is the handler's 404 (on which the original registry client
+    // registers again).
     assert_eq!(mallory.post("/api/agents/register", registration("m-2", 9)).await.0, StatusCode::OK);
     assert_eq!(root.request(Method::DELETE, "/api/tokens/mallory", None).await.0, StatusCode::OK);
     assert_eq!(owner(&root, "m-2").await, Value::Null);
+    assert_eq!(alice.post("/api/agents/register", registration("m-2", 9)).await.0, StatusCode::FORBIDDEN);
+    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
+    app.db
+        .execute_as_another_writer(&format!(
+            "INSERT INTO agents (agent_id, agent_name, host, port, last_heartbeat, ttl_seconds, registered_at) \
+             VALUES ('written', 'w', '127.0.0.1', 9, '{now}', 600, '{now}')"
+        ))
+        .await;
+    for (method, path, body) in [
+        (Method::POST, "/api/agents/register", Some(registration("written", 9999))),
+        (Method::POST, "/api/agents/written/heartbeat", None),
+    ] {
+        assert_eq!(alice.request(method, path, body).await.0, StatusCode::FORBIDDEN, "{path}");
+    }
     assert_eq!(alice.post_empty("/api/agents/never-registered/heartbeat").await.0, StatusCode::NOT_FOUND);
     let audit: Value = root.fetch("/api/audit?limit=1000").await;
     let actions: Vec<&str> =

@@ -98,9 +98,10 @@ impl Outbound {
     }
 
     /// A client under this policy: names resolved to allowed addresses only, no
-    /// redirects followed.
+    /// redirects followed, and no proxy from the environment (`HTTP_PROXY` and the
+    /// like), which would resolve names itself and so reach anything.
     pub fn client(&self, builder: reqwest::ClientBuilder) -> reqwest::Result<reqwest::Client> {
-        builder.redirect(reqwest::redirect::Policy::none()).dns_resolver(Arc::new(self.clone())).build()
+        builder.no_proxy().redirect(reqwest::redirect::Policy::none()).dns_resolver(Arc::new(self.clone())).build()
     }
 }
 
@@ -160,8 +161,10 @@ fn reach_v6(ip: Ipv6Addr) -> Reach {
         || ip.is_multicast()
         || ip.is_unicast_link_local()
         || (segments[0] & 0xffc0) == 0xfec0
-        // Teredo tunnels to anywhere; the discard prefix; AWS's metadata service.
+        // Teredo tunnels and local-use NAT64 to anywhere; the discard prefix; AWS's
+        // metadata service.
         || (segments[0] == 0x2001 && segments[1] == 0)
+        || segments[..3] == [0x64, 0xff9b, 1]
         || segments[..4] == [0x100, 0, 0, 0]
         || ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
     let local = ip.is_loopback() || ip.is_unique_local() || (segments[0] == 0x2001 && segments[1] == 0xdb8);
@@ -237,6 +240,7 @@ mod tests {
             "100.100.100.200",
             "2001:0:4136:e378::1",
             "fd00:ec2::254",
+            "64:ff9b:1::a9fe:a9fe",
         ] {
             assert!(!default.allows(refused.parse().unwrap()), "{refused}");
         }

@@ -54,6 +54,11 @@ impl Options {
     }
 }
 
+/// The bench's thousands of browsers all connect from this one address: the per-client
+/// caps (`--max-connections-per-client`, `--max-streams-per-caller`) are lifted.
+const MANY_BROWSERS: [&str; 6] =
+    ["--max-streams", "20000", "--max-connections-per-client", "0", "--max-streams-per-caller", "20000"];
+
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
@@ -67,7 +72,7 @@ async fn main() {
         let took = seeded::seed(&url, options.runs).await;
         println!("\nSeeded {} runs in {:.0} s.", options.runs, took.as_secs_f64());
     }
-    let dashboard = Process::start(&url, &["--max-streams", "20000"]).await;
+    let dashboard = Process::start(&url, &MANY_BROWSERS).await;
     let summary: Value = dashboard.fetch("/api/summary").await;
     let (c, t) = (options.connections, options.seconds);
     println!(
@@ -297,7 +302,7 @@ async fn open_stream(address: SocketAddr, path: &str) -> (TcpStream, Vec<u8>) {
 /// measured by its resident set size.
 async fn idle_streams(n: usize) {
     let db = TestDb::create(Backend::Sqlite).await;
-    let dashboard = Process::start(&db.url(), &["--max-streams", "20000"]).await;
+    let dashboard = Process::start(&db.url(), &MANY_BROWSERS).await;
     let before = dashboard.rss_mb();
     // First streams opened and left (a finished run's page, visited n times), then n
     // held open at once: the first must leave nothing behind.

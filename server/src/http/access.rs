@@ -91,6 +91,7 @@ impl Access {
 
     /// Whether `ip` is one of the `--trusted-proxy` addresses.
     pub fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
@@ -131,14 +132,15 @@ pub async fn authenticate(State(gate): State<Gate>, mut request: Request, next: 
     let client = client_address(&gate.state.access, peer, request.headers());
     request.extensions_mut().insert(ClientAddress(client));
     let framed = matches!(rule, Rule::Framed(_));
-    let caller = match identify(&gate.state, request.method(), request.headers(), (peer, client), framed).await {
+    let caller = match identify(&gate.state, request.method(), request.headers(), peer, framed).await {
         Ok(caller) => caller,
         // What anyone may reach stays reachable with stale credentials: the app's
-        // pages must load to offer signing in again. Sign-out reads why. A malformed
-        // request (an SSO header sent twice) is refused everywhere.
-        Err(refusal) if needs.is_none() && refusal.status() != StatusCode::BAD_REQUEST => {
-            request.extensions_mut().insert(Refused(refusal.status()));
-            None
+        // pages must load to offer signing in again. A malformed request (an SSO
+        // header sent twice) is refused everywhere.
+        Err(refusal) if needs.is_none() && refusal.status() != StatusCode::BAD_REQUEST => None,
+        Err(ApiError::Unauthorized(why)) => {
+            let counted = gate.state.access.failures.refuse(&gate.state.store, client, &why);
+            return counted.err().unwrap_or(ApiError::Unauthorized(why)).into_response();
         }
         Err(refusal) => return refusal.into_response(),
     };
@@ -158,10 +160,6 @@ pub async fn authenticate(State(gate): State<Gate>, mut request: Request, next: 
     }
     next.run(request).await
 }
-
-/// The answer the credentials a request to a public route carried would have had.
-#[derive(Debug, Clone, Copy)]
-pub struct Refused(pub StatusCode);
 
 /// Where the request comes from (`client_address`), for the handlers.
 #[derive(Debug, Clone, Copy)]
@@ -191,18 +189,19 @@ fn client_address(access: &Access, peer: Option<IpAddr>, headers: &HeaderMap) ->
     if !access.trusts(peer) {
         return Some(peer);
     }
+    // The proxy appends the address it saw: the last entry is the one it vouches for.
     let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
     let last = forwarded.and_then(|list| list.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok());
     Some(last.unwrap_or(peer))
 }
 
 /// The caller the request proves it is, `None` if it proves nothing, or the answer
-/// to credentials that do not hold (each such failure counted against its client).
+/// to credentials that do not hold.
 async fn identify(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
-    (peer, client): (Option<IpAddr>, Option<IpAddr>),
+    peer: Option<IpAddr>,
     framed: bool,
 ) -> Result<Option<Caller>, ApiError> {
     let access = &state.access;
@@ -211,24 +210,15 @@ async fn identify(
     }
     let secret = presented_secret(headers);
     let session = session_cookie(headers);
-    if matches!(secret, Ok(None)) && session.is_none() {
+    if matches!(secret, Ok(None)) && matches!(session, Ok(None)) {
         return sso_caller(access, headers, peer);
-    }
-    if let Some(wait) = access.failures.wait(client) {
-        return Err(ApiError::TooMany {
-            message: "too many failed sign-ins or bad tokens from this address; try again later".to_owned(),
-            retry_after: wait.as_secs().max(1),
-        });
     }
     let found = match (secret, session) {
         (Ok(Some(secret)), _) => token_caller(state, &secret).await,
-        (Ok(None), Some(session)) => session_caller(state, &session, method, headers, framed).await,
-        (Err(error), _) => Err(error),
-        (Ok(None), None) => unreachable!("answered above"),
+        (Ok(None), Ok(Some(session))) => session_caller(state, &session, method, headers, framed).await,
+        (Err(error), _) | (Ok(None), Err(error)) => Err(error),
+        (Ok(None), Ok(None)) => unreachable!("answered above"),
     };
-    if let Err(ApiError::Unauthorized(why)) = &found {
-        access.failures.record(&state.store, client, why);
-    }
     found.map(Some)
 }
 
@@ -299,15 +289,26 @@ async fn token_caller(state: &AppState, secret: &str) -> Result<Caller, ApiError
     })
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE || *name == SECURE_SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+/// The session the request's cookies name: the `__Host-` one where there is one (a
+/// plain one beside it may have been planted by a sibling site); two of one name are
+/// refused, as is a session cookie in a header that is not text.
+pub fn session_cookie(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut found: [Vec<&str>; 2] = Default::default();
+    for value in headers.get_all(COOKIE) {
+        let text = value.to_str().map_err(|_| unauthorized("unreadable Cookie header"))?;
+        for (name, value) in text.split(';').filter_map(|pair| pair.trim().split_once('=')) {
+            match name.trim() {
+                SECURE_SESSION_COOKIE => found[0].push(value),
+                SESSION_COOKIE => found[1].push(value),
+                _ => {}
+            }
+        }
+    }
+    match found.iter().find(|values| !values.is_empty()).map(Vec::as_slice) {
+        None => Ok(None),
+        Some([one]) => Ok(Some((*one).to_owned())),
+        Some(_) => Err(unauthorized("the request carries two session cookies; sign in again")),
+    }
 }
 
 async fn session_caller(

@@ -1,9 +1,12 @@
 //! Failed authentication (an unknown, expired or revoked token or session, unreadable
 //! credentials, a wrong token at sign-in): counted for `/api/health`, logged and
-//! audited at most a few times a minute per client, and slowed: after
-//! `--auth-failure-limit` failures within a minute, a client's next attempts get 429
-//! until the minute is over, without a database read. Guessing a 256-bit secret is hopeless anyway; this
-//! keeps the guessing from costing the dashboard its log, its audit table and its reads.
+//! audited twice a minute per client at most, and slowed: after `--auth-failure-limit`
+//! failures within a minute, a client's next failures are answered 429 (with when to
+//! try again) until the minute is over. Credentials that hold are never refused, so a
+//! guesser behind the same address as everyone else locks nobody out. Clients are
+//! addresses, IPv6 ones by their /64 (one host holds a whole /64). Guessing a 256-bit
+//! secret is hopeless anyway; this keeps the guessing from costing the dashboard its
+//! log and its audit table.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::error::ApiError;
 use crate::store::access::{Actor, Audit};
 use crate::store::Store;
 
@@ -18,7 +22,8 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Audit entries for failures in a window, over all clients: many addresses guessing
 /// at once cannot fill the audit log (they are still counted).
 const AUDITED: u32 = 100;
-/// Clients remembered; beyond this, windows that ended are forgotten.
+/// Clients remembered; beyond this, windows that ended are forgotten, and if that is
+/// not enough, all of them (memory stays bounded whatever the addresses).
 const REMEMBERED: usize = 100_000;
 
 pub struct AuthFailures {
@@ -28,6 +33,11 @@ pub struct AuthFailures {
     audited: Mutex<Option<Window>>,
     failures: AtomicU64,
     throttled: AtomicU64,
+}
+
+/// Whom a failure counts against: the client (`listen::client_key`).
+fn key(client: Option<IpAddr>) -> IpAddr {
+    client.map_or(IpAddr::from([0, 0, 0, 0]), crate::listen::client_key)
 }
 
 #[derive(Clone, Copy)]
@@ -53,48 +63,55 @@ impl AuthFailures {
         }
     }
 
-    /// How long `client` must wait before its credentials are looked at again.
-    pub fn wait(&self, client: Option<IpAddr>) -> Option<Duration> {
-        let now = Instant::now();
-        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        let window = Window::current(clients.get(&client?).copied(), now);
-        (window.count >= self.allowed).then(|| {
-            self.throttled.fetch_add(1, Ordering::Relaxed);
-            WINDOW.saturating_sub(now.duration_since(window.started))
-        })
-    }
-
-    /// Counts a failure of `client`; the first few of each window are logged and audited.
-    pub fn record(&self, store: &Arc<dyn Store>, client: Option<IpAddr>, why: &str) {
+    /// Answers a failure of `client`: 401 as it was, or 429 once the client has had
+    /// its share of failures this minute. The first failure of a window and the one
+    /// that starts the wait are logged and audited.
+    pub fn refuse(&self, store: &Arc<dyn Store>, client: Option<IpAddr>, why: &str) -> Result<(), ApiError> {
         self.failures.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
-        let count = {
+        let window = {
             let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
             if clients.len() >= REMEMBERED {
                 clients.retain(|_, w| now.duration_since(w.started) < WINDOW);
+                if clients.len() >= REMEMBERED {
+                    clients.clear();
+                }
             }
-            let key = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-            let window = clients.entry(key).or_insert(Window { started: now, count: 0 });
+            let window = clients.entry(key(client)).or_insert(Window { started: now, count: 0 });
             *window = Window::current(Some(*window), now);
             window.count += 1;
-            window.count
+            *window
         };
-        if count > self.allowed {
-            return;
+        if window.count > self.allowed {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            let wait = WINDOW.saturating_sub(now.duration_since(window.started));
+            return Err(ApiError::TooMany {
+                message: "too many failed sign-ins or bad tokens from this address; try again later".to_owned(),
+                retry_after: wait.as_secs().max(1),
+            });
         }
+        if window.count == 1 || window.count == self.allowed {
+            self.note(store, client, why, window.count, now);
+        }
+        Ok(())
+    }
+
+    fn note(&self, store: &Arc<dyn Store>, client: Option<IpAddr>, why: &str, count: u32, now: Instant) {
         let shown = client.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
-        if count == 1 || count == self.allowed {
-            let throttled = count == self.allowed;
-            tracing::warn!(client = %shown, failures = count, throttled, "failed authentication: {why}");
-        }
+        let throttled = count == self.allowed;
+        tracing::warn!(client = %shown, failures = count, throttled, "failed authentication: {why}");
         if !self.may_audit(now) {
             return;
         }
+        let detail = match throttled {
+            true => format!("{why} ({count} failures this minute: further failures wait)"),
+            false => why.to_owned(),
+        };
         let audit = Audit {
             actor: Actor { name: "anonymous".to_owned(), token_id: None },
             action: "auth.failed",
             target: shown,
-            detail: Some(why.to_owned()),
+            detail: Some(detail),
         };
         let store = store.clone();
         tokio::spawn(async move {
@@ -112,8 +129,22 @@ impl AuthFailures {
         window.count <= AUDITED
     }
 
-    /// Failures since start, and attempts refused while their client waited.
+    /// Failures since start, and those answered 429 while their client waited.
     pub fn counts(&self) -> (u64, u64) {
         (self.failures.load(Ordering::Relaxed), self.throttled.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_64() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(key(Some(one)), key(Some(other)));
+        assert_ne!(key(Some(one)), key(Some("2001:db8:1:3::1".parse().unwrap())));
+        assert_eq!(key(Some("::ffff:10.0.0.1".parse().unwrap())), "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 }

@@ -45,8 +45,27 @@ pub fn routes(rules: &mut Rules) -> Router<AppState> {
         .route("/mlflow/{*rest}", any(forward))
 }
 
+/// MLflow's searches: POSTs that only read. Exact paths, so that no path a caller
+/// chooses (an artifact named `search`) passes for one.
+const SEARCHES: [&str; 7] = [
+    "experiments/search",
+    "runs/search",
+    "registered-models/search",
+    "model-versions/search",
+    "logged-models/search",
+    "traces/search",
+    "datasets/search",
+];
+
 fn permission(method: &Method, path: &str) -> Permission {
-    let search = *method == Method::POST && path.rsplit('/').next().is_some_and(|last| last.starts_with("search"));
+    let api = [
+        "/mlflow/ajax-api/2.0/mlflow/",
+        "/mlflow/api/2.0/mlflow/",
+        "/mlflow/ajax-api/3.0/mlflow/",
+        "/mlflow/api/3.0/mlflow/",
+    ];
+    let endpoint = api.iter().find_map(|prefix| path.strip_prefix(prefix));
+    let search = *method == Method::POST && endpoint.is_some_and(|endpoint| SEARCHES.contains(&endpoint));
     match is_safe(method) || search {
         true => Permission::Read,
         false => Permission::Operate,
@@ -138,6 +157,7 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
     // The raw path and query, exactly as sent: no decoding, no re-encoding.
     let raw = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let rest = raw.strip_prefix(PREFIX).unwrap_or(raw);
+    let ui_page = rest == "/" || rest.starts_with("/?");
     parts.uri = match format!("{}{rest}", proxy.base).parse() {
         Ok(uri) => uri,
         Err(_) => return error_response(StatusCode::BAD_REQUEST, "bad_request", "unusable path".to_owned()),
@@ -160,6 +180,7 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     keep_our_cookies(&mut parts.headers);
+    confine(&mut parts.headers, ui_page);
     if let Some(location) = parts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
         if let Some(rewritten) = rewrite_location(location, &proxy.base) {
             if let Ok(value) = HeaderValue::from_str(&rewritten) {
@@ -227,17 +248,36 @@ fn ours(cookie: &str) -> bool {
     name == SESSION_COOKIE || name == SECURE_SESSION_COOKIE
 }
 
-/// MLflow may set its own cookies, never ours (to shadow or end a dashboard session).
+/// MLflow may set its own cookies, never ours (to shadow or end a dashboard session):
+/// any `Set-Cookie` that names ours anywhere, in any case or encoding, is dropped.
 fn keep_our_cookies(headers: &mut HeaderMap) {
-    let kept: Vec<HeaderValue> = headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter(|value| !ours(value.to_str().unwrap_or_default().split('=').next().unwrap_or_default()))
-        .cloned()
-        .collect();
+    let names_ours = |value: &HeaderValue| {
+        let lower = value.as_bytes().to_ascii_lowercase();
+        lower.windows(SESSION_COOKIE.len()).any(|window| window == SESSION_COOKIE.as_bytes())
+    };
+    let kept: Vec<HeaderValue> =
+        headers.get_all(header::SET_COOKIE).iter().filter(|value| !names_ours(value)).cloned().collect();
     headers.remove(header::SET_COOKIE);
     for value in kept {
         headers.append(header::SET_COOKIE, value);
+    }
+}
+
+/// MLflow runs on the dashboard's origin, so what it serves besides its UI page
+/// (artifacts a run uploaded, HTML among them) is sandboxed: none of its scripts runs
+/// with the dashboard's origin, its session and its CSRF value. Nor may MLflow open the
+/// origin to other sites (CORS) or clear its site data (and with it our session).
+fn confine(headers: &mut HeaderMap, ui_page: bool) {
+    let widening: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-") || name.as_str() == "clear-site-data")
+        .cloned()
+        .collect();
+    for name in widening {
+        headers.remove(name);
+    }
+    if !ui_page {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; frame-ancestors 'self'"));
     }
 }
 
@@ -292,12 +332,33 @@ mod tests {
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(sent[header::COOKIE], "mlflow_pref=dark");
         let mut answered = HeaderMap::new();
-        for cookie in ["ca_session=evil; Path=/", "__Host-ca_session=; Max-Age=0", "mlflow_pref=light"] {
+        for cookie in [
+            "ca_session=evil; Path=/",
+            "__Host-ca_session=; Max-Age=0",
+            "=ca_session=x",
+            "CA_SESSION=y",
+            "mlflow_pref=light",
+        ] {
             answered.append(header::SET_COOKIE, HeaderValue::from_static(cookie));
         }
+        answered.append(header::SET_COOKIE, HeaderValue::from_bytes(b"ca_session=z; a=\xff").unwrap());
         keep_our_cookies(&mut answered);
         let kept: Vec<_> = answered.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(kept, ["mlflow_pref=light"]);
+    }
+
+    #[test]
+    fn what_mlflow_serves_cannot_act_as_the_dashboard() {
+        let mut answered = HeaderMap::new();
+        answered.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        answered.insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+        answered.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        let mut artifact = answered.clone();
+        confine(&mut artifact, false);
+        assert_eq!(artifact.len(), 2, "{artifact:?}");
+        assert_eq!(artifact[header::CONTENT_SECURITY_POLICY], "sandbox; frame-ancestors 'self'");
+        confine(&mut answered, true);
+        assert_eq!(answered.len(), 1, "the UI page keeps its own policy: {answered:?}");
     }
 
     #[test]

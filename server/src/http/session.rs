@@ -11,7 +11,7 @@ use shared::{Session, SignIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{ClientAddress, Refused, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use super::access::{session_cookie, ClientAddress, CSRF_HEADER, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use super::error::{ApiError, Json};
 use super::AppState;
 use crate::access::{hash, random_value, same, Caller};
@@ -50,12 +50,6 @@ async fn sign_in(
     if !state.access.tokens {
         return Ok(axum::Json(session_of(&state, &Caller::local())).into_response());
     }
-    if let Some(wait) = state.access.failures.wait(client) {
-        return Err(ApiError::TooMany {
-            message: "too many failed sign-ins from this address; try again later".to_owned(),
-            retry_after: wait.as_secs().max(1),
-        });
-    }
     let presented = hash(body.token.trim());
     let found = state.store.token_by_hash(&presented).await?.filter(|token| same(&token.secret_hash, &presented));
     let refusal = match &found {
@@ -67,7 +61,7 @@ async fn sign_in(
     };
     let (Some(token), None) = (found, refusal) else {
         let why = refusal.unwrap_or_default();
-        state.access.failures.record(&state.store, client, &format!("sign-in: {why}"));
+        state.access.failures.refuse(&state.store, client, &format!("sign-in: {why}"))?;
         return Err(ApiError::Unauthorized(why.to_owned()));
     };
     let (id, csrf) = (random_value(), random_value());
@@ -93,25 +87,30 @@ async fn sign_in(
     Ok(response)
 }
 
-/// Ends the browser session (and its event streams) and clears the cookie. A session
-/// that still holds is only ended by a request that carries its CSRF header (403
-/// otherwise, and the session stays): no other page can sign its user out.
+/// Ends the browser session its cookie names (and its event streams) and clears the
+/// cookie. A session that still holds is only ended by a request that carries its CSRF
+/// header (403 otherwise, and the session stays: no other page can sign its user out);
+/// whatever else the request carries (a stale token) does not stand in the way.
 #[utoipa::path(delete, path = "/session", tag = "access", security(()), responses((status = NO_CONTENT, description = "signed out")))]
-async fn sign_out(
-    State(state): State<AppState>,
-    caller: Option<Caller>,
-    refused: Option<Extension<Refused>>,
-) -> Result<Response, ApiError> {
-    if refused.is_some_and(|Extension(Refused(status))| status == StatusCode::FORBIDDEN) {
-        return Err(ApiError::Forbidden(
-            "signing out needs the session's X-CSRF-Token header; the session was not ended".to_owned(),
-        ));
-    }
-    if let Some(caller) = caller {
-        if let Some(session) = &caller.session {
-            let audit: Audit = caller.audit("session.sign_out", &caller.name, None);
-            state.store.delete_session(&session.id_hash, audit).await?;
-            state.bus.revoke(Revocation::Session(session.id_hash.clone()));
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let session = match state.access.tokens {
+        true => session_cookie(&headers)?,
+        false => None,
+    };
+    if let Some(session) = session {
+        let id_hash = hash(&session);
+        if let Some(record) = state.store.session(&id_hash).await? {
+            let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !same(sent, &record.csrf) {
+                return Err(ApiError::Forbidden(
+                    "signing out needs the session's X-CSRF-Token header; the session was not ended".to_owned(),
+                ));
+            }
+            let token = record.token;
+            let caller = Caller { name: token.info.name.clone(), token_id: Some(token.id), ..Caller::local() };
+            let audit: Audit = caller.audit("session.sign_out", &token.info.name, None);
+            state.store.delete_session(&id_hash, audit).await?;
+            state.bus.revoke(Revocation::Session(id_hash));
         }
     }
     let mut response = StatusCode::NO_CONTENT.into_response();

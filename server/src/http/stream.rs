@@ -172,10 +172,10 @@ fn open(
         })?),
         None => query.last_event_id,
     };
-    // A token's or session's streams count together; without sign-in, an address's.
+    // A token's streams count together, its browser sessions' included; an SSO user's
+    // together; without sign-in, an address's.
     let owner = match &caller {
-        Some(Caller { session: Some(session), .. }) => format!("session:{}", session.id_hash),
-        Some(Caller { token_id: Some(token), .. }) => format!("token:{token}"),
+        Some(caller) if caller.token_id.is_some() || state.access.tokens => caller.owner_key(),
         _ => format!("address:{}", client.map_or_else(String::new, |ip| ip.to_string())),
     };
     let slot = state.streams.take(owner).map_err(|full| match full {

@@ -90,16 +90,23 @@ pub enum ClaimKind {
 }
 
 impl Claim {
-    /// The owner to record (`None`: leave it), given the id's owner now; or why not.
-    pub fn settle(&self, current: Option<&str>) -> Result<Option<String>> {
+    /// The owner to record (`None`: leave it), given the id's owner now and whether an
+    /// agent of that id is registered; or why not. An agent token claims only an id
+    /// nobody owns and no agent holds: a registered agent whose owner is gone (its
+    /// token revoked, its id freed, or registered before owners were kept) is given to
+    /// a token by an admin, not taken by the first token to ask.
+    pub fn settle(&self, current: Option<&str>, registered: bool) -> Result<Option<String>> {
+        let refused = |why: &str| {
+            Err(StoreError::Forbidden(format!(
+                "this agent id {why}; an admin can give it to a token (PUT /api/agents/{{id}}/owner)"
+            )))
+        };
         match (self.kind, current) {
             (_, Some(owner)) if owner == self.owner => Ok(None),
+            (ClaimKind::Own, Some(_)) => refused("belongs to another caller"),
+            (ClaimKind::Own, None) if registered => refused("is registered and owned by no one"),
             (ClaimKind::Bound, _) | (_, None) => Ok(Some(self.owner.clone())),
             (ClaimKind::Any, Some(_)) => Ok(None),
-            (ClaimKind::Own, Some(_)) => Err(StoreError::Forbidden(
-                "this agent id belongs to another caller; an admin can transfer it (PUT /api/agents/{id}/owner)"
-                    .to_owned(),
-            )),
         }
     }
 }
@@ -155,13 +162,17 @@ mod tests {
     #[test]
     fn an_agent_id_is_its_first_owners() {
         let claim = |kind| Claim { owner: "me".to_owned(), kind };
-        let settled = |kind, current: Option<&str>| claim(kind).settle(current).map_err(|e| e.to_string());
+        let settled = |kind, current: Option<&str>, registered| {
+            claim(kind).settle(current, registered).map_err(|e| e.to_string())
+        };
         for kind in [ClaimKind::Any, ClaimKind::Own, ClaimKind::Bound] {
-            assert_eq!(settled(kind, None), Ok(Some("me".to_owned())), "{kind:?}: nobody's becomes mine");
-            assert_eq!(settled(kind, Some("me")), Ok(None), "{kind:?}: mine stays mine");
+            assert_eq!(settled(kind, None, false), Ok(Some("me".to_owned())), "{kind:?}: nobody's becomes mine");
+            assert_eq!(settled(kind, Some("me"), true), Ok(None), "{kind:?}: mine stays mine");
         }
-        assert_eq!(settled(ClaimKind::Any, Some("other")), Ok(None), "an admin leaves the owner be");
-        assert!(settled(ClaimKind::Own, Some("other")).is_err(), "another agent token's is refused");
-        assert_eq!(settled(ClaimKind::Bound, Some("other")), Ok(Some("me".to_owned())), "a binding wins");
+        assert_eq!(settled(ClaimKind::Any, Some("other"), true), Ok(None), "an admin leaves the owner be");
+        assert!(settled(ClaimKind::Own, Some("other"), true).is_err(), "another agent token's is refused");
+        assert!(settled(ClaimKind::Own, None, true).is_err(), "a registered agent nobody owns is not taken");
+        assert_eq!(settled(ClaimKind::Any, None, true), Ok(Some("me".to_owned())), "an admin's registration claims it");
+        assert_eq!(settled(ClaimKind::Bound, Some("other"), true), Ok(Some("me".to_owned())), "a binding wins");
     }
 }

@@ -11,6 +11,9 @@ macro_rules! sql_access {
             };
             use crate::store::{Result, StoreError, Ts};
 
+            /// Live browser sessions one token may have.
+            const SESSIONS_PER_TOKEN: usize = 20;
+
             const TOKEN_COLUMNS: &str = "t.id, t.name, t.role, t.secret_hash, t.agent_ids, t.created_at, \
                  t.created_by, t.last_used_at, t.expires_at";
 
@@ -228,6 +231,16 @@ macro_rules! sql_access {
                             .bind(&session.csrf)
                             .bind(Ts::now())
                             .bind(session.expires_at)
+                            .execute(&mut *conn)
+                            .await?;
+                            // A token's oldest sessions end beyond the newest few: signing
+                            // in again and again leaves no trail of live sessions.
+                            sqlx::query(&format!(
+                                "DELETE FROM dashboard_sessions WHERE token_id = $1 AND id_hash NOT IN \
+                                 (SELECT id_hash FROM dashboard_sessions WHERE token_id = $1 \
+                                 ORDER BY created_at DESC, id_hash LIMIT {SESSIONS_PER_TOKEN})"
+                            ))
+                            .bind(&session.token_id)
                             .execute(&mut *conn)
                             .await?;
                             record(conn, audit).await?;

@@ -16,7 +16,11 @@ macro_rules! sql_agents {
                                     .bind(&agent.agent_id)
                                     .fetch_optional(&mut *conn)
                                     .await?;
-                            if let Some(owner) = claim.settle(owner.as_deref())? {
+                            let registered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE agent_id = $1")
+                                .bind(&agent.agent_id)
+                                .fetch_one(&mut *conn)
+                                .await?;
+                            if let Some(owner) = claim.settle(owner.as_deref(), registered > 0)? {
                                 claim_agent(conn, &agent.agent_id, &owner).await?;
                             }
                             let now = Ts::now();
