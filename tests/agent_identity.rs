@@ -145,4 +145,24 @@ async fn agent_tokens_record_runs_only_of_their_workflows(backend: Backend) {
         assert_eq!(runner.post("/api/workflows", create(workflow)).await.0, expected, "{workflow}");
     }
     assert_eq!(root.post("/api/workflows", create("anything")).await.0, StatusCode::CREATED, "admins record any");
+
+    // What an agent declares is its own word, unless an admin binds its token to
+    // workflows: then it declares and records no others (and so is sent no others).
+    let (status, made) =
+        root.post("/api/tokens", json!({"name": "writer", "role": "agent", "workflows": ["article_writer"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["token"]["workflows"], json!(["article_writer"]));
+    let writer = root.with_token(made["secret"].as_str().unwrap());
+    let claims = |id: &str, capabilities: Value| json!({"agent_id": id, "agent_name": "svc", "host": "127.0.0.1", "port": 9, "metadata": {"capabilities": capabilities}});
+    let (status, error) =
+        writer.post("/api/agents/register", claims("w-1", json!(["article_writer", "payroll"]))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("payroll"), "{error}");
+    assert_eq!(writer.post("/api/agents/register", claims("w-1", json!(["article_writer"]))).await.0, StatusCode::OK);
+    assert_eq!(writer.post("/api/workflows", create("article_writer")).await.0, StatusCode::CREATED);
+    let named = json!({"agent_id": "w-2", "agent_name": "payroll", "host": "127.0.0.1", "port": 9});
+    assert_eq!(writer.post("/api/agents/register", named).await.0, StatusCode::FORBIDDEN, "named for another workflow");
+    assert_eq!(writer.post("/api/workflows", create("payroll")).await.0, StatusCode::FORBIDDEN);
+    let (status, _) = root.post("/api/tokens", json!({"name": "bad", "role": "viewer", "workflows": ["x"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "only agent tokens are bound to workflows");
 }

@@ -48,6 +48,8 @@ pub struct Caller {
     pub token_id: Option<String>,
     /// For agent tokens bound to agent ids.
     pub agent_ids: Vec<String>,
+    /// For agent tokens bound to workflows.
+    pub workflows: Vec<String>,
     /// When signed in through the browser.
     pub session: Option<BrowserSession>,
     /// When its token or session ends (event streams opened with it end then).
@@ -70,6 +72,7 @@ impl Caller {
             role: Role::Admin,
             token_id: None,
             agent_ids: Vec::new(),
+            workflows: Vec::new(),
             session: None,
             expires_at: None,
         }
@@ -103,11 +106,21 @@ pub async fn issue(store: &dyn Store, request: CreateToken, by: &Actor) -> Resul
     if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
         return Err(StoreError::Unprocessable("a token's name is 1 to 128 printable characters".to_owned()));
     }
-    if request.role != Role::Agent && !request.agent_ids.is_empty() {
-        return Err(StoreError::Unprocessable("only agent tokens are bound to agent ids".to_owned()));
+    if request.role != Role::Agent && !(request.agent_ids.is_empty() && request.workflows.is_empty()) {
+        return Err(StoreError::Unprocessable("only agent tokens are bound to agent ids or workflows".to_owned()));
     }
     if request.agent_ids.iter().any(|id| id.is_empty() || id.len() > 255 || id.chars().any(char::is_control)) {
         return Err(StoreError::Unprocessable("agent ids are 1 to 255 printable characters".to_owned()));
+    }
+    if request.workflows.len() > 100
+        || request
+            .workflows
+            .iter()
+            .any(|w| w.trim().is_empty() || w.chars().count() > 256 || w.chars().any(char::is_control))
+    {
+        return Err(StoreError::Unprocessable(
+            "workflows are up to 100 names of 1 to 256 printable characters".to_owned(),
+        ));
     }
     let expires_at = match request.expires_in_days {
         Some(days @ 1..=MAX_TOKEN_DAYS) => Some(Ts::now().plus_seconds(i64::from(days) * 86_400)),
@@ -121,6 +134,7 @@ pub async fn issue(store: &dyn Store, request: CreateToken, by: &Actor) -> Resul
         name: name.to_owned(),
         role: request.role,
         agent_ids: request.agent_ids,
+        workflows: request.workflows,
         secret_hash: hash(&secret),
         expires_at,
         created_by: Some(by.name.clone()),
@@ -154,7 +168,13 @@ pub async fn first_admin(store: &dyn Store) -> Result<Option<String>> {
     let mut n = 1;
     loop {
         let name = if n == 1 { "admin".to_owned() } else { format!("admin-{n}") };
-        let request = CreateToken { name, role: Role::Admin, agent_ids: Vec::new(), expires_in_days: None };
+        let request = CreateToken {
+            name,
+            role: Role::Admin,
+            agent_ids: Vec::new(),
+            workflows: Vec::new(),
+            expires_in_days: None,
+        };
         match issue(store, request, &Actor::system()).await {
             Ok(created) => return Ok(Some(created.secret)),
             Err(StoreError::Conflict(_)) => n += 1,

@@ -314,6 +314,11 @@ pub struct CreateTokenArgs {
     #[arg(long = "agent-id")]
     pub agent_ids: Vec<String>,
 
+    /// For agent tokens: a workflow its agents may serve and it may record runs of
+    /// (repeatable). Without any, the workflows its agents declare.
+    #[arg(long = "workflow")]
+    pub workflows: Vec<String>,
+
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub expires_in_days: Option<u32>,
 }

@@ -21,8 +21,13 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create(args) => {
             let name = args.name.unwrap_or_else(|| format!("{}-{}", args.role, &access::random_value()[..6]));
-            let request =
-                CreateToken { name, role: args.role, agent_ids: args.agent_ids, expires_in_days: args.expires_in_days };
+            let request = CreateToken {
+                name,
+                role: args.role,
+                agent_ids: args.agent_ids,
+                workflows: args.workflows,
+                expires_in_days: args.expires_in_days,
+            };
             let created = access::issue(store.as_ref(), request, &by).await?;
             println!(
                 "Token `{}` ({}); its secret, shown this once:\n{}",
@@ -37,19 +42,23 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::List(_) => {
             let tokens = store.list_tokens().await?;
-            println!("{:<28} {:<9} {:<20} {:<20} {:<20} agent ids", "name", "role", "created", "last used", "expires");
+            println!(
+                "{:<28} {:<9} {:<20} {:<20} {:<20} agent ids; workflows",
+                "name", "role", "created", "last used", "expires"
+            );
             let at = |time: Option<chrono::DateTime<chrono::Utc>>| {
                 time.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
             };
             for token in tokens {
                 println!(
-                    "{:<28} {:<9} {:<20} {:<20} {:<20} {}",
+                    "{:<28} {:<9} {:<20} {:<20} {:<20} {}; {}",
                     token.name,
                     token.role,
                     at(Some(token.created_at)),
                     at(token.last_used_at),
                     at(token.expires_at),
-                    token.agent_ids.join(",")
+                    token.agent_ids.join(","),
+                    token.workflows.join(",")
                 );
             }
         }

@@ -153,6 +153,10 @@ pub struct TokenInfo {
     pub role: Role,
     /// For agent tokens: the agent ids it may register (empty: those it registers first).
     pub agent_ids: Vec<String>,
+    /// For agent tokens: the workflows its agents may serve and it may record runs of
+    /// (empty: those its agents declare).
+    #[serde(default)]
+    pub workflows: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub created_by: Option<String>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -168,6 +172,10 @@ pub struct CreateToken {
     pub role: Role,
     #[serde(default)]
     pub agent_ids: Vec<String>,
+    /// For agent tokens: the only workflows its agents may declare and it may record
+    /// runs of.
+    #[serde(default)]
+    pub workflows: Vec<String>,
     #[serde(default)]
     pub expires_in_days: Option<u32>,
 }

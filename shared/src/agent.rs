@@ -26,11 +26,7 @@ impl AgentInfo {
     /// The workflows this agent offers: its capabilities, or its own name when it
     /// lists none (an agent of the original kind serves the one workflow it is named for).
     pub fn offers(&self) -> Vec<&str> {
-        if self.capabilities.is_empty() {
-            vec![self.agent_name.as_str()]
-        } else {
-            self.capabilities.iter().map(String::as_str).collect()
-        }
+        offered(&self.agent_name, &self.capabilities)
     }
 
     /// Whether a run of `workflow` may be sent here: named for it, or listing it.
@@ -45,6 +41,15 @@ impl AgentInfo {
         } else {
             format!("http://{}:{}", self.host, self.port)
         }
+    }
+}
+
+/// What an agent named `name` with these capabilities offers: its capabilities, or
+/// the one workflow it is named for.
+pub fn offered<'a>(name: &'a str, capabilities: &'a [String]) -> Vec<&'a str> {
+    match capabilities.is_empty() {
+        true => vec![name],
+        false => capabilities.iter().map(String::as_str).collect(),
     }
 }
 

@@ -55,6 +55,7 @@ impl TestDb {
             name: name.to_owned(),
             role,
             agent_ids: agent_ids.iter().map(|id| id.to_string()).collect(),
+            workflows: Vec::new(),
             expires_in_days: None,
         };
         let by = server::store::access::Actor { name: "test".to_owned(), token_id: None };

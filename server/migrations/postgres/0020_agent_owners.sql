@@ -4,3 +4,7 @@
 ALTER TABLE dashboard_agent_owners RENAME COLUMN token_id TO owner;
 ALTER TABLE dashboard_agent_owners ALTER COLUMN owner TYPE VARCHAR(160);
 ALTER TABLE dashboard_agent_owners ADD COLUMN claimed_at TIMESTAMP;
+
+-- An agent token may be bound to workflows: the only ones its agents may declare and
+-- it may record runs of (a JSON list; none: those its agents declare).
+ALTER TABLE dashboard_tokens ADD COLUMN workflows TEXT;

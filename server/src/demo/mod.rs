@@ -34,8 +34,8 @@ pub async fn start(
     store: &dyn Store,
     tokens: bool,
 ) -> anyhow::Result<JoinSet<()>> {
-    let token = |name: String, role: Role, agent_ids: Vec<String>| async move {
-        let request = CreateToken { name, role, agent_ids, expires_in_days: None };
+    let token = |name: String, role: Role, agent_ids: Vec<String>, workflows: Vec<String>| async move {
+        let request = CreateToken { name, role, agent_ids, workflows, expires_in_days: None };
         match tokens {
             true => access::reissue(store, request, &Actor::system()).await.map(|created| Some(created.secret)),
             false => Ok(None),
@@ -50,7 +50,13 @@ pub async fn start(
         let args = agent::AgentArgs {
             dashboard_url: dashboard_url.to_owned(),
             workflow: (*workflow).to_owned(),
-            token: token(format!("demo agent {agent_id}"), Role::Agent, vec![agent_id.clone()]).await?,
+            token: token(
+                format!("demo agent {agent_id}"),
+                Role::Agent,
+                vec![agent_id.clone()],
+                vec![(*workflow).to_owned()],
+            )
+            .await?,
             agent_id: Some(agent_id),
             host: "127.0.0.1".to_owned(),
             port: 0,
@@ -67,7 +73,7 @@ pub async fn start(
         });
     }
     if !args.demo_interval.is_zero() {
-        let operator = token("demo runs".to_owned(), Role::Operator, Vec::new()).await?;
+        let operator = token("demo runs".to_owned(), Role::Operator, Vec::new(), Vec::new()).await?;
         tasks.spawn(trickle(dashboard_url.to_owned(), args.demo_interval, operator));
     }
     tracing::info!(agents = AGENTS.len(), "demo agents started");

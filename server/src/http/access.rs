@@ -284,6 +284,7 @@ async fn token_caller(state: &AppState, secret: &str) -> Result<Caller, ApiError
         role: token.info.role,
         token_id: Some(token.id),
         agent_ids: token.info.agent_ids,
+        workflows: token.info.workflows,
         session: None,
         expires_at: token.info.expires_at,
     })
@@ -341,6 +342,7 @@ async fn session_caller(
         role: token.info.role,
         token_id: Some(token.id),
         agent_ids: token.info.agent_ids,
+        workflows: token.info.workflows,
         session: Some(BrowserSession { id_hash, csrf: record.csrf }),
         expires_at: Some(token.info.expires_at.map_or(ends, |token_ends| token_ends.min(ends))),
     })

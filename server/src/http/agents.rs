@@ -35,7 +35,8 @@ async fn register(
     Json(body): Json<RegisterAgent>,
 ) -> Result<axum::Json<AgentInfo>, ApiError> {
     let agent = validated(body)?;
-    let claim = caller.claim(&agent.agent_id)?;
+    let capabilities = shared::capabilities_from_metadata(agent.metadata.as_deref());
+    let claim = caller.claim(&agent.agent_id, &shared::offered(&agent.agent_name, &capabilities))?;
     state.dispatcher.policy().resolve(&agent.host).await.map_err(ApiError::Invalid)?;
     let audit = caller.audit("agent.register", &agent.agent_id, Some(format!("{}:{}", agent.host, agent.port)));
     Ok(axum::Json(state.store.register_agent(agent, claim, audit).await?))

@@ -1,8 +1,10 @@
 //! Agent identity: which agent ids and runs a caller may act on. Every registration
 //! records who owns the id, whatever the caller (`Claim`); an agent token then acts
 //! only on the ids it owns, reports only into runs created with it or dispatched to
-//! one of its agents, and creates runs only of workflows its agents declare. Other
-//! roles are limited by their role alone.
+//! one of its agents, and creates runs only of workflows its agents declare. An agent
+//! token bound to workflows (by an admin) declares and records no others: what an
+//! agent says it serves is otherwise its own word. Other roles are limited by their
+//! role alone.
 
 use shared::Role;
 
@@ -18,8 +20,15 @@ fn not_yours(agent_id: &str) -> ApiError {
 }
 
 impl Caller {
-    /// How this caller's registration of `agent_id` claims it.
-    pub fn claim(&self, agent_id: &str) -> Result<Claim, ApiError> {
+    /// How this caller's registration of `agent_id`, declaring the workflows `serves`,
+    /// claims it.
+    pub fn claim(&self, agent_id: &str, serves: &[&str]) -> Result<Claim, ApiError> {
+        if let Some(other) = serves.iter().find(|workflow| !self.bound_to(workflow)) {
+            return Err(ApiError::Forbidden(format!(
+                "this token's agents may serve only {}; the agent declares `{other}`",
+                self.workflows.join(", ")
+            )));
+        }
         let kind = match (self.role, self.agent_ids.is_empty()) {
             (Role::Agent, true) => ClaimKind::Own,
             (Role::Agent, false) if self.agent_ids.iter().any(|id| id == agent_id) => ClaimKind::Bound,
@@ -72,11 +81,22 @@ impl Caller {
         )))
     }
 
+    /// Whether an agent token's binding (if any) allows `workflow`.
+    fn bound_to(&self, workflow: &str) -> bool {
+        self.role != Role::Agent || self.workflows.is_empty() || self.workflows.iter().any(|w| w == workflow)
+    }
+
     /// Whether the caller may record a run of `workflow`: an agent token only of a
-    /// workflow one of its registered agents declares.
+    /// workflow one of its registered agents declares (and it is bound to, if bound).
     pub async fn may_create_run(&self, store: &dyn Store, workflow: &str) -> Result<(), ApiError> {
         if self.role != Role::Agent {
             return Ok(());
+        }
+        if !self.bound_to(workflow) {
+            return Err(ApiError::Forbidden(format!(
+                "this token records runs only of {}, not of `{workflow}`",
+                self.workflows.join(", ")
+            )));
         }
         let owned = store.owned_agents(&self.owner_key()).await?;
         let agents = store.list_agents().await?;

@@ -35,6 +35,7 @@ pub struct NewToken {
     pub name: String,
     pub role: Role,
     pub agent_ids: Vec<String>,
+    pub workflows: Vec<String>,
     pub secret_hash: String,
     pub expires_at: Option<Ts>,
     pub created_by: Option<String>,

@@ -14,8 +14,8 @@ macro_rules! sql_access {
             /// Live browser sessions one token may have.
             const SESSIONS_PER_TOKEN: usize = 20;
 
-            const TOKEN_COLUMNS: &str = "t.id, t.name, t.role, t.secret_hash, t.agent_ids, t.created_at, \
-                 t.created_by, t.last_used_at, t.expires_at";
+            const TOKEN_COLUMNS: &str = "t.id, t.name, t.role, t.secret_hash, t.agent_ids, t.workflows, \
+                 t.created_at, t.created_by, t.last_used_at, t.expires_at";
 
             #[derive(sqlx::FromRow)]
             struct TokenRow {
@@ -24,6 +24,7 @@ macro_rules! sql_access {
                 role: String,
                 secret_hash: String,
                 agent_ids: String,
+                workflows: Option<String>,
                 created_at: Ts,
                 created_by: Option<String>,
                 last_used_at: Option<Ts>,
@@ -40,6 +41,12 @@ macro_rules! sql_access {
                             role: row.role.parse().map_err(StoreError::Corrupt)?,
                             agent_ids: serde_json::from_str(&row.agent_ids)
                                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                            workflows: row
+                                .workflows
+                                .map(|list| serde_json::from_str(&list))
+                                .transpose()
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                                .unwrap_or_default(),
                             name: row.name,
                             created_at: row.created_at.utc(),
                             created_by: row.created_by,
@@ -119,9 +126,11 @@ macro_rules! sql_access {
                             }
                             let agent_ids = serde_json::to_string(&token.agent_ids)
                                 .map_err(|e| StoreError::Internal(e.to_string()))?;
+                            let workflows = serde_json::to_string(&token.workflows)
+                                .map_err(|e| StoreError::Internal(e.to_string()))?;
                             sqlx::query(
                                 "INSERT INTO dashboard_tokens (id, name, role, secret_hash, agent_ids, created_at, \
-                                 created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                 created_by, expires_at, workflows) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                             )
                             .bind(uuid::Uuid::new_v4().to_string())
                             .bind(&token.name)
@@ -131,6 +140,7 @@ macro_rules! sql_access {
                             .bind(Ts::now())
                             .bind(&token.created_by)
                             .bind(token.expires_at)
+                            .bind(workflows)
                             .execute(&mut *conn)
                             .await?;
                             record(conn, audit).await?;
