@@ -17,14 +17,14 @@ test('picked runs are cancelled as a bulk job, after a dry run, with progress', 
   await bar.getByTestId('bulk-cancel').click();
   const preview = page.getByTestId('bulk-preview');
   await expect(preview).toContainText('Cancel 2 of 3 runs');
-  await expect(preview).toContainText('1 will be skipped');
+  await expect(preview).toContainText('1 run will be skipped');
   await expect(preview).toContainText('2 running, 1 completed');
   await page.screenshot({ path: shot('bulk-preview') });
   await preview.getByTestId('bulk-confirm').click();
 
   const job = page.getByTestId('bulk-job');
   await expect(job).toHaveAttribute('data-status', 'completed');
-  await expect(job.getByTestId('bulk-counts')).toHaveText('2 done · 1 skipped · 0 failed · of 2');
+  await expect(job.getByTestId('bulk-counts')).toHaveText('2 done, 1 skipped, 0 failed of 3 runs');
   await expect(job).toContainText('Skipped: 1 already completed');
   await expect(bar).toHaveCount(0);
   for (const id of [running[0], running[1]]) {
@@ -55,9 +55,9 @@ test('every run a filter selects, beyond the page, is deleted', async ({ page, d
   await page.getByTestId('pick-all-matching').click();
   await expect(page.getByTestId('bulk-bar')).toContainText('Every run matching these filters');
   await page.getByTestId('bulk-delete').click();
-  await expect(page.getByTestId('bulk-preview')).toContainText('Delete 30 of 30 runs');
+  await expect(page.getByTestId('bulk-preview')).toContainText('Delete 30 runs');
   await page.getByTestId('bulk-confirm').click();
-  await expect(page.getByTestId('bulk-job').getByTestId('bulk-counts')).toHaveText('30 done · 0 skipped · 0 failed · of 30');
+  await expect(page.getByTestId('bulk-job').getByTestId('bulk-counts')).toHaveText('30 done, 0 skipped, 0 failed of 30 runs');
   await expect(page.getByText('No runs match these filters.')).toBeVisible();
   await page.goto(`${dashboard.url}/workflows`);
   await expect(page.locator('tbody tr')).toHaveCount(1);

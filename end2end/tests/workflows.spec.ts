@@ -34,6 +34,9 @@ test('cancel and restart from the table show their result', async ({ page, dashb
 
   await page.locator(`tr[data-run-id="${failed}"]`).getByRole('button', { name: 'Restart' }).click();
   await expect(page.getByRole('status').getByText(/Restarted as run/)).toBeVisible();
+  // The new run waits while the pointer is on the table, and comes in when it leaves.
+  await expect(page.getByTestId('new-runs')).toHaveText('↑ 1 new run · show');
+  await page.mouse.move(0, 0);
   await expect(page.locator('tbody tr').filter({ hasText: 'article_writer' })).toHaveCount(2);
 });
 
@@ -165,9 +168,16 @@ test('a saved view comes back from the menu, and the default opens on arrival', 
   await page.getByTestId('columns-menu').locator('summary').click();
   await page.getByTestId('column-total_tokens').uncheck();
   await page.getByTestId('columns-menu').locator('summary').click();
-  // The name, then "share with everyone?" answered no.
-  page.on('dialog', (dialog) => (dialog.type() === 'prompt' ? dialog.accept('Failures') : dialog.dismiss()));
+  // Named in a dialog, kept to oneself; Escape would have closed it.
   await page.getByTestId('save-view').click();
+  const dialog = page.getByRole('dialog', { name: 'Save this view' });
+  await expect(dialog.getByTestId('view-name')).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await page.getByTestId('save-view').click();
+  await dialog.getByTestId('view-name').fill('Failures');
+  await dialog.getByRole('button', { name: 'Save view' }).click();
+  await expect(dialog).toBeHidden();
   const menu = page.getByTestId('view-menu');
   await expect(menu).toContainText('Failures');
   await page.getByRole('button', { name: 'Make default' }).click();
@@ -184,4 +194,24 @@ test('a saved view comes back from the menu, and the default opens on arrival', 
   const saved = await dashboard.api('GET', '/api/views');
   expect(saved.map((v: { name: string; default: boolean; shared: boolean; hidden_columns: string[] }) =>
     [v.name, v.default, v.shared, v.hidden_columns])).toEqual([['Failures', true, false, ['total_tokens']]]);
+});
+
+test('a view restores every filter into the controls', async ({ page, dashboard }) => {
+  await dashboard.run('alpha', { status: 'running' });
+  await page.goto(`${dashboard.url}/workflows?q=alp&workflow=alpha&status=running`);
+  await waitLive(page);
+  await page.getByTestId('save-view').click();
+  const dialog = page.getByRole('dialog', { name: 'Save this view' });
+  await dialog.getByTestId('view-name').fill('Alphas');
+  await dialog.getByTestId('view-shared').check();
+  await dialog.getByRole('button', { name: 'Save view' }).click();
+  await page.getByRole('link', { name: 'Clear' }).click();
+  await expect(page.getByTestId('filter-q')).toHaveValue('');
+  await expect(page.getByTestId('filter-workflow')).toHaveValue('');
+  const menu = page.getByTestId('view-menu');
+  await menu.selectOption({ label: 'Alphas' });
+  await expect(page.getByTestId('filter-q')).toHaveValue('alp');
+  await expect(page.getByTestId('filter-workflow')).toHaveValue('alpha');
+  await expect(page.getByTestId('filter-status')).toHaveValue('running');
+  expect((await dashboard.api('GET', '/api/views'))[0].shared).toBe(true);
 });

@@ -50,6 +50,7 @@ impl SignedIn {
 #[component]
 pub fn App() -> impl IntoView {
     provide_notices();
+    components::hold::provide_holds();
     let session = RwSignal::new(None::<Session>);
     let signed = SignedIn(session);
     provide_context(signed);

@@ -4,6 +4,8 @@
 mod badges;
 pub mod chart;
 pub mod clock;
+mod dialog;
+pub mod hold;
 mod notices;
 mod run_actions;
 mod start_run;
@@ -11,6 +13,7 @@ mod states;
 
 pub use badges::{AliveDot, StatusBadge};
 pub use clock::{provide_clock, Time};
+pub use dialog::Dialog;
 pub use notices::{provide_notices, use_notices, NoticeArea, Tone};
 pub use run_actions::RunActions;
 pub use start_run::StartRunButton;

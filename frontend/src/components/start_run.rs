@@ -7,7 +7,7 @@ use leptos_router::NavigateOptions;
 use serde_json::{Map, Value};
 use shared::{CatalogEntry, Permission, StartRun};
 
-use crate::components::{use_notices, Loading, Tone};
+use crate::components::{use_notices, Dialog, Loading, Tone};
 use crate::{api, format};
 
 /// The button that opens the form.
@@ -17,9 +17,9 @@ pub fn StartRunButton() -> impl IntoView {
     crate::can(Permission::Operate).then(|| {
         view! {
             <button data-testid="start-run" on:click=move |_| open.set(true)>"Start run"</button>
-            <Show when=move || open.get()>
+            <Dialog open id="start-run">
                 <StartRunForm close=move || open.set(false) />
-            </Show>
+            </Dialog>
         }
     })
 }
@@ -28,10 +28,7 @@ pub fn StartRunButton() -> impl IntoView {
 fn StartRunForm(close: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let catalog = LocalResource::new(api::catalog);
     view! {
-        <div class="overlay" on:click=move |_| close()>
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="start-run-title"
-                on:click=|ev| ev.stop_propagation()
-                on:keydown=move |ev| if ev.key() == "Escape" { close() }>
+        <div data-testid="start-run-dialog">
                 <h2 id="start-run-title">"Start a run"</h2>
                 {move || match catalog.get() {
                     None => view! { <Loading text="Asking the agents what they serve…" /> }.into_any(),
@@ -44,7 +41,6 @@ fn StartRunForm(close: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVie
                     }.into_any(),
                     Some(Ok(entries)) => view! { <Fields entries close /> }.into_any(),
                 }}
-            </div>
         </div>
     }
 }

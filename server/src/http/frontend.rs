@@ -5,7 +5,6 @@
 //! for compressing it.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
@@ -79,14 +78,15 @@ fn index(headers: &HeaderMap) -> Response {
     if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return StatusCode::NOT_MODIFIED.into_response();
     }
-    static POLICY: OnceLock<Option<HeaderValue>> = OnceLock::new();
-    let policy = POLICY.get_or_init(|| HeaderValue::from_str(&page_policy(&String::from_utf8_lossy(&file.data))).ok());
+    // Per answer (a 304 needs none): in a debug build the file is read from disk and
+    // may have changed since.
+    let policy = HeaderValue::from_str(&page_policy(&String::from_utf8_lossy(&file.data))).ok();
     let mut response = asset(INDEX, file, "no-cache");
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(ETAG, value);
     }
     if let Some(policy) = policy {
-        response.headers_mut().insert(CONTENT_SECURITY_POLICY, policy.clone());
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, policy);
     }
     response
 }

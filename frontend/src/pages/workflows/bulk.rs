@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use shared::{BulkAction, BulkJob, BulkPreview, BulkRequest, BulkStatus, Event, Permission, RunQuery};
 use std::collections::BTreeSet;
 
-use crate::components::{use_notices, Tone};
+use crate::components::{use_notices, Dialog, Tone};
 use crate::{api, format, live, merge};
 
 /// The rows picked, by id; or every run the filters select.
@@ -60,6 +60,19 @@ pub fn BulkBar(
 ) -> impl IntoView {
     let notices = use_notices();
     let preview = RwSignal::new(None::<(BulkRequest, BulkPreview)>);
+    // The dry run's answer opens the confirmation; closing it (Back, Escape) drops it.
+    let confirming = RwSignal::new(false);
+    Effect::new(move |_| {
+        let shown = preview.with(Option::is_some);
+        if confirming.get_untracked() != shown {
+            confirming.set(shown);
+        }
+    });
+    Effect::new(move |_| {
+        if !confirming.get() && preview.with_untracked(Option::is_some) {
+            preview.set(None);
+        }
+    });
     let ask = Action::new_local(move |action: &BulkAction| {
         let request = request(picked, &query.get_untracked(), *action);
         async move {
@@ -118,16 +131,21 @@ pub fn BulkBar(
                 <button class="small secondary" on:click=move |_| { picked.clear(); preview.set(None); }>"Clear"</button>
             </div>
         </Show>
+        <Dialog open=confirming id="bulk-preview">
         {move || preview.get().map(|(request, answer)| {
             let action = answer.action;
             let skipped = answer.matched - answer.eligible;
             let statuses = answer.by_status.iter().map(|s| format!("{} {}", s.count, s.status)).collect::<Vec<_>>().join(", ");
             let nothing = answer.eligible == 0;
             view! {
-                <div class="panel bulk-preview" role="dialog" aria-label="Confirm the bulk action" data-testid="bulk-preview">
+                <div class="bulk-preview" data-testid="bulk-preview">
+                    <h2 id="bulk-preview-title">{match answer.eligible == answer.matched {
+                        true => format!("{} {}", verb(action), runs(answer.matched)),
+                        false => format!("{} {} of {}", verb(action), answer.eligible, runs(answer.matched)),
+                    }}</h2>
                     <p>
-                        <strong>{format!("{} {} of {} runs", verb(action), answer.eligible, answer.matched)}</strong>
-                        {(skipped > 0).then(|| format!(" — {skipped} will be skipped ({})", skip_note(action)))}
+                        {(skipped == 0).then(|| "Every run selected is eligible.".to_owned())}
+                        {(skipped > 0).then(|| format!("{} will be skipped: {}.", runs(skipped), skip_note(action)))}
                     </p>
                     <p class="muted">{format!("Selected: {statuses}")}</p>
                     {answer.expected_cost_usd.map(|cost| view! {
@@ -140,13 +158,22 @@ pub fn BulkBar(
                         <button class=if action == BulkAction::Restart { "" } else { "danger" } data-testid="bulk-confirm"
                             disabled=move || nothing || confirm.pending().get()
                             on:click=move |_| { confirm.dispatch(request.clone()); }>
-                            {format!("{} {} runs", verb(action), answer.eligible)}
+                            {format!("{} {}", verb(action), runs(answer.eligible))}
                         </button>
                         <button class="secondary" on:click=move |_| preview.set(None)>"Back"</button>
                     </div>
                 </div>
             }
         })}
+        </Dialog>
+    }
+}
+
+/// "1 run", "3 runs".
+fn runs(n: i64) -> String {
+    match n {
+        1 => "1 run".to_owned(),
+        n => format!("{n} runs"),
     }
 }
 
@@ -241,7 +268,7 @@ fn BulkJobPanel(job: BulkJob, on_stop: impl Fn() + 'static, on_dismiss: impl Fn(
             </p>
             <progress max="100" value=percent.to_string() aria-label="Progress"></progress>
             <p data-testid="bulk-counts">
-                {format!("{} done · {} skipped · {} failed · of {}", job.done, job.skipped, job.failed, job.eligible)}
+                {format!("{} done, {} skipped, {} failed of {}", job.done, job.skipped, job.failed, runs(job.matched))}
             </p>
             {(!reasons.is_empty()).then(|| view! { <p class="muted">{format!("Skipped: {reasons}")}</p> })}
             {(!job.failures.is_empty()).then(|| view! {

@@ -63,7 +63,7 @@ fn known<'k>(keys: impl Iterator<Item = &'k str>) -> BTreeSet<String> {
 #[component]
 pub fn ColumnsMenu(columns: Columns) -> impl IntoView {
     view! {
-        <details class="menu columns-menu" data-testid="columns-menu">
+        <details class="menu columns-menu" data-testid="columns-menu" on:toggle=crate::components::hold::menu_toggled("columns")>
             <summary class="button secondary">"Columns"</summary>
             <div class="menu-body">
                 {OPTIONAL.map(|(key, label)| view! {

@@ -2,30 +2,24 @@
 
 mod bulk;
 mod columns;
+mod live_rows;
 mod views;
 
-use chrono::Utc;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use shared::{Budget, BudgetState, Event, RunQuery, RunStatus, WorkflowRun};
 
-use crate::components::{Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time};
+use crate::components::{hold, Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time};
 use crate::{api, format, live, merge};
 use bulk::{BulkBar, BulkJobs, Picked};
 use columns::{Columns, ColumnsMenu};
+use live_rows::{LiveRows, Row};
 use views::ViewsMenu;
 
 const PAGE: i64 = 50;
 /// Page sizes offered; `limit` in the URL keeps the choice.
 const PAGE_SIZES: [i64; 4] = [25, 50, 100, 200];
-
-/// One table row: its own signal, so a live change redraws only that row's cells.
-#[derive(Clone)]
-struct Row {
-    id: String,
-    run: RwSignal<WorkflowRun>,
-}
 
 /// Where loading stands; the rows themselves live in their own signal, so a live
 /// change or a reload never rebuilds the table, only the rows that differ.
@@ -70,7 +64,23 @@ pub fn Workflows() -> impl IntoView {
     };
 
     let phase = RwSignal::new(Phase::Loading);
-    let rows: RwSignal<Vec<Row>> = RwSignal::new(Vec::new());
+    let picked = Picked::new();
+    // The page holds still while the operator is at it: the pointer over the table, a
+    // run picked, a menu or dialog open, the page scrolled.
+    let pointer_over = RwSignal::new(false);
+    let scrolled = RwSignal::new(false);
+    let scrolling = window_event_listener(leptos::ev::scroll, move |_| {
+        let down = window().scroll_y().unwrap_or_default() > 0.0;
+        if scrolled.get_untracked() != down {
+            scrolled.set(down);
+        }
+    });
+    on_cleanup(move || scrolling.remove());
+    let menus = hold::held();
+    let held = Signal::derive(move || pointer_over.get() || picked.any() || menus.get() || scrolled.get());
+    let limit = Memo::new(move |_| query.with(|q| q.limit.unwrap_or(PAGE) as usize));
+    let live_rows = LiveRows::new(held, limit);
+    let rows = live_rows.rows;
     let next: RwSignal<Option<String>> = RwSignal::new(None);
     let reload = merge::follow(
         live::global(),
@@ -80,7 +90,7 @@ pub fn Workflows() -> impl IntoView {
         },
         move |result| match result {
             Ok(page) => {
-                replace_rows(rows, page.runs);
+                live_rows.replace(page.runs);
                 next.set(page.next_cursor);
                 set_phase(phase, Phase::Ready);
             }
@@ -88,12 +98,11 @@ pub fn Workflows() -> impl IntoView {
         },
         move |event, _| {
             if let Event::WorkflowUpdate(run) = event {
-                apply(rows, &query.get_untracked(), run);
+                live_rows.apply(&query.get_untracked(), run);
             }
         },
     );
     let load = move || reload.run();
-    let picked = Picked::new();
     // A changed filter loads again (the first run of the effect is the load above),
     // and what was picked under the old one is let go.
     Effect::new(move |first: Option<()>| {
@@ -141,11 +150,17 @@ pub fn Workflows() -> impl IntoView {
     keyboard(rows, selected, search, help);
 
     let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));
-    let text = RwSignal::new(query.get_untracked().q.unwrap_or_default());
-    let workflow = RwSignal::new(query.get_untracked().workflow.unwrap_or_default());
+    // The text fields show what the URL filters by, whatever changed it (a view, Back).
+    let text = RwSignal::new(String::new());
+    let workflow = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        let (q, name) = query.with(|q| (q.q.clone().unwrap_or_default(), q.workflow.clone().unwrap_or_default()));
+        text.set(q);
+        workflow.set(name);
+    });
 
     view! {
-        <section class="page">
+        <section class="page runs-page">
             <div class="page-head">
                 <h1>"Workflow runs"</h1>
                 <ViewsMenu query columns />
@@ -178,10 +193,10 @@ pub fn Workflows() -> impl IntoView {
                     </select>
                 </label>
                 <label>"Workflow"
-                    <input data-testid="filter-workflow" placeholder="exact name" bind:value=workflow />
+                    <input data-testid="filter-workflow" placeholder="exact name" maxlength="256" bind:value=workflow />
                 </label>
                 <label class="grow">"Search"
-                    <input type="search" data-testid="filter-q" placeholder="name or run id  ( / )" node_ref=search bind:value=text />
+                    <input type="search" data-testid="filter-q" placeholder="name or run id  ( / )" maxlength="256" node_ref=search bind:value=text />
                 </label>
                 <button type="submit">"Apply"</button>
                 <Show when=move || query.with(|q| q.status.is_some() || q.range.is_some() || q.q.is_some() || q.workflow.is_some())>
@@ -211,8 +226,9 @@ pub fn Workflows() -> impl IntoView {
                 Phase::Loading => view! { <Loading /> }.into_any(),
                 Phase::Failed(message) => view! { <Failure message retry=load /> }.into_any(),
                 Phase::Ready => view! {
+                    <Waiting live_rows reload />
                     <Show when=move || !rows.with(Vec::is_empty) fallback=|| view! { <Empty text="No runs match these filters." /> }>
-                        <RunTable rows sort columns on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
+                        <RunTable rows sort columns pointer_over on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
                     </Show>
                     <nav class="pager" aria-label="Pages">
                         <label class="page-size">"Rows"
@@ -298,47 +314,36 @@ fn keyboard(
     on_cleanup(move || handle.remove());
 }
 
-/// Shows a freshly loaded page. A row already on screen keeps its signal (the table
-/// keys rows by id and keeps their cells) and takes the new values.
-fn replace_rows(rows: RwSignal<Vec<Row>>, runs: Vec<WorkflowRun>) {
-    let current = rows.get_untracked();
-    let fresh = runs
-        .into_iter()
-        .map(|run| match current.iter().find(|row| row.id == run.id) {
-            Some(row) => {
-                row.run.set(run);
-                row.clone()
-            }
-            None => Row { id: run.id.clone(), run: RwSignal::new(run) },
-        })
-        .collect();
-    rows.set(fresh);
-}
-
 fn set_phase(phase: RwSignal<Phase>, next: Phase) {
     if phase.with_untracked(|current| *current != next) {
         phase.set(next);
     }
 }
 
-/// A run changed: update its row in place, or add it on top of the newest page when
-/// it belongs there.
-fn apply(rows: RwSignal<Vec<Row>>, query: &RunQuery, run: &WorkflowRun) {
-    match rows.with_untracked(|rows| rows.iter().find(|row| row.id == run.id).map(|row| row.run)) {
-        Some(row) => {
-            if row.with_untracked(|current| merge::supersedes(run, current)) {
-                row.set(run.clone());
-            }
-        }
-        None => {
-            let newest_first = query.sort.as_deref().is_none_or(|s| s == "-started_at");
-            if query.cursor.is_none() && newest_first && query.matches(run, Utc::now()) {
-                rows.update(|rows| {
-                    rows.insert(0, Row { id: run.id.clone(), run: RwSignal::new(run.clone()) });
-                    rows.truncate(query.limit.unwrap_or(PAGE) as usize);
-                });
-            }
-        }
+/// What waits to change the page: new runs held while the page holds still, and runs
+/// that entered the filters where this order cannot place them without a reload.
+#[component]
+fn Waiting(live_rows: LiveRows, reload: merge::Reload) -> impl IntoView {
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let waiting = move || live_rows.waiting.with(Vec::len);
+    let elsewhere = move || live_rows.elsewhere.with(|ids| ids.len());
+    let (any_waiting, any_elsewhere) = (move || waiting() > 0, move || elsewhere() > 0);
+    view! {
+        <div class="waiting-anchor" aria-live="polite">
+            <Show when=any_waiting>
+                <button class="waiting" data-testid="new-runs" on:click=move |_| live_rows.show_now()>
+                    {move || format!("↑ {} · show", plural(waiting(), "new run", "new runs"))}
+                </button>
+            </Show>
+            <Show when=any_elsewhere>
+                <button class="waiting secondary" data-testid="changed-runs" on:click=move |_| reload.run()>
+                    {move || match elsewhere() {
+                        1 => "1 run now matches · reload to see it in order".to_owned(),
+                        n => format!("{n} runs now match · reload to see them in order"),
+                    }}
+                </button>
+            </Show>
+        </div>
     }
 }
 
@@ -347,6 +352,7 @@ fn RunTable(
     rows: RwSignal<Vec<Row>>,
     sort: Signal<String>,
     columns: Columns,
+    pointer_over: RwSignal<bool>,
     on_sort: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let Picked { ids: picked, all_matching } = expect_context::<Picked>();
@@ -381,7 +387,7 @@ fn RunTable(
         }
     };
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" on:pointerenter=move |_| pointer_over.set(true) on:pointerleave=move |_| pointer_over.set(false)>
             <table class=move || columns.classes() data-testid="runs-table">
                 <thead>
                     <tr>
@@ -401,7 +407,7 @@ fn RunTable(
                 </thead>
                 <tbody>
                     <For each=move || rows.get() key=|row| row.id.clone() let:row>
-                        <RunRow run=row.run />
+                        <RunRow run=row.run leaving=row.leaving />
                     </For>
                 </tbody>
             </table>
@@ -414,7 +420,7 @@ fn RunTable(
 struct BudgetAlerts(RwSignal<Vec<Budget>>);
 
 #[component]
-fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
+fn RunRow(run: RwSignal<WorkflowRun>, leaving: RwSignal<bool>) -> impl IntoView {
     let id = run.with_untracked(|r| r.id.clone());
     let BudgetAlerts(budgets) = expect_context::<BudgetAlerts>();
     let Selected(selected) = expect_context::<Selected>();
@@ -434,7 +440,8 @@ fn RunRow(run: RwSignal<WorkflowRun>) -> impl IntoView {
         })
     };
     view! {
-        <tr data-run-id=id.clone() class:selected=is_selected aria-selected=move || is_selected.get().to_string()>
+        <tr data-run-id=id.clone() class:selected=is_selected aria-selected=move || is_selected.get().to_string()
+            class:leaving=move || leaving.get() title=move || leaving.get().then_some("No longer matches these filters")>
             <td class="col-pick">
                 <input type="checkbox" aria-label="Pick this run" prop:checked=is_picked on:change=move |ev| {
                     let on = event_target_checked(&ev);

@@ -9,7 +9,7 @@ use shared::{NewView, RunQuery, SavedView};
 
 use super::columns::Columns;
 use crate::api;
-use crate::components::{confirmed, use_notices, Tone};
+use crate::components::{confirmed, use_notices, Dialog, Tone};
 
 /// The filters and sort of `query`, as a view keeps them.
 fn filters(query: &RunQuery) -> String {
@@ -79,14 +79,28 @@ pub fn ViewsMenu(query: Memo<RunQuery>, columns: Columns) -> impl IntoView {
             load();
         }
     });
+    let saving = RwSignal::new(false);
+    let (name, shared) = (RwSignal::new(String::new()), RwSignal::new(false));
     let ask_name = move |_| {
-        let name = web_sys::window().and_then(|w| w.prompt_with_message("Name this view").ok().flatten());
-        if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
-            let shared = confirmed("Share this view with everyone? (Cancel keeps it yours alone.)");
-            let query = filters(&query.get_untracked());
-            let hidden_columns = columns.hidden();
-            save.dispatch(NewView { name: name.trim().to_owned(), query, shared, default: false, hidden_columns });
+        name.set(String::new());
+        shared.set(false);
+        saving.set(true);
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let chosen_name = name.get_untracked().trim().to_owned();
+        if chosen_name.is_empty() {
+            return;
         }
+        let new = NewView {
+            name: chosen_name,
+            query: filters(&query.get_untracked()),
+            shared: shared.get_untracked(),
+            default: false,
+            hidden_columns: columns.hidden(),
+        };
+        save.dispatch(new);
+        saving.set(false);
     };
     let selected = move || chosen.get().and_then(|id| views.with(|all| all.iter().find(|v| v.id == id).cloned()));
     view! {
@@ -111,6 +125,23 @@ pub fn ViewsMenu(query: Memo<RunQuery>, columns: Columns) -> impl IntoView {
                 </select>
             </label>
             <button type="button" class="secondary" data-testid="save-view" on:click=ask_name>"Save view"</button>
+            <Dialog open=saving id="save-view">
+                <h2 id="save-view-title">"Save this view"</h2>
+                <form on:submit=submit data-testid="save-view-form">
+                    <label>"Name"
+                        <input required maxlength="100" autofocus data-testid="view-name" bind:value=name />
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" data-testid="view-shared" bind:checked=shared />
+                        "Shared with everyone (else it is yours alone)"
+                    </label>
+                    <p class="muted small">"It keeps the filters, the sort and the columns shown now."</p>
+                    <div class="dialog-actions">
+                        <button type="button" class="secondary" on:click=move |_| saving.set(false)>"Cancel"</button>
+                        <button type="submit">"Save view"</button>
+                    </div>
+                </form>
+            </Dialog>
             {move || selected().filter(|v| v.mine).map(|v| {
                 let (to_default, to_remove) = (v.clone(), v.clone());
                 view! {
