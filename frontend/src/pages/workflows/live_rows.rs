@@ -169,7 +169,7 @@ impl LiveRows {
         self.rows.update(|rows| {
             rows.retain(|row| !row.leaving.get_untracked());
             let mut arrived: Vec<WorkflowRun> = waiting;
-            arrived.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+            arrived.sort_by_key(|run| std::cmp::Reverse(run.started_at));
             let fresh: Vec<Row> = arrived.into_iter().map(|run| self.row(run)).collect();
             rows.splice(0..0, fresh);
             rows.truncate(limit);
