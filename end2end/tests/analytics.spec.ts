@@ -84,6 +84,31 @@ test('analytics chart what runs did and cost, break it down, and follow new runs
   await expect(runsChart.locator('figcaption')).toContainText(`${started.lines[0].total} in all`);
 });
 
+test('a series keeps its colour across charts, statuses have theirs, and each chart draws what it says', async ({ page, dashboard }) => {
+  history(dashboard);
+  await page.goto(`${dashboard.url}/analytics`);
+  await waitLive(page);
+  const charts = page.getByTestId('charts').locator('figure');
+  const swatch = (chart: number, name: string) => charts.nth(chart).getByRole('button', { name }).locator('.swatch');
+  const workflows = ['article_writer', 'support_triage', 'code_review'];
+  const colours = [];
+  for (const workflow of workflows) {
+    const colour = await swatch(0, workflow).getAttribute('class');
+    colours.push(colour);
+    for (const chart of [2, 3]) expect(await swatch(chart, workflow).getAttribute('class'), workflow).toBe(colour);
+  }
+  expect(new Set(colours).size).toBe(3);
+  for (const status of ['completed', 'failed', 'cancelled']) await expect(swatch(1, status)).toHaveClass(new RegExp(`st-${status}`));
+  // The hovered bucket is lit behind its bars, which stay in sight.
+  const runs = charts.nth(0);
+  await runs.locator('rect.column').last().hover();
+  const order = await runs.locator('svg').evaluate((svg) => [...svg.children].map((c) => c.getAttribute('class') ?? ''));
+  expect(order.indexOf('hover')).toBeGreaterThan(-1);
+  expect(order.indexOf('hover')).toBeLessThan(order.findIndex((c) => /^s\d$/.test(c)));
+  // Durations are drawn: a dot for every value, joined where there are several.
+  await expect(charts.nth(4).locator('polyline.dot')).not.toHaveCount(0);
+});
+
 test('an operator sets a budget; a run over it is cancelled and the workflow warns', async ({ page, dashboard }) => {
   history(dashboard);
   await page.goto(`${dashboard.url}/analytics`);

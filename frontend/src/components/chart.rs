@@ -1,7 +1,9 @@
 //! Small SVG charts of analytics series, drawn here rather than by a chart crate: the
 //! few shapes the dashboard needs (stacked bars, lines, a sparkline) cost a few KB,
 //! where the crates measured bring their own rendering stack. Hovering a bucket shows
-//! its exact values; the legend hides and shows lines.
+//! its exact values behind the marks (which stay in sight); the legend hides and shows
+//! lines. A series keeps one colour wherever it is drawn (its name picks it), and a
+//! series of a status has the status's colour.
 
 use chrono::{DateTime, Local, Utc};
 use leptos::prelude::*;
@@ -11,8 +13,27 @@ use super::clock::Clock;
 
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 160.0;
-/// Colours cycle through this many CSS classes (`s0`…).
+/// Series colours are this many CSS classes (`s0`…).
 const COLOURS: usize = 8;
+
+/// The colour class of each of `keys`, in order: a status's own (`st-failed`), else one
+/// its name picks (the same in every chart), the next free one where two names of one
+/// chart pick the same.
+pub fn colour_classes<'k>(keys: impl Iterator<Item = &'k str>) -> Vec<String> {
+    let mut taken = [false; COLOURS];
+    keys.map(|key| {
+        if shared::RunStatus::ALL.iter().any(|status| status.as_str() == key) {
+            return format!("st-{key}");
+        }
+        // FNV-1a: a stable hash, the same in every build and browser.
+        let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let preferred = hash as usize % COLOURS;
+        let free = (0..COLOURS).map(|step| (preferred + step) % COLOURS).find(|n| !taken[*n]).unwrap_or(preferred);
+        taken[free] = true;
+        format!("s{free}")
+    })
+    .collect()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -75,8 +96,10 @@ pub fn Chart(
             }
         })
     };
+    let colours = Memo::new(move |_| series.with(|s| colour_classes(s.lines.iter().map(|l| l.key.as_str()))));
     let marks = move || {
         let top = top();
+        let colours = colours.get();
         series.with(|s| {
             let step = WIDTH / s.buckets.len().max(1) as f64;
             let y = |v: f64| HEIGHT - v / top * HEIGHT;
@@ -86,7 +109,7 @@ pub fn Chart(
                 .enumerate()
                 .filter(|(_, line)| shown(&line.key))
                 .map(|(n, line)| {
-                    let class = format!("s{}", n % COLOURS);
+                    let class = colours[n].clone();
                     match shape {
                         Shape::Bars => {
                             let bars = line.values.iter().enumerate().filter_map(|(i, v)| {
@@ -101,14 +124,19 @@ pub fn Chart(
                             view! { <g class=class>{bars}</g> }.into_any()
                         }
                         Shape::Lines => {
-                            let points = line
+                            let points: Vec<String> = line
                                 .values
                                 .iter()
                                 .enumerate()
                                 .filter_map(|(i, v)| v.map(|v| format!("{:.2},{:.2}", i as f64 * step + step / 2.0, y(v))))
-                                .collect::<Vec<_>>()
-                                .join(" ");
-                            view! { <polyline class=class points=points /> }.into_any()
+                                .collect();
+                            // Each value a dot too (a zero-length line with round caps stays
+                            // round however the chart is stretched): one value is no line.
+                            let dots = points
+                                .iter()
+                                .map(|point| view! { <polyline class="dot" points=format!("{point} {point}") /> })
+                                .collect_view();
+                            view! { <g class=class><polyline points=points.join(" ") />{dots}</g> }.into_any()
                         }
                     }
                 })
@@ -155,6 +183,7 @@ pub fn Chart(
         })
     };
     let legend = move || {
+        let colours = colours.get();
         series.with(|s| {
             s.lines
                 .iter()
@@ -168,7 +197,7 @@ pub fn Chart(
                                 Some(at) => { h.remove(at); }
                                 None => h.push(toggled.clone()),
                             })>
-                            <span class=format!("swatch s{}", n % COLOURS)></span>{key_label(&line.key)}
+                            <span class=format!("swatch {}", colours[n])></span>{key_label(&line.key)}
                         </button>
                     }
                 })
@@ -181,11 +210,11 @@ pub fn Chart(
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=label.clone()
                 on:mouseleave=move |_| hovered.set(None)>
                 <line class="axis" x1="0" x2=WIDTH y1=HEIGHT y2=HEIGHT />
-                {marks}
                 {move || hovered.get().map(|i| {
                     let step = WIDTH / series.with(|s| s.buckets.len().max(1)) as f64;
                     view! { <rect class="hover" x=format!("{:.2}", i as f64 * step) width=format!("{:.2}", step) y="0" height=HEIGHT /> }
                 })}
+                {marks}
                 {columns}
             </svg>
             <div class="chart-ends muted"><span>{move || ends().0}</span><span>{move || ends().1}</span></div>

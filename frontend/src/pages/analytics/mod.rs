@@ -65,24 +65,40 @@ impl Window {
     }
 }
 
+/// The board's parts, asked for at once.
 async fn load(window: Window, group: GroupBy) -> api::ApiResult<Board> {
-    let query = |metric: &str, group: GroupBy| window.query(metric, group);
+    use futures_util::future::{try_join3, try_join_all};
     // Run counts and durations belong to runs, which have no model.
     let by_runs = if group == GroupBy::Model { GroupBy::None } else { group };
     let none = GroupBy::None;
+    let asked: Vec<_> = [
+        ("runs", by_runs),
+        ("completed", none),
+        ("failures", none),
+        ("cancelled", none),
+        ("cost", group),
+        ("tokens", group),
+        ("duration_p50", none),
+        ("duration_p95", none),
+    ]
+    .into_iter()
+    .map(|(metric, group)| window.query(metric, group))
+    .collect();
+    let breakdown = window.query("runs", group);
+    let (series, breakdown, budgets) =
+        try_join3(try_join_all(asked.iter().map(api::series)), api::breakdown(&breakdown), api::budgets()).await?;
+    let [runs, completed, failed, cancelled, cost, tokens, p50, p95]: [Series; 8] = series
+        .try_into()
+        .map_err(|_| api::ApiError { status: None, message: "the server sent too few series".to_owned() })?;
     Ok(Board {
-        runs: api::series(&query("runs", by_runs)).await?,
-        outcomes: merged(&[
-            ("completed", api::series(&query("completed", none)).await?),
-            ("failed", api::series(&query("failures", none)).await?),
-            ("cancelled", api::series(&query("cancelled", none)).await?),
-        ]),
-        cost: api::series(&query("cost", group)).await?,
-        tokens: api::series(&query("tokens", group)).await?,
-        p50: api::series(&query("duration_p50", none)).await?,
-        p95: api::series(&query("duration_p95", none)).await?,
-        breakdown: api::breakdown(&query("runs", group)).await?,
-        budgets: api::budgets().await?,
+        runs,
+        outcomes: merged(&[("completed", completed), ("failed", failed), ("cancelled", cancelled)]),
+        cost,
+        tokens,
+        p50,
+        p95,
+        breakdown,
+        budgets,
     })
 }
 
