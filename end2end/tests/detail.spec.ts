@@ -61,3 +61,40 @@ test('a run compares with the previous run of its workflow', async ({ page, dash
   await expect(page.getByRole('heading', { name: /Inputs/ })).toContainText('0 differ');
   await page.screenshot({ path: shot('compare'), fullPage: true });
 });
+
+test('a running run shows the node at work, live, and where a cancel stopped it', async ({ page, dashboard }) => {
+  const id = await dashboard.run('article_writer', { status: 'running' });
+  await dashboard.api('POST', `/api/workflows/${id}/logs`, { message: 'Prompt sent to gpt-4o', node_id: 'research' });
+  await page.goto(`${dashboard.url}/workflows/${id}`);
+  await waitLive(page);
+  const working = page.getByTestId('node-at-work');
+  await expect(working).toHaveCount(1);
+  await expect(working).toContainText('research');
+  await expect(working).toContainText('▶ at work');
+  await expect(page.getByTestId('span-at-work')).toHaveCount(1);
+  await expect(page.getByTestId('run-duration')).toContainText('so far');
+  const first = await working.locator('.node-facts dd').first().textContent();
+  await expect(working.locator('.node-facts dd').first()).not.toHaveText(first!, { timeout: 3000 });
+
+  // Its report ends its work; the next node's first line starts the next.
+  await dashboard.api('POST', `/api/workflows/${id}/states`, { node_id: 'research', status: 'completed', duration_seconds: 1, total_tokens: 10 });
+  await expect(working).toHaveCount(0);
+  await expect(page.getByTestId('timeline').locator('li.node')).toHaveCount(1);
+  await dashboard.api('POST', `/api/workflows/${id}/logs`, { message: 'Prompt sent to gpt-4o', node_id: 'write' });
+  await expect(working).toContainText('write');
+
+  // Cancelled while the node worked: it says so, with how long it worked.
+  await dashboard.api('POST', `/api/workflows/${id}/cancel`);
+  await expect(working).toContainText('stopped (cancelled)');
+  await expect(page.getByTestId('run-duration')).not.toContainText('so far');
+});
+
+test('a run cancelled in its first node shows that node, not "nothing reported"', async ({ page, dashboard }) => {
+  const id = await dashboard.run('support_triage', { status: 'running' });
+  await dashboard.api('POST', `/api/workflows/${id}/logs`, { message: 'Classifying', node_id: 'classify' });
+  await dashboard.api('POST', `/api/workflows/${id}/cancel`);
+  await page.goto(`${dashboard.url}/workflows/${id}`);
+  await waitLive(page);
+  await expect(page.getByTestId('node-at-work')).toContainText('classify');
+  await expect(page.getByText('No node has reported')).toHaveCount(0);
+});

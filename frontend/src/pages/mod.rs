@@ -4,6 +4,7 @@ mod agents;
 mod analytics;
 mod compare;
 mod dashboard;
+mod node_progress;
 mod observability;
 mod sign_in;
 mod workflow_detail;

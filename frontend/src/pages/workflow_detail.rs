@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 use shared::{Dispatch, Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRun};
 
+use super::node_progress::{working, Working};
 use crate::components::clock::Clock;
 use crate::components::{use_notices, Failure, Loading, RunActions, StatusBadge, Time, Tone};
 use crate::live::Stream;
@@ -175,6 +176,7 @@ fn RunPage(id: String) -> impl IntoView {
 fn Loaded(view: RunView) -> impl IntoView {
     let run = view.run;
     let id = run.with_untracked(|r| r.id.clone());
+    let at_work = Memo::new(move |_| view.states.with(|states| view.logs.with(|logs| working(states, &logs.lines))));
     view! {
         <header class="detail-head">
             <div>
@@ -195,7 +197,7 @@ fn Loaded(view: RunView) -> impl IntoView {
                 Some(at) => view! { <Time at /> }.into_any(),
                 None => view! { <span class="muted">"not yet"</span> }.into_any(),
             }}</dd></div>
-            <div><dt>"Duration"</dt><dd>{move || run.with(|r| format::duration(r.duration_seconds))}</dd></div>
+            <div><dt>"Duration"</dt><dd data-testid="run-duration"><Elapsed run /></dd></div>
             <div><dt>"Tokens"</dt><dd data-testid="run-tokens">{move || run.with(|r| format::tokens(r.total_tokens))}</dd></div>
             <div><dt>"Cost"</dt><dd>{move || run.with(|r| format::cost(r.total_cost_usd))}</dd></div>
             {move || view.dispatch.get().map(|d| view! {
@@ -210,14 +212,36 @@ fn Loaded(view: RunView) -> impl IntoView {
             <div class="error-box" role="alert"><strong>"Error: "</strong>{message}</div>
         })}
         <h2>"Node timeline"</h2>
-        <Waterfall run states=view.states />
-        <Timeline states=view.states />
+        <Waterfall run states=view.states at_work />
+        <Timeline run states=view.states at_work />
         <div class="columns">
             <Json title="Inputs" value=view.inputs />
             <Json title="Outputs" value=view.outputs />
         </div>
         <Logs run_id=id logs=view.logs />
     }
+}
+
+/// The run's duration; while it runs, the time since it started, ticking.
+#[component]
+fn Elapsed(run: RwSignal<WorkflowRun>) -> impl IntoView {
+    let clock = expect_context::<Clock>();
+    move || {
+        let (active, started, duration) = run.with(|r| (r.status.is_active(), r.started_at, r.duration_seconds));
+        match (active, duration) {
+            (true, _) => format!("{} so far", format::duration(Some(seconds_between(started, clock.now.get())))),
+            (false, duration) => format::duration(duration),
+        }
+    }
+}
+
+fn seconds_between(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> f64 {
+    ((to - from).num_milliseconds() as f64 / 1000.0).max(0.0)
+}
+
+/// How long a node at work has been at it: until now, or until its run ended.
+fn at_work_for(node: &Working, run: &WorkflowRun, now: chrono::DateTime<chrono::Utc>) -> f64 {
+    seconds_between(node.since, run.completed_at.unwrap_or(now))
 }
 
 /// Opens the comparison with the run of the same workflow that started just before.
@@ -269,7 +293,11 @@ fn Lineage(from: Signal<Option<String>>, into: RwSignal<Vec<String>>) -> impl In
 /// trace views draw spans: nodes that ran in parallel overlap. A report is made when
 /// its node ends, so a node started `duration_seconds` before it.
 #[component]
-fn Waterfall(run: RwSignal<WorkflowRun>, states: RwSignal<Vec<NodeState>>) -> impl IntoView {
+fn Waterfall(
+    run: RwSignal<WorkflowRun>,
+    states: RwSignal<Vec<NodeState>>,
+    at_work: Memo<Vec<Working>>,
+) -> impl IntoView {
     let clock = expect_context::<Clock>();
     let bars = move || {
         let (started, finished) = run.with(|r| (r.started_at, r.completed_at));
@@ -284,14 +312,19 @@ fn Waterfall(run: RwSignal<WorkflowRun>, states: RwSignal<Vec<NodeState>>) -> im
                 .collect()
         });
         let until = finished.unwrap_or_else(|| clock.now.get());
+        let working: Vec<(String, f64, f64)> = at_work.with(|all| {
+            all.iter()
+                .map(|w| (w.node_id.clone(), seconds_since(w.since).max(0.0), seconds_between(w.since, until)))
+                .collect()
+        });
         let span =
             spans.iter().map(|(_, start, length)| start + length).fold(seconds_since(until), f64::max).max(0.001);
-        (spans, span)
+        (spans, working, span)
     };
     view! {
         {move || {
-            let (spans, span) = bars();
-            (!spans.is_empty()).then(|| view! {
+            let (spans, working, span) = bars();
+            (!spans.is_empty() || !working.is_empty()).then(|| view! {
                 <div class="waterfall" data-testid="waterfall">
                     {spans.into_iter().map(|(state, start, length)| {
                         let data = &state.state_data;
@@ -309,6 +342,17 @@ fn Waterfall(run: RwSignal<WorkflowRun>, states: RwSignal<Vec<NodeState>>) -> im
                             </div>
                         }
                     }).collect_view()}
+                    {working.into_iter().map(|(node, start, length)| {
+                        let style = format!("left: {:.2}%; width: {:.2}%", start / span * 100.0, (length / span * 100.0).max(0.4));
+                        let label = format!("{} so far", format::duration(Some(length)));
+                        view! {
+                            <div class="span-row" data-testid="span-at-work">
+                                <span class="span-name mono">{node.clone()}</span>
+                                <div class="span-track"><span class="span at-work" style=style title=format!("{node}: at work, {label}")></span></div>
+                                <span class="span-label muted">{label}</span>
+                            </div>
+                        }
+                    }).collect_view()}
                     <div class="span-row axis">
                         <span></span>
                         <div class="span-track"><span>"0 s"</span><span>{format::duration(Some(span))}</span></div>
@@ -321,13 +365,18 @@ fn Waterfall(run: RwSignal<WorkflowRun>, states: RwSignal<Vec<NodeState>>) -> im
 }
 
 #[component]
-fn Timeline(states: RwSignal<Vec<NodeState>>) -> impl IntoView {
+fn Timeline(
+    run: RwSignal<WorkflowRun>,
+    states: RwSignal<Vec<NodeState>>,
+    at_work: Memo<Vec<Working>>,
+) -> impl IntoView {
+    let clock = expect_context::<Clock>();
     let longest = move || {
         states.with(|s| s.iter().filter_map(|s| s.state_data.duration_seconds).fold(0.0f64, f64::max).max(0.001))
     };
     view! {
-        {move || if states.with(Vec::is_empty) {
-            view! { <p class="muted">"No node has reported yet."</p> }.into_any()
+        {move || if states.with(Vec::is_empty) && at_work.with(Vec::is_empty) {
+            view! { <p class="muted">"No node has reported or logged yet."</p> }.into_any()
         } else {
             view! {
                 <ol class="timeline" data-testid="timeline">
@@ -356,6 +405,29 @@ fn Timeline(states: RwSignal<Vec<NodeState>>) -> impl IntoView {
                                 {data.outputs.clone().map(|outputs| view! {
                                     <details><summary>"Outputs"</summary><pre>{pretty(&outputs)}</pre></details>
                                 })}
+                            </li>
+                        }
+                    }).collect_view()}
+                    {move || at_work.get().into_iter().map(|node| {
+                        let (active, status) = run.with(|r| (r.status.is_active(), r.status));
+                        let (badge, text) = match active {
+                            true => ("badge status-running", "▶ at work".to_owned()),
+                            false => ("badge status-cancelled", format!("■ stopped ({status})")),
+                        };
+                        let (name, since) = (node.node_id.clone(), node.since);
+                        let elapsed = move || run.with(|r| format::duration(Some(at_work_for(&node, r, clock.now.get()))));
+                        view! {
+                            <li class="node at-work" data-testid="node-at-work">
+                                <div class="node-head">
+                                    <strong>{name}</strong>
+                                    <span class=badge>{text}</span>
+                                    <span class="muted">"since " <Time at=since /></span>
+                                </div>
+                                <div class="bar at-work" aria-hidden="true"><span style="width: 100%"></span></div>
+                                <dl class="node-facts">
+                                    <div><dt>{if active { "At work for" } else { "Worked for" }}</dt><dd>{elapsed}</dd></div>
+                                    <div><dt>"Reported"</dt><dd class="muted">"not yet: a node reports when it ends"</dd></div>
+                                </dl>
                             </li>
                         }
                     }).collect_view()}
