@@ -17,7 +17,7 @@ use super::{run_filter, AppState};
 use crate::access::Caller;
 use crate::dispatch::{Start, StartError};
 use crate::store::limits::RunBound;
-use crate::store::{NewRun, Outcome, RunRecord};
+use crate::store::{NewRun, Outcome, RunRecord, RunSnapshot};
 
 const LOG_PAGE: i64 = 500;
 const MAX_LOG_BATCH: usize = 1000;
@@ -67,12 +67,8 @@ async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> A
 /// A run with its inputs, outputs, node states and first page of logs.
 #[utoipa::path(get, path = "/workflows/{id}", operation_id = "get_run", tag = "runs", security(("token" = ["read"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = RunDetail)))]
 async fn detail(State(state): State<AppState>, RunId(id): RunId) -> ApiResult<RunDetail> {
-    let record = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
-    let (states, restarted_into, logs) = tokio::try_join!(
-        state.store.run_states(&id),
-        state.store.restarted_into(&id),
-        state.store.run_logs(&id, 0, LOG_PAGE),
-    )?;
+    let RunSnapshot { record, states, restarted_into, logs } =
+        state.store.run_detail(&id, LOG_PAGE).await?.ok_or_else(|| unknown_run(&id))?;
     Ok(axum::Json(RunDetail {
         inputs: RunRecord::json(&record.inputs),
         outputs: RunRecord::json(&record.outputs),

@@ -24,6 +24,8 @@ pub(super) trait Backend: Send + Sync + 'static {
     const ALIVE_AT: &'static str;
     /// SQL giving the start of the UTC day of the timestamp `t`.
     const DAY_OF_T: &'static str;
+    /// Begins a read-only transaction whose reads all see one moment.
+    const SNAPSHOT: &'static str;
     /// Statements run one at a time, outside a transaction, after a bulk load.
     const AFTER_BULK_LOAD: &'static [&'static str];
 

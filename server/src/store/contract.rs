@@ -11,7 +11,7 @@ use super::access::{AccessStore, Actor, Audit, Claim};
 use super::limits::RunBound;
 use super::{
     BulkStep, ClaimedBulkJob, DurationRollup, InFlight, NewAgent, NewBulkJob, NewRun, NodeRollup, Outcome, Result,
-    RollupQuery, RunFilter, RunRecord, RunRollup, SeedRun, StatusTally, StoredBudget, StoredWebhook, Ts,
+    RollupQuery, RunFilter, RunRecord, RunRollup, RunSnapshot, SeedRun, StatusTally, StoredBudget, StoredWebhook, Ts,
 };
 
 pub trait Store:
@@ -37,7 +37,9 @@ pub trait Store:
 pub trait RunStore: Send + Sync {
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<WorkflowRun>>;
     async fn get_run(&self, id: &str) -> Result<Option<RunRecord>>;
-    async fn run_states(&self, id: &str) -> Result<Vec<NodeState>>;
+    /// The run with its node states, restarts and first `log_limit` log lines, as of
+    /// one moment.
+    async fn run_detail(&self, id: &str, log_limit: i64) -> Result<Option<RunSnapshot>>;
     async fn restarted_into(&self, id: &str) -> Result<Vec<String>>;
     async fn run_logs(&self, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>>;
 

@@ -121,6 +121,15 @@ pub struct RunRecord {
     pub dispatch: Option<Dispatch>,
 }
 
+/// A run and what hangs off it, read in one snapshot.
+#[derive(Debug, Clone)]
+pub struct RunSnapshot {
+    pub record: RunRecord,
+    pub states: Vec<shared::NodeState>,
+    pub restarted_into: Vec<String>,
+    pub logs: Vec<shared::LogLine>,
+}
+
 impl RunRecord {
     /// The JSON of a text column; text that is not JSON is shown as a string
     /// rather than hidden.

@@ -117,6 +117,8 @@ impl Backend for PgStore {
         "VACUUM ANALYZE",
     ];
 
+    const SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
     fn reader(&self) -> &Pool<Postgres> {
         &self.reader
     }

@@ -100,6 +100,9 @@ impl Backend for SqliteStore {
     const DAY_OF_T: &'static str = "substr(t, 1, 10) || ' 00:00:00.000000'";
     const AFTER_BULK_LOAD: &'static [&'static str] = &["ANALYZE"];
 
+    // In WAL mode a read transaction sees the database as of its first read.
+    const SNAPSHOT: &'static str = "BEGIN DEFERRED";
+
     fn reader(&self) -> &Pool<Sqlite> {
         &self.reader
     }

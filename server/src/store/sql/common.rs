@@ -12,8 +12,8 @@ macro_rules! sql_common {
             };
             pub(super) use crate::store::writer::Recorded;
             pub(super) use crate::store::{
-                limits, InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, SeedRun, SortKey,
-                StatusTally, StoreError, Ts,
+                limits, InFlight, NewAgent, NewRun, Outcome, Result, RunFilter, RunRecord, RunSnapshot, SeedRun,
+                SortKey, StatusTally, StoreError, Ts,
             };
             pub(super) use shared::{
                 AgentChange, AgentInfo, AgentUpdate, Event, FinishRun, LogLevel, LogLine, NewLogLine, NodeState,

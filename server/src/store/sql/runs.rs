@@ -33,46 +33,34 @@ macro_rules! sql_runs {
                 }
 
                 async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-                    let row: Option<RunRecordRow> = sqlx::query_as(&format!(
-                        "SELECT {RUN_COLUMNS}, inputs, outputs, config_snapshot, bottleneck_info, \
-                         mlflow_experiment_id, mlflow_run_id, agent_id, agent_url, agent_job_id \
-                         FROM workflow_runs WHERE id = $1"
-                    ))
-                    .bind(id)
-                    .fetch_optional(self.reader())
-                    .await?;
-                    row.map(RunRecord::try_from).transpose()
+                    record_in(&mut *self.reader().acquire().await?, id).await
                 }
 
-                async fn run_states(&self, id: &str) -> Result<Vec<NodeState>> {
+                async fn run_detail(&self, id: &str, log_limit: i64) -> Result<Option<RunSnapshot>> {
+                    // One snapshot: read part by part, a run could show a log line
+                    // newer than its status, or a status newer than its nodes.
+                    let mut read = self.reader().begin_with(<super::$store as Backend>::SNAPSHOT).await?;
+                    let Some(record) = record_in(&mut read, id).await? else { return Ok(None) };
                     let found: Vec<StateRow> = sqlx::query_as(
                         "SELECT id, run_id, node_id, state_data, created_at FROM execution_states \
                          WHERE run_id = $1 ORDER BY id",
                     )
                     .bind(id)
-                    .fetch_all(self.reader())
+                    .fetch_all(&mut *read)
                     .await?;
-                    Ok(found.into_iter().map(NodeState::from).collect())
+                    let restarted_into = restarts_in(&mut read, id).await?;
+                    let logs = logs_in(&mut read, id, 0, log_limit).await?;
+                    read.commit().await?;
+                    let states = found.into_iter().map(NodeState::from).collect();
+                    Ok(Some(RunSnapshot { record, states, restarted_into, logs }))
                 }
 
                 async fn restarted_into(&self, id: &str) -> Result<Vec<String>> {
-                    Ok(sqlx::query_scalar("SELECT id FROM workflow_runs WHERE restarted_from = $1 ORDER BY started_at, id")
-                        .bind(id)
-                        .fetch_all(self.reader())
-                        .await?)
+                    restarts_in(&mut *self.reader().acquire().await?, id).await
                 }
 
                 async fn run_logs(&self, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>> {
-                    let found: Vec<LogRow> = sqlx::query_as(
-                        "SELECT id, run_id, ts, level, node_id, message FROM run_logs \
-                         WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                    )
-                    .bind(id)
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(self.reader())
-                    .await?;
-                    Ok(found.into_iter().map(LogLine::from).collect())
+                    logs_in(&mut *self.reader().acquire().await?, id, after, limit).await
                 }
 
                 async fn create_run(&self, run: NewRun, audit: Option<Audit>) -> Result<WorkflowRun> {
@@ -285,6 +273,38 @@ macro_rules! sql_runs {
                     }
                     Ok(summary)
                 }
+            }
+
+            async fn record_in(conn: &mut Conn, id: &str) -> Result<Option<RunRecord>> {
+                let row: Option<RunRecordRow> = sqlx::query_as(&format!(
+                    "SELECT {RUN_COLUMNS}, inputs, outputs, config_snapshot, bottleneck_info, \
+                     mlflow_experiment_id, mlflow_run_id, agent_id, agent_url, agent_job_id \
+                     FROM workflow_runs WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                row.map(RunRecord::try_from).transpose()
+            }
+
+            async fn restarts_in(conn: &mut Conn, id: &str) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM workflow_runs WHERE restarted_from = $1 ORDER BY started_at, id")
+                    .bind(id)
+                    .fetch_all(&mut *conn)
+                    .await?)
+            }
+
+            async fn logs_in(conn: &mut Conn, id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>> {
+                let found: Vec<LogRow> = sqlx::query_as(
+                    "SELECT id, run_id, ts, level, node_id, message FROM run_logs \
+                     WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(found.into_iter().map(LogLine::from).collect())
             }
 
             /// Runs a text search looks through.
