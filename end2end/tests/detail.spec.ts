@@ -98,3 +98,35 @@ test('a run cancelled in its first node shows that node, not "nothing reported"'
   await expect(page.getByTestId('node-at-work')).toContainText('classify');
   await expect(page.getByText('No node has reported')).toHaveCount(0);
 });
+
+test.describe('compare', () => {
+  // The unknown run's 404 is logged by the browser.
+  test.use({ expectedConsoleErrors: /status of 404/ });
+
+  test('compare without runs offers a picker; nodes line up in run order', async ({ page, dashboard }) => {
+    const runs: string[] = [];
+    for (const cost of [0.01, 0.02]) {
+      const id = await dashboard.run('article_writer', { status: 'running' });
+      for (const node of ['research', 'write', 'edit']) {
+        await dashboard.api('POST', `/api/workflows/${id}/states`, { node_id: node, status: 'completed', duration_seconds: 1, cost_usd: cost });
+      }
+      runs.push(id);
+    }
+    await page.goto(`${dashboard.url}/workflows/compare`);
+    await waitLive(page);
+    await expect(page.getByText('no route')).toHaveCount(0);
+    const recent = page.getByTestId('compare-recent');
+    await recent.locator(`tr[data-run-id="${runs[0]}"]`).getByRole('button', { name: 'As A' }).click();
+    await recent.locator(`tr[data-run-id="${runs[1]}"]`).getByRole('button', { name: 'As B' }).click();
+    await page.getByTestId('compare-pick').getByRole('button', { name: 'Compare' }).click();
+    await expect(page).toHaveURL(new RegExp(`a=${runs[0]}&b=${runs[1]}`));
+    const nodes = page.getByTestId('compare-nodes').locator('tbody tr td:first-child');
+    await expect(nodes).toHaveText(['research', 'write', 'edit']);
+    await expect(page.getByTestId('compare-totals').locator('thead')).toContainText(runs[0].slice(0, 8));
+
+    // An id that names no run says which, and offers the picker again, filled in.
+    await page.goto(`${dashboard.url}/workflows/compare?a=${runs[0]}&b=00000000-0000-4000-8000-000000000000`);
+    await expect(page.getByTestId('compare-error')).toContainText('Run B');
+    await expect(page.getByTestId('compare-a')).toHaveValue(runs[0]);
+  });
+});

@@ -1,20 +1,27 @@
 //! Two runs side by side (`/workflows/compare?a=ID&b=ID`): their totals with the
-//! change from A to B, their nodes aligned by id, and their inputs and outputs field by
-//! field, differences marked.
+//! change from A to B, their nodes aligned in run order, and their inputs and outputs
+//! field by field, differences marked. Without two runs to compare, a picker.
 
+use futures_util::future::try_join;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
 use serde_json::Value;
-use shared::{NodeStateData, RunDetail};
+use shared::{NodeStateData, RunDetail, RunQuery};
 use std::collections::BTreeMap;
 
-use crate::components::{Failure, Loading, StatusBadge};
+use crate::components::{Loading, StatusBadge, Time};
 use crate::{api, format};
 
-async fn load(a: String, b: String) -> Result<(RunDetail, RunDetail), String> {
-    let a = api::run(&a).await.map_err(|e| format!("run A: {e}"))?;
-    let b = api::run(&b).await.map_err(|e| format!("run B: {e}"))?;
-    Ok((a, b))
+/// Both runs, or why not (`None`: not two ids to look up).
+async fn load(a: String, b: String) -> Option<Result<(RunDetail, RunDetail), String>> {
+    if a.trim().is_empty() || b.trim().is_empty() {
+        return None;
+    }
+    let answer = try_join(async { api::run(&a).await.map_err(|e| format!("Run A: {e}")) }, async {
+        api::run(&b).await.map_err(|e| format!("Run B: {e}"))
+    });
+    Some(answer.await)
 }
 
 #[component]
@@ -28,12 +35,66 @@ pub fn Compare() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Compare runs"</h1>
-            {move || match runs.get() {
-                None => view! { <Loading /> }.into_any(),
-                Some(Err(message)) => view! { <Failure message retry=move || runs.refetch() /> }.into_any(),
-                Some(Ok((a, b))) => view! { <Compared a b /> }.into_any(),
+            {move || {
+                let (a, b) = ids();
+                match runs.get() {
+                    None => view! { <Loading /> }.into_any(),
+                    Some(None) => view! { <Pick a b /> }.into_any(),
+                    Some(Some(Err(message))) => view! {
+                        <p class="error-box" role="alert" data-testid="compare-error">{message}</p>
+                        <Pick a b />
+                    }.into_any(),
+                    Some(Some(Ok((a, b)))) => view! { <Compared a b /> }.into_any(),
+                }
             }}
         </section>
+    }
+}
+
+/// Two run ids to compare: typed, or taken from the newest runs.
+#[component]
+fn Pick(a: String, b: String) -> impl IntoView {
+    let (a, b) = (RwSignal::new(a), RwSignal::new(b));
+    let recent = LocalResource::new(|| async { api::runs(&RunQuery { limit: Some(20), ..Default::default() }).await });
+    let navigate = use_navigate();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let target = api::pages::compare(a.get_untracked().trim(), b.get_untracked().trim());
+        navigate(&target, NavigateOptions::default());
+    };
+    let uuid = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+    view! {
+        <p class="muted">"Pick two runs: paste their ids, or take them from the newest runs below. "
+            "On the runs page, tick two runs and press Compare."</p>
+        <form class="filters" data-testid="compare-pick" on:submit=submit>
+            <label class="grow">"Run A"<input required pattern=uuid placeholder="run id" data-testid="compare-a" bind:value=a /></label>
+            <label class="grow">"Run B"<input required pattern=uuid placeholder="run id" data-testid="compare-b" bind:value=b /></label>
+            <button type="submit">"Compare"</button>
+        </form>
+        {move || match recent.get() {
+            None => view! { <Loading /> }.into_any(),
+            Some(Err(error)) => view! { <p class="error-box">{error.message}</p> }.into_any(),
+            Some(Ok(page)) => view! {
+                <div class="table-wrap"><table data-testid="compare-recent">
+                    <thead><tr><th>"Run"</th><th>"Workflow"</th><th>"Status"</th><th>"Started"</th><th><span class="visually-hidden">"Take"</span></th></tr></thead>
+                    <tbody>{page.runs.into_iter().map(|run| {
+                        let (as_a, as_b) = (run.id.clone(), run.id.clone());
+                        view! {
+                            <tr data-run-id=run.id.clone()>
+                                <td class="mono" title=run.id.clone()>{format::short_id(&run.id).to_owned()}</td>
+                                <td>{run.workflow_name.clone()}</td>
+                                <td><StatusBadge status=run.status /></td>
+                                <td><Time at=run.started_at /></td>
+                                <td class="row-actions">
+                                    <button type="button" class="small secondary" on:click=move |_| a.set(as_a.clone())>"As A"</button>
+                                    <button type="button" class="small secondary" on:click=move |_| b.set(as_b.clone())>"As B"</button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}</tbody>
+                </table></div>
+            }.into_any(),
+        }}
     }
 }
 
@@ -106,23 +167,35 @@ fn Compared(a: RunDetail, b: RunDetail) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table></div>
-        <Nodes a=a.states.iter().map(|s| (s.node_id.clone(), s.state_data.clone())).collect()
-            b=b.states.iter().map(|s| (s.node_id.clone(), s.state_data.clone())).collect() />
+        <Nodes a=last_reports(&a) b=last_reports(&b) />
         <Fields title="Inputs" a=a.inputs b=b.inputs />
         <Fields title="Outputs" a=a.outputs b=b.outputs />
     }
 }
 
-/// Each node's last report, aligned by node id.
+/// Each node's last report, in the order the nodes first reported.
+fn last_reports(run: &RunDetail) -> Vec<(String, NodeStateData)> {
+    let mut reports: Vec<(String, NodeStateData)> = Vec::new();
+    for state in &run.states {
+        match reports.iter_mut().find(|(id, _)| *id == state.node_id) {
+            Some((_, last)) => *last = state.state_data.clone(),
+            None => reports.push((state.node_id.clone(), state.state_data.clone())),
+        }
+    }
+    reports
+}
+
+/// The nodes of both runs, aligned by id, in A's order (B's other nodes after).
 #[component]
-fn Nodes(a: BTreeMap<String, NodeStateData>, b: BTreeMap<String, NodeStateData>) -> impl IntoView {
-    let mut ids: Vec<&String> = a.keys().chain(b.keys()).collect();
-    ids.sort();
-    ids.dedup();
+fn Nodes(a: Vec<(String, NodeStateData)>, b: Vec<(String, NodeStateData)>) -> impl IntoView {
+    let mut ids: Vec<&String> = a.iter().map(|(id, _)| id).collect();
+    ids.extend(b.iter().map(|(id, _)| id).filter(|id| !a.iter().any(|(known, _)| known == *id)));
+    let find = |all: &[(String, NodeStateData)], id: &str| all.iter().find(|(n, _)| n == id).map(|(_, s)| s.clone());
     let rows: Vec<_> = ids
         .into_iter()
         .map(|id| {
-            let (x, y) = (a.get(id), b.get(id));
+            let (x, y) = (find(&a, id), find(&b, id));
+            let (x, y) = (x.as_ref(), y.as_ref());
             let status = |s: Option<&NodeStateData>| s.and_then(|s| s.status.clone()).unwrap_or_else(|| "—".to_owned());
             let model = |s: Option<&NodeStateData>| s.and_then(|s| s.model.clone()).unwrap_or_else(|| "—".to_owned());
             let duration = |s: Option<&NodeStateData>| s.and_then(|s| s.duration_seconds);
