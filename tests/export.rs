@@ -25,7 +25,8 @@ async fn write_runs(app: &TestApp) {
             format!(
                 "('00000000-0000-4000-8000-{i:012}', '{name}', '{status}', '{at}', {}, {})",
                 i * 3 % 1000,
-                (i % 97) as f64 / 10.0
+                // One as sums of reports end up: 0.30000000000000004.
+                if i == 3 { 0.1 + 0.2 } else { (i % 97) as f64 / 10.0 }
             )
         })
         .collect();
@@ -74,6 +75,11 @@ async fn exports_hold_every_selected_run_in_order(app: TestApp) {
     assert_eq!(records[1][0], "00000000-0000-4000-8000-000000000000");
     assert_eq!(records[8][1], format!("'{HOSTILE}"));
     assert!(records.iter().all(|r| r.len() == 10));
+    // Times as the JSON lines export writes them; costs without float noise.
+    let first_line = reqwest::get(app.api.url("/api/workflows/export.jsonl")).await.unwrap().text().await.unwrap();
+    let first: serde_json::Value = serde_json::from_str(first_line.lines().next().unwrap()).unwrap();
+    assert_eq!(records[1][3], first["started_at"].as_str().unwrap());
+    assert_eq!((records[4][0].as_str(), records[4][7].as_str()), ("00000000-0000-4000-8000-000000000003", "0.3"));
 
     // JSON lines, filtered and sorted: the same runs as the list pages in the same order.
     let query = "status=failed&sort=-total_cost_usd";

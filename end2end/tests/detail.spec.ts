@@ -38,7 +38,10 @@ test.describe('unknown run', () => {
   test.use({ expectedConsoleErrors: /status of 404/ });
   test('an unknown run says so', async ({ page, dashboard }) => {
   await page.goto(`${dashboard.url}/workflows/00000000-0000-4000-8000-000000000000`);
-  await expect(page.getByRole('alert')).toContainText('no workflow run');
+  await expect(page.getByTestId('missing-run')).toContainText('There is no run 00000000-0000-4000-8000-000000000000');
+  await expect(page.getByRole('button', { name: 'Try again' })).toHaveCount(0);
+  await page.getByTestId('missing-run').getByRole('link', { name: 'All runs' }).click();
+  await expect(page).toHaveURL(/\/workflows$/);
 });
 });
 

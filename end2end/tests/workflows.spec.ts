@@ -151,8 +151,13 @@ test('the keyboard moves through runs and opens one', async ({ page, dashboard }
   await expect(rows.nth(1)).toHaveAttribute('aria-selected', 'true');
   await page.keyboard.press('k');
   await expect(rows.nth(0)).toHaveAttribute('aria-selected', 'true');
+  // `?` lists the keys of every page and of this one, in a dialog Escape closes.
   await page.keyboard.press('?');
-  await expect(page.getByTestId('shortcuts')).toContainText('open the selected run');
+  const keys = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+  await expect(keys).toContainText('open the selected run');
+  await expect(keys).toContainText('go to the agents');
+  await page.keyboard.press('Escape');
+  await expect(keys).toBeHidden();
   await page.keyboard.press('Enter');
   await expect(page.getByRole('heading', { name: /third/ })).toBeVisible();
 });

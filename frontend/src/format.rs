@@ -27,6 +27,15 @@ pub fn exact(at: DateTime<Utc>, utc: bool) -> String {
     }
 }
 
+/// The time of day alone, as log viewers show it.
+pub fn time_of_day(at: DateTime<Utc>, utc: bool) -> String {
+    if utc {
+        at.format("%H:%M:%S").to_string()
+    } else {
+        at.with_timezone(&Local).format("%H:%M:%S").to_string()
+    }
+}
+
 pub fn duration(seconds: Option<f64>) -> String {
     let Some(seconds) = seconds else { return "—".to_owned() };
     match seconds {

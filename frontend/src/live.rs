@@ -72,18 +72,21 @@ type Shared = Rc<RefCell<Connected>>;
 pub struct Stream {
     state: StoredValue<Shared, LocalStorage>,
     pub status: RwSignal<Connection>,
+    /// Opened from a known event: every change after it arrives, so a read made
+    /// since then needs no second read when the stream is ready.
+    pub resumed: bool,
 }
 
 impl Stream {
-    /// Opens a stream of `topics` (comma-separated), optionally for one run; it closes
-    /// when the current component is cleaned up.
-    pub fn open(topics: &str, run: Option<String>) -> Stream {
+    /// Opens a stream of `topics` (comma-separated), optionally for one run, from the
+    /// event `since` if known; it closes when the current component is cleaned up.
+    pub fn open(topics: &str, run: Option<String>, since: Option<i64>) -> Stream {
         let status = RwSignal::new(Connection::Connecting);
         let shared = Rc::new(RefCell::new(Connected {
             topics: topics.to_owned(),
             run,
             source: None,
-            last_event_id: None,
+            last_event_id: since,
             failures: 0,
             handlers: Vec::new(),
             next_handler: 0,
@@ -91,7 +94,7 @@ impl Stream {
             callbacks: Vec::new(),
         }));
         connect(Rc::downgrade(&shared));
-        let stream = Stream { state: StoredValue::new_local(shared), status };
+        let stream = Stream { state: StoredValue::new_local(shared), status, resumed: since.is_some() };
         on_cleanup(move || stream.close());
         stream
     }
@@ -113,6 +116,11 @@ impl Stream {
                 shared.borrow_mut().handlers.retain(|(handler, _)| *handler != id);
             }
         });
+    }
+
+    /// The last event received, if any.
+    pub fn last_event_id(self) -> Option<i64> {
+        self.state.try_get_value().and_then(|shared| shared.borrow().last_event_id)
     }
 
     fn close(self) {

@@ -31,7 +31,8 @@ impl Reload {
 /// No change falls between the load and the stream: events that arrive while a load is
 /// in flight are held and applied on top of its answer (the snapshot may have been
 /// read before them), and a stream that was not yet subscribed when the first load
-/// started loads again at its `ready` (what happened between is in neither).
+/// started loads again at its `ready` (what happened between is in neither), unless it
+/// was opened from a known event, whose successors it replays.
 pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
     stream: Stream,
     load: impl Fn() -> Fut + 'static,
@@ -53,7 +54,7 @@ pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
             }
         });
     }));
-    let subscribed_before = Cell::new(stream.status.get_untracked() == Connection::Live);
+    let subscribed_before = Cell::new(stream.resumed || stream.status.get_untracked() == Connection::Live);
     reload.run();
     stream.on_event(move |event| match event {
         Event::Resync { .. } => reload.run(),

@@ -130,6 +130,8 @@ pub fn failed_node(node: &str, model: &str, duration: f64) -> NodeStateData {
         node_id: node.to_owned(),
         status: Some("failed".into()),
         duration_seconds: Some(duration),
+        // Beyond the original's failure report, which names no model: ours may.
+        model: Some(model.to_owned()),
         error: Some(failure(model)),
         ..Default::default()
     }

@@ -135,6 +135,9 @@ pub struct Session {
     pub auth: bool,
     /// For a browser session: the value to send as `X-CSRF-Token` on every change.
     pub csrf: Option<String>,
+    /// The newest event when this answer was read: an event stream resumed from it
+    /// (`last_event_id`) misses nothing that reads made after this answer do not show.
+    pub event_id: i64,
 }
 
 /// `POST /api/session`: sign in with a token; the answer sets the session cookie.

@@ -20,13 +20,27 @@ pub fn provide_clock() -> Clock {
     clock
 }
 
-/// A relative time ("5m ago") with the exact time on hover, in UTC or local time.
+/// A time as lists show it, relative ("5m ago"), or `exact` as a run's page and its
+/// log show it (`time_of_day` only, for log lines); the other form on hover. Exact
+/// times follow the UTC/local toggle.
 #[component]
-pub fn Time(#[prop(into)] at: Signal<DateTime<Utc>>) -> impl IntoView {
+pub fn Time(
+    #[prop(into)] at: Signal<DateTime<Utc>>,
+    #[prop(optional)] exact: bool,
+    #[prop(optional)] time_of_day: bool,
+) -> impl IntoView {
     let clock = expect_context::<Clock>();
+    let relative = move || format::relative(at.get(), clock.now.get());
+    let precise = move || format::exact(at.get(), clock.utc.get());
+    let (shown, hover) = match (exact || time_of_day, time_of_day) {
+        (false, _) => (Signal::derive(relative), Signal::derive(precise)),
+        (true, false) => (Signal::derive(precise), Signal::derive(relative)),
+        (true, true) => (
+            Signal::derive(move || format::time_of_day(at.get(), clock.utc.get())),
+            Signal::derive(move || format!("{} · {}", precise(), relative())),
+        ),
+    };
     view! {
-        <time datetime=move || at.get().to_rfc3339() title=move || format::exact(at.get(), clock.utc.get())>
-            {move || format::relative(at.get(), clock.now.get())}
-        </time>
+        <time datetime=move || at.get().to_rfc3339() title=hover>{shown}</time>
     }
 }

@@ -6,6 +6,7 @@ pub mod chart;
 pub mod clock;
 mod dialog;
 pub mod hold;
+pub mod keys;
 mod notices;
 mod run_actions;
 mod start_run;

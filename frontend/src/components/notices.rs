@@ -4,6 +4,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
     Success,
+    /// Worth knowing, nothing failed (an address's parts that were ignored).
+    Info,
     Error,
 }
 
@@ -38,7 +40,7 @@ pub fn NoticeArea() -> impl IntoView {
     view! {
         <div class="notices" role="status" aria-live="polite">
             <For each=move || list.get() key=|(id, ..)| *id let:notice>
-                <div class=if notice.1 == Tone::Error { "notice error" } else { "notice success" }>
+                <div class=match notice.1 { Tone::Success => "notice success", Tone::Info => "notice info", Tone::Error => "notice error" }>
                     {notice.2.clone()}
                     <button class="link" aria-label="Dismiss" on:click=move |_| list.update(|l| l.retain(|(n, ..)| *n != notice.0))>
                         "×"

@@ -50,7 +50,7 @@ pub fn Agents() -> impl IntoView {
                         </Empty>
                     }>
                         <div class="table-wrap">
-                            <table class="agents" data-testid="agents-table">
+                            <table class="agents stack" data-testid="agents-table">
                                 <thead>
                                     <tr>
                                         <th>"Health"</th>
@@ -110,20 +110,20 @@ fn AgentRow(agent: AgentInfo) -> impl IntoView {
     };
     view! {
         <tr data-agent-id=id.clone()>
-            <td><AliveDot alive=agent.is_alive /></td>
-            <td>
+            <td data-label="Health"><AliveDot alive=agent.is_alive /></td>
+            <td data-label="Agent">
                 <strong>{agent.agent_name.clone()}</strong>
                 <div class="muted mono">{id.clone()}</div>
             </td>
-            <td class="mono">{format!("{}:{}", agent.host, agent.port)}</td>
-            <td>
+            <td class="mono" data-label="Address">{format!("{}:{}", agent.host, agent.port)}</td>
+            <td data-label="Capabilities">
                 {if agent.capabilities.is_empty() {
                     view! { <span class="muted">"none declared"</span> }.into_any()
                 } else {
                     agent.capabilities.iter().map(|c| view! { <span class="chip">{c.clone()}</span> }).collect_view().into_any()
                 }}
             </td>
-            <td><Time at=agent.last_heartbeat /> <span class="muted">{format!(" · ttl {}s", agent.ttl_seconds)}</span></td>
+            <td data-label="Last heartbeat"><Time at=agent.last_heartbeat /> <span class="muted">{format!(" · ttl {}s", agent.ttl_seconds)}</span></td>
             <td class="row-actions">
                 <a class="button small secondary" href=api::agent_docs(&id) target="_blank" rel="noopener noreferrer">"API docs ↗"</a>
                 {crate::can(Permission::Deregister).then(|| view! {

@@ -75,16 +75,16 @@ fn Pick(a: String, b: String) -> impl IntoView {
             None => view! { <Loading /> }.into_any(),
             Some(Err(error)) => view! { <p class="error-box">{error.message}</p> }.into_any(),
             Some(Ok(page)) => view! {
-                <div class="table-wrap"><table data-testid="compare-recent">
+                <div class="table-wrap"><table class="stack" data-testid="compare-recent">
                     <thead><tr><th>"Run"</th><th>"Workflow"</th><th>"Status"</th><th>"Started"</th><th><span class="visually-hidden">"Take"</span></th></tr></thead>
                     <tbody>{page.runs.into_iter().map(|run| {
                         let (as_a, as_b) = (run.id.clone(), run.id.clone());
                         view! {
                             <tr data-run-id=run.id.clone()>
-                                <td class="mono" title=run.id.clone()>{format::short_id(&run.id).to_owned()}</td>
-                                <td>{run.workflow_name.clone()}</td>
-                                <td><StatusBadge status=run.status /></td>
-                                <td><Time at=run.started_at /></td>
+                                <td class="mono" data-label="Run" title=run.id.clone()>{format::short_id(&run.id).to_owned()}</td>
+                                <td data-label="Workflow">{run.workflow_name.clone()}</td>
+                                <td data-label="Status"><StatusBadge status=run.status /></td>
+                                <td data-label="Started"><Time at=run.started_at /></td>
                                 <td class="row-actions">
                                     <button type="button" class="small secondary" on:click=move |_| a.set(as_a.clone())>"As A"</button>
                                     <button type="button" class="small secondary" on:click=move |_| b.set(as_b.clone())>"As B"</button>
@@ -204,15 +204,15 @@ fn Nodes(a: Vec<(String, NodeStateData)>, b: Vec<(String, NodeStateData)>) -> im
             let differs = status(x) != status(y) || model(x) != model(y);
             view! {
                 <tr class:differs=differs>
-                    <td class="mono">{id.clone()}</td>
-                    <td>{status(x)} " → " {status(y)}</td>
-                    <td>{model(x)} " → " {model(y)}</td>
-                    <td class="num">{format::duration(duration(x))} " → " {format::duration(duration(y))}</td>
-                    <td class="num delta">{delta(duration(x), duration(y), seconds)}</td>
-                    <td class="num">{format::tokens(x.and_then(NodeStateData::tokens))} " → " {format::tokens(y.and_then(NodeStateData::tokens))}</td>
-                    <td class="num delta">{delta(used(x), used(y), count)}</td>
-                    <td class="num">{format::cost(spent(x))} " → " {format::cost(spent(y))}</td>
-                    <td class="num delta">{delta(spent(x), spent(y), money)}</td>
+                    <td class="mono" data-label="Node">{id.clone()}</td>
+                    <td data-label="Status">{status(x)} " → " {status(y)}</td>
+                    <td data-label="Model">{model(x)} " → " {model(y)}</td>
+                    <td class="num" data-label="Duration">{format::duration(duration(x))} " → " {format::duration(duration(y))}</td>
+                    <td class="num delta" data-label="Δ duration">{delta(duration(x), duration(y), seconds)}</td>
+                    <td class="num" data-label="Tokens">{format::tokens(x.and_then(NodeStateData::tokens))} " → " {format::tokens(y.and_then(NodeStateData::tokens))}</td>
+                    <td class="num delta" data-label="Δ tokens">{delta(used(x), used(y), count)}</td>
+                    <td class="num" data-label="Cost">{format::cost(spent(x))} " → " {format::cost(spent(y))}</td>
+                    <td class="num delta" data-label="Δ cost">{delta(spent(x), spent(y), money)}</td>
                 </tr>
             }
         })
@@ -220,7 +220,7 @@ fn Nodes(a: Vec<(String, NodeStateData)>, b: Vec<(String, NodeStateData)>) -> im
     view! {
         <section class="panel">
             <h2>"Nodes"</h2>
-            <div class="table-wrap"><table class="compare" data-testid="compare-nodes">
+            <div class="table-wrap"><table class="compare stack" data-testid="compare-nodes">
                 <thead><tr><th>"Node"</th><th>"Status"</th><th>"Model"</th><th class="num">"Duration"</th><th class="num">"Δ"</th>
                     <th class="num">"Tokens"</th><th class="num">"Δ"</th><th class="num">"Cost"</th><th class="num">"Δ"</th></tr></thead>
                 <tbody>{rows}</tbody>

@@ -120,10 +120,10 @@ impl RunView {
 fn RunPage(id: String) -> impl IntoView {
     let loaded: RwSignal<Option<RunView>> = RwSignal::new(None);
     let notices = use_notices();
-    let failure: RwSignal<Option<String>> = RwSignal::new(None);
+    let failure: RwSignal<Option<api::ApiError>> = RwSignal::new(None);
     // This run's own stream carries its node states and log lines. A `ready` after the
     // first (a reconnect) or a `resync` reloads the snapshot; events merge into it.
-    let stream = Stream::open("workflows,logs", Some(id.clone()));
+    let stream = Stream::open("workflows,logs", Some(id.clone()), live::global().last_event_id());
     let readies = StoredValue::new(0u32);
     let fetch = id.clone();
     let reload = merge::follow(
@@ -136,7 +136,7 @@ fn RunPage(id: String) -> impl IntoView {
             (Ok(detail), Some(view)) => view.replace(detail),
             (Ok(detail), None) => loaded.set(Some(RunView::new(detail))),
             (Err(error), Some(_)) => notices.say(Tone::Error, format!("Could not refresh this run: {error}")),
-            (Err(error), None) => failure.set(Some(error.message)),
+            (Err(error), None) => failure.set(Some(error)),
         },
         move |event, reload| {
             if let Event::Ready { .. } = event {
@@ -162,9 +162,17 @@ fn RunPage(id: String) -> impl IntoView {
         <section class="page">
             {move || match (loaded.get(), failure.get()) {
                 (Some(view), _) => view! { <Loaded view /> }.into_any(),
-                (None, Some(message)) => view! {
+                // Trying again cannot find a run that is not there: say so, and lead back.
+                (None, Some(error)) if error.status == Some(404) => view! {
+                    <h1>"Run not found"</h1>
+                    <div class="state failure" role="alert" data-testid="missing-run">
+                        <p>"There is no run " <span class="mono">{id.clone()}</span> ". It may have been deleted, or the address is mistyped."</p>
+                        <a class="button" href=api::pages::WORKFLOWS>"All runs"</a>
+                    </div>
+                }.into_any(),
+                (None, Some(error)) => view! {
                     <h1>"Run " <span class="mono">{format::short_id(&id).to_owned()}</span></h1>
-                    <Failure message retry=load />
+                    <Failure message=error.message retry=load />
                 }.into_any(),
                 (None, None) => view! { <Loading /> }.into_any(),
             }}
@@ -192,9 +200,9 @@ fn Loaded(view: RunView) -> impl IntoView {
             </div>
         </header>
         <dl class="facts" data-testid="run-facts">
-            <div><dt>"Started"</dt><dd><Time at=Signal::derive(move || run.with(|r| r.started_at)) /></dd></div>
+            <div><dt>"Started"</dt><dd><Time exact=true at=Signal::derive(move || run.with(|r| r.started_at)) /></dd></div>
             <div><dt>"Finished"</dt><dd>{move || match run.with(|r| r.completed_at) {
-                Some(at) => view! { <Time at /> }.into_any(),
+                Some(at) => view! { <Time exact=true at /> }.into_any(),
                 None => view! { <span class="muted">"not yet"</span> }.into_any(),
             }}</dd></div>
             <div><dt>"Duration"</dt><dd data-testid="run-duration"><Elapsed run /></dd></div>
@@ -391,7 +399,7 @@ fn Timeline(
                                     <span class=if failed { "badge status-failed" } else { "badge status-completed" }>
                                         {if failed { "✕ failed" } else { "✓ completed" }}
                                     </span>
-                                    <span class="muted"><Time at=state.created_at /></span>
+                                    <span class="muted"><Time exact=true at=state.created_at /></span>
                                 </div>
                                 <div class="bar" aria-hidden="true"><span style=width></span></div>
                                 <dl class="node-facts">
@@ -484,7 +492,7 @@ fn Logs(run_id: String, logs: RwSignal<LogPage>) -> impl IntoView {
                 <ol class="logs" data-testid="logs" aria-live="polite">
                     <For each=move || logs.get().lines key=|line| line.id let:line>
                         <li class=format!("log {}", line.level.as_str())>
-                            <span class="muted"><Time at=line.ts /></span>
+                            <span class="muted"><Time time_of_day=true at=line.ts /></span>
                             <span class="level">{line.level.as_str()}</span>
                             {line.node_id.clone().map(|n| view! { <span class="node-tag">{n}</span> })}
                             <span class="message">{line.message.clone()}</span>

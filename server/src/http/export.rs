@@ -104,21 +104,35 @@ async fn page(store: Arc<dyn Store>, mut filter: RunFilter, format: Format) -> (
 }
 
 fn csv_row(out: &mut String, run: &WorkflowRun) {
-    let number = |n: Option<String>| n.unwrap_or_default();
     let fields = [
         csv_text(&run.id),
         csv_text(&run.workflow_name),
         run.status.as_str().to_owned(),
-        run.started_at.to_rfc3339(),
-        number(run.completed_at.map(|t| t.to_rfc3339())),
-        number(run.duration_seconds.map(|v| v.to_string())),
-        number(run.total_tokens.map(|v| v.to_string())),
-        number(run.total_cost_usd.map(|v| v.to_string())),
+        time(run.started_at),
+        run.completed_at.map(time).unwrap_or_default(),
+        run.duration_seconds.map(|v| decimal(v, 6)).unwrap_or_default(),
+        run.total_tokens.map(|v| v.to_string()).unwrap_or_default(),
+        run.total_cost_usd.map(|v| decimal(v, 10)).unwrap_or_default(),
         run.error_message.as_deref().map(csv_text).unwrap_or_default(),
         run.restarted_from.as_deref().map(csv_text).unwrap_or_default(),
     ];
     out.push_str(&fields.join(","));
     out.push('\n');
+}
+
+/// A time as the JSON lines export writes it (`2026-02-03T12:34:56.123456Z`).
+fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A sum of floating-point reports to `places` decimals, without trailing zeros: a
+/// spreadsheet reads `0.00103395`, not `0.0010339499999999998`.
+fn decimal(value: f64, places: usize) -> String {
+    let text = format!("{value:.places$}");
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
+        false => text,
+    }
 }
 
 /// A text field as RFC 4180 quotes it; text a spreadsheet would run as a formula
@@ -135,6 +149,14 @@ fn csv_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_numbers_have_no_float_noise() {
+        assert_eq!(decimal(0.0010339499999999998, 10), "0.00103395");
+        assert_eq!(decimal(2.0, 6), "2");
+        assert_eq!(decimal(0.0, 10), "0");
+        assert_eq!(decimal(12.5, 6), "12.5");
+    }
 
     #[test]
     fn csv_text_is_quoted_and_never_a_formula() {

@@ -23,20 +23,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(current, sign_in, sign_out))
 }
 
-fn session_of(state: &AppState, caller: &Caller) -> Session {
-    Session {
+async fn session_of(state: &AppState, caller: &Caller) -> Result<Session, ApiError> {
+    let (_, event_id) = state.store.event_bounds().await?;
+    Ok(Session {
         name: caller.name.clone(),
         role: caller.role,
         auth: state.access.tokens,
         csrf: caller.session.as_ref().map(|session| session.csrf.clone()),
-    }
+        event_id,
+    })
 }
 
 /// Who the caller is, and whether sign-in is on.
 #[utoipa::path(get, path = "/session", tag = "access", security(()), responses((status = OK, body = Session)))]
 async fn current(State(state): State<AppState>, caller: Option<Caller>) -> Result<axum::Json<Session>, ApiError> {
     let caller = caller.ok_or_else(|| ApiError::Unauthorized("sign in with a token".to_owned()))?;
-    Ok(axum::Json(session_of(&state, &caller)))
+    Ok(axum::Json(session_of(&state, &caller).await?))
 }
 
 /// Exchanges a token for a browser session (an `HttpOnly` cookie) and its CSRF value.
@@ -48,7 +50,7 @@ async fn sign_in(
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
     if !state.access.tokens {
-        return Ok(axum::Json(session_of(&state, &Caller::local())).into_response());
+        return Ok(axum::Json(session_of(&state, &Caller::local()).await?).into_response());
     }
     let presented = hash(body.token.trim());
     let found = state.store.token_by_hash(&presented).await?.filter(|token| same(&token.secret_hash, &presented));
@@ -79,7 +81,8 @@ async fn sign_in(
     let https = headers.get(ORIGIN).is_some_and(|origin| origin.as_bytes().starts_with(b"https://"));
     let (name, secure) = if https { (SECURE_SESSION_COOKIE, "; Secure") } else { (SESSION_COOKIE, "") };
     let cookie = format!("{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", lifetime.as_secs());
-    let session = Session { name: token.info.name, role: token.info.role, auth: true, csrf: Some(csrf) };
+    let (_, event_id) = state.store.event_bounds().await?;
+    let session = Session { name: token.info.name, role: token.info.role, auth: true, csrf: Some(csrf), event_id };
     let mut response = axum::Json(session).into_response();
     response
         .headers_mut()

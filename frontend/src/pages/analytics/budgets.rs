@@ -25,14 +25,39 @@ pub fn BudgetWarnings(budgets: Vec<Budget>) -> impl IntoView {
         .collect_view()
 }
 
-/// A number field's value: `None` when empty, an error when not a number. (Read as
-/// JSON: the app already carries serde_json's number parser, not core's.)
-fn parsed<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> Result<Option<T>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
+/// The form's fields: the API's name and what a person calls it.
+const LABELS: [(&str, &str); 4] = [
+    ("daily_usd", "Daily budget"),
+    ("monthly_usd", "Monthly budget"),
+    ("run_max_usd", "Budget per run"),
+    ("run_max_tokens", "Token cap per run"),
+];
+
+/// A cap as typed: `None` when empty, else a positive number, or a sentence saying
+/// what is wrong. (Read as JSON: the app already carries serde_json's number parser.)
+fn positive(text: &str) -> Result<Option<f64>, ()> {
+    let text = text.trim().trim_start_matches('$').trim();
+    match text.is_empty() {
+        true => Ok(None),
+        false => serde_json::from_str::<f64>(text).ok().filter(|v| *v > 0.0).map(Some).ok_or(()),
     }
-    serde_json::from_str(text).map(Some).map_err(|_| format!("{field} must be a number"))
+}
+
+fn dollars(label: &str, text: &str) -> Result<Option<f64>, String> {
+    positive(text).map_err(|()| format!("{label} must be a positive amount in dollars, like 2.50"))
+}
+
+fn whole(label: &str, text: &str) -> Result<Option<i64>, String> {
+    match positive(text) {
+        Ok(Some(v)) if v.fract() == 0.0 && v < 9e15 => Ok(Some(v as i64)),
+        Ok(None) => Ok(None),
+        _ => Err(format!("{label} must be a positive whole number of tokens")),
+    }
+}
+
+/// The server's message with its field names in the form's words.
+fn in_words(message: String) -> String {
+    LABELS.iter().fold(message, |text, (field, label)| text.replace(&format!("`{field}`"), label))
 }
 
 /// Who reported today's spend: the largest three, all of them on hover.
@@ -57,17 +82,25 @@ pub fn Budgets(budgets: Vec<Budget>, reload: merge::Reload) -> impl IntoView {
     let fields: [RwSignal<String>; 5] = std::array::from_fn(|_| RwSignal::new(String::new()));
     let [workflow, daily, monthly, run_usd, run_tokens] = fields;
     let save = Action::new_local(move |_: &()| async move {
-        let limits = (|| {
-            Ok::<_, String>(BudgetLimits {
-                daily_usd: parsed("Per day", &daily.get_untracked())?,
-                monthly_usd: parsed("Per month", &monthly.get_untracked())?,
-                run_max_usd: parsed("Per run", &run_usd.get_untracked())?,
-                run_max_tokens: parsed("Tokens per run", &run_tokens.get_untracked())?,
-            })
-        })();
         let name = workflow.get_untracked().trim().to_owned();
+        let [daily_label, monthly_label, run_label, tokens_label] = LABELS.map(|(_, label)| label);
+        let limits = (|| {
+            if name.is_empty() {
+                return Err("Name the workflow the budget is for".to_owned());
+            }
+            let limits = BudgetLimits {
+                daily_usd: dollars(daily_label, &daily.get_untracked())?,
+                monthly_usd: dollars(monthly_label, &monthly.get_untracked())?,
+                run_max_usd: dollars(run_label, &run_usd.get_untracked())?,
+                run_max_tokens: whole(tokens_label, &run_tokens.get_untracked())?,
+            };
+            match limits == BudgetLimits::default() {
+                true => Err("Set at least one cap: a daily, monthly or per-run budget, or a token cap".to_owned()),
+                false => Ok(limits),
+            }
+        })();
         let result = match limits {
-            Ok(limits) => api::set_budget(&name, &limits).await.map_err(|e| e.message),
+            Ok(limits) => api::set_budget(&name, &limits).await.map_err(|e| in_words(e.message)),
             Err(message) => Err(message),
         };
         match result {
@@ -104,7 +137,7 @@ pub fn Budgets(budgets: Vec<Budget>, reload: merge::Reload) -> impl IntoView {
                 view! { <Empty text="No budgets yet." /> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap"><table data-testid="budgets">
+                    <div class="table-wrap"><table class="stack" data-testid="budgets">
                         <thead><tr><th>"Workflow"</th><th class="num">"Today"</th><th>"Reported today by"</th><th class="num">"Per day"</th><th class="num">"This month"</th>
                             <th class="num">"Per month"</th><th class="num">"Per run"</th><th class="num">"Tokens / run"</th><th>"State"</th><th></th></tr></thead>
                         <tbody>
@@ -113,15 +146,15 @@ pub fn Budgets(budgets: Vec<Budget>, reload: merge::Reload) -> impl IntoView {
                                 let state = match b.state { BudgetState::Ok => "ok", BudgetState::Warning => "warning", BudgetState::Exceeded => "exceeded" };
                                 view! {
                                     <tr>
-                                        <td><a href=api::pages::runs_of(&b.workflow_name)>{b.workflow_name.clone()}</a></td>
-                                        <td class="num">{format::cost(Some(b.spent_today_usd))}</td>
-                                        <td class="small" data-testid="budget-reporters">{reporters(&b)}</td>
-                                        <td class="num">{cap(b.limits.daily_usd)}</td>
-                                        <td class="num">{format::cost(Some(b.spent_month_usd))}</td>
-                                        <td class="num">{cap(b.limits.monthly_usd)}</td>
-                                        <td class="num">{cap(b.limits.run_max_usd)}</td>
-                                        <td class="num">{format::tokens(b.limits.run_max_tokens)}</td>
-                                        <td><span class=format!("badge budget-{state}")>{state}</span></td>
+                                        <td data-label="Workflow"><a href=api::pages::runs_of(&b.workflow_name)>{b.workflow_name.clone()}</a></td>
+                                        <td class="num" data-label="Today">{format::cost(Some(b.spent_today_usd))}</td>
+                                        <td class="small" data-label="Reported today by" data-testid="budget-reporters">{reporters(&b)}</td>
+                                        <td class="num" data-label="Per day">{cap(b.limits.daily_usd)}</td>
+                                        <td class="num" data-label="This month">{format::cost(Some(b.spent_month_usd))}</td>
+                                        <td class="num" data-label="Per month">{cap(b.limits.monthly_usd)}</td>
+                                        <td class="num" data-label="Per run">{cap(b.limits.run_max_usd)}</td>
+                                        <td class="num" data-label="Tokens / run">{format::tokens(b.limits.run_max_tokens)}</td>
+                                        <td data-label="State"><span class=format!("badge budget-{state}")>{state}</span></td>
                                         <td class="row-actions">{operate.then(|| view! {
                                             <button class="small secondary" on:click=move |_| edit(&shown)>"Edit"</button>
                                             <button class="small danger" on:click=move |_| {

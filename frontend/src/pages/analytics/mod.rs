@@ -308,7 +308,7 @@ fn BreakdownTable(breakdown: Breakdown) -> impl IntoView {
         <section class="panel">
             <h2>"Breakdown by " {heading.to_lowercase()}</h2>
             <div class="table-wrap">
-                <table data-testid="breakdown">
+                <table class="stack" data-testid="breakdown">
                     <thead><tr>
                         {header(Column::Key, heading)}
                         {by_runs.then(|| view! { {header(Column::Runs, "Runs")} {header(Column::FailureRate, "Failure rate")} })}
@@ -319,20 +319,20 @@ fn BreakdownTable(breakdown: Breakdown) -> impl IntoView {
                     <tbody>
                         {move || rows().into_iter().map(|row| view! {
                             <tr>
-                                <td>{match group_by {
+                                <td data-label=heading>{match group_by {
                                     GroupBy::Workflow => view! { <a href=api::pages::runs_of(&row.key)>{row.key.clone()}</a> }.into_any(),
                                     _ => view! { <span class="mono">{key_label(&row.key)}</span> }.into_any(),
                                 }}</td>
                                 {by_runs.then(|| view! {
-                                    <td class="num">{format::tokens(row.runs)}</td>
-                                    <td class="num">{row.failure_rate.map_or("—".to_owned(), |r| format!("{:.1} %", r * 100.0))}</td>
+                                    <td class="num" data-label="Runs">{format::tokens(row.runs)}</td>
+                                    <td class="num" data-label="Failure rate">{row.failure_rate.map_or("—".to_owned(), |r| format!("{:.1} %", r * 100.0))}</td>
                                 })}
-                                <td class="num">{format::cost(Some(row.cost_usd))}</td>
-                                <td class="num">{format::tokens(Some(row.tokens))}</td>
+                                <td class="num" data-label="Cost">{format::cost(Some(row.cost_usd))}</td>
+                                <td class="num" data-label="Tokens">{format::tokens(Some(row.tokens))}</td>
                                 {by_runs.then(|| view! {
-                                    <td class="num">{format::duration(row.duration_p50)}</td>
-                                    <td class="num">{format::duration(row.duration_p95)}</td>
-                                    <td class="num">{format::cost(row.cost_per_run)}</td>
+                                    <td class="num" data-label="p50">{format::duration(row.duration_p50)}</td>
+                                    <td class="num" data-label="p95">{format::duration(row.duration_p95)}</td>
+                                    <td class="num" data-label="Cost / run">{format::cost(row.cost_per_run)}</td>
                                 })}
                             </tr>
                         }).collect_view()}
@@ -394,17 +394,17 @@ fn NodeShares(rows: Vec<BreakdownRow>) -> impl IntoView {
     let total_time = rows.iter().filter_map(|r| r.node_seconds).sum::<f64>().max(f64::MIN_POSITIVE);
     let share = |part: f64, whole: f64| format!("width: {:.1}%", part / whole * 100.0);
     view! {
-        <div class="table-wrap"><table class="shares" data-testid="nodes">
+        <div class="table-wrap"><table class="shares stack" data-testid="nodes">
             <thead><tr><th>"Node"</th><th>"Share of time"</th><th class="num">"Mean"</th><th>"Share of cost"</th><th class="num">"Cost"</th><th class="num">"Tokens"</th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|row| view! {
                     <tr>
-                        <td class="mono">{row.key.clone()}</td>
-                        <td><div class="bar"><span style=share(row.node_seconds.unwrap_or(0.0), total_time)></span></div></td>
-                        <td class="num">{format::duration(row.mean_node_seconds)}</td>
-                        <td><div class="bar cost"><span style=share(row.cost_usd, total_cost)></span></div></td>
-                        <td class="num">{format::cost(Some(row.cost_usd))}</td>
-                        <td class="num">{format::tokens(Some(row.tokens))}</td>
+                        <td class="mono" data-label="Node">{row.key.clone()}</td>
+                        <td data-label="Share of time"><div class="bar"><span style=share(row.node_seconds.unwrap_or(0.0), total_time)></span></div></td>
+                        <td class="num" data-label="Mean">{format::duration(row.mean_node_seconds)}</td>
+                        <td data-label="Share of cost"><div class="bar cost"><span style=share(row.cost_usd, total_cost)></span></div></td>
+                        <td class="num" data-label="Cost">{format::cost(Some(row.cost_usd))}</td>
+                        <td class="num" data-label="Tokens">{format::tokens(Some(row.tokens))}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

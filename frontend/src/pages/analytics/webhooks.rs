@@ -67,7 +67,7 @@ pub fn Webhooks() -> impl IntoView {
                 Some(Err(message)) => view! { <Failure message retry=load /> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! { <Empty text="No webhooks yet." /> }.into_any(),
                 Some(Ok(list)) => view! {
-                    <div class="table-wrap"><table data-testid="webhooks">
+                    <div class="table-wrap"><table class="stack" data-testid="webhooks">
                         <thead><tr><th>"URL"</th><th>"Alerts"</th><th>"Last attempt"</th><th class="num">"Delivered"</th><th class="num">"Failed"</th><th></th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|hook| {
@@ -82,11 +82,11 @@ pub fn Webhooks() -> impl IntoView {
                                 };
                                 view! {
                                     <tr>
-                                        <td class="mono">{hook.url.clone()}</td>
-                                        <td>{hook.events.iter().map(|a| view! { <span class="chip">{a.as_str()}</span> }).collect_view()}</td>
-                                        <td>{last}</td>
-                                        <td class="num">{hook.delivered}</td>
-                                        <td class="num">{hook.failed}</td>
+                                        <td class="mono" data-label="URL">{hook.url.clone()}</td>
+                                        <td data-label="Alerts">{hook.events.iter().map(|a| view! { <span class="chip">{a.as_str()}</span> }).collect_view()}</td>
+                                        <td data-label="Last attempt">{last}</td>
+                                        <td class="num" data-label="Delivered">{hook.delivered}</td>
+                                        <td class="num" data-label="Failed">{hook.failed}</td>
                                         <td class="row-actions">
                                             <button class="small secondary" on:click=move |_| { test.dispatch(tested.clone()); }>"Test"</button>
                                             <button class="small danger" on:click=move |_| {

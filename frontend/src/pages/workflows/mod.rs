@@ -1,5 +1,6 @@
 //! Every run: a live table with filters (kept in the URL), sorting and keyset pages.
 
+mod address;
 mod bulk;
 mod columns;
 mod live_rows;
@@ -10,16 +11,15 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use shared::{Budget, BudgetState, Event, RunQuery, RunStatus, WorkflowRun};
 
-use crate::components::{hold, Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time};
+use crate::components::{
+    hold, keys, use_notices, Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time, Tone,
+};
 use crate::{api, format, live, merge};
+use address::{PAGE, PAGE_SIZES};
 use bulk::{BulkBar, BulkJobs, Picked};
 use columns::{Columns, ColumnsMenu};
 use live_rows::{LiveRows, Row};
 use views::ViewsMenu;
-
-const PAGE: i64 = 50;
-/// Page sizes offered; `limit` in the URL keeps the choice.
-const PAGE_SIZES: [i64; 4] = [25, 50, 100, 200];
 
 /// Where loading stands; the rows themselves live in their own signal, so a live
 /// change or a reload never rebuilds the table, only the rows that differ.
@@ -33,25 +33,27 @@ enum Phase {
 #[component]
 pub fn Workflows() -> impl IntoView {
     let params = use_query_map();
-    let query = Memo::new(move |_| {
-        params.with(|p| RunQuery {
-            status: p.get("status"),
-            workflow: p.get("workflow"),
-            range: p.get("range"),
-            q: p.get("q"),
-            sort: p.get("sort"),
-            cursor: p.get("cursor"),
-            limit: Some(p.get("limit").and_then(|l| l.parse().ok()).filter(|l| PAGE_SIZES.contains(l)).unwrap_or(PAGE)),
-            ..Default::default()
-        })
-    });
+    let address = Memo::new(move |_| params.with(address::read));
+    let query = Memo::new(move |_| address.with(|(query, _)| query.clone()));
     let navigate = use_navigate();
+    let href = |next: &RunQuery| {
+        let next = RunQuery { limit: next.limit.filter(|limit| *limit != PAGE), ..next.clone() };
+        format!("{}?{}", api::pages::WORKFLOWS, api::query_string(&api::run_query_pairs(&next)))
+    };
+    // An address with parts that cannot mean anything opens without them, and says so.
+    let notices = use_notices();
+    let replace = navigate.clone();
+    Effect::new(move |_| {
+        let ignored = address.with(|(_, ignored)| ignored.clone());
+        if !ignored.is_empty() {
+            notices.say(Tone::Info, format!("Ignored in the address: {}", ignored.join(", ")));
+            replace(&href(&query.get_untracked()), NavigateOptions { replace: true, ..Default::default() });
+        }
+    });
     let go = move |change: &dyn Fn(&mut RunQuery)| {
         let mut next = query.get_untracked();
         change(&mut next);
-        next.limit = next.limit.filter(|limit| *limit != PAGE);
-        let search = api::query_string(&api::run_query_pairs(&next));
-        navigate(&format!("{}?{search}", api::pages::WORKFLOWS), NavigateOptions::default());
+        navigate(&href(&next), NavigateOptions::default());
     };
     let go = StoredValue::new_local(go);
     let set_filter = move |change: &dyn Fn(&mut RunQuery)| {
@@ -144,10 +146,9 @@ pub fn Workflows() -> impl IntoView {
 
     let search = NodeRef::<leptos::html::Input>::new();
     let selected = RwSignal::new(None::<String>);
-    let help = RwSignal::new(false);
     provide_context(Selected(selected));
     provide_context(picked);
-    keyboard(rows, selected, search, help);
+    keyboard(rows, selected, search);
 
     let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));
     // The text fields show what the URL filters by, whatever changed it (a view, Back).
@@ -159,6 +160,23 @@ pub fn Workflows() -> impl IntoView {
         workflow.set(name);
     });
 
+    // Rows before this page, when known (counted from the first page on).
+    let skipped = RwSignal::new(query.with_untracked(|q| q.cursor.is_none()).then_some(0usize));
+    Effect::new(move |_| {
+        if query.with(|q| q.cursor.is_none()) {
+            skipped.set(Some(0));
+        }
+    });
+    let filters_open = RwSignal::new(false);
+    let filtering = move || {
+        query.with(|q| {
+            [q.status.is_some(), q.range.is_some(), q.q.is_some(), q.workflow.is_some()]
+                .into_iter()
+                .filter(|on| *on)
+                .count()
+        })
+    };
+
     view! {
         <section class="page runs-page">
             <div class="page-head">
@@ -167,7 +185,12 @@ pub fn Workflows() -> impl IntoView {
                 <ColumnsMenu columns />
                 <StartRunButton />
             </div>
-            <form class="filters" role="search" on:submit=move |ev| {
+            // At phone width the filters wait behind this button, so runs come first.
+            <button type="button" class="secondary filters-toggle" data-testid="filters-toggle"
+                aria-expanded=move || filters_open.get().to_string() on:click=move |_| filters_open.update(|o| *o = !*o)>
+                {move || match filtering() { 0 => "Filters".to_owned(), n => format!("Filters ({n})") }}
+            </button>
+            <form class="filters collapsible" class:open=filters_open role="search" on:submit=move |ev| {
                 ev.prevent_default();
                 let (t, w) = (text.get_untracked(), workflow.get_untracked());
                 set_filter(&|q| { q.q = Some(t.clone()); q.workflow = Some(w.clone()); });
@@ -193,13 +216,13 @@ pub fn Workflows() -> impl IntoView {
                     </select>
                 </label>
                 <label>"Workflow"
-                    <input data-testid="filter-workflow" placeholder="exact name" maxlength="256" bind:value=workflow />
+                    <input data-testid="filter-workflow" placeholder="exact name" maxlength=address::TEXT_MAX bind:value=workflow />
                 </label>
                 <label class="grow">"Search"
-                    <input type="search" data-testid="filter-q" placeholder="name or run id  ( / )" maxlength="256" node_ref=search bind:value=text />
+                    <input type="search" data-testid="filter-q" placeholder="name or run id  ( / )" maxlength=address::TEXT_MAX node_ref=search bind:value=text />
                 </label>
                 <button type="submit">"Apply"</button>
-                <Show when=move || query.with(|q| q.status.is_some() || q.range.is_some() || q.q.is_some() || q.workflow.is_some())>
+                <Show when=move || { filtering() != 0 }>
                     <a class="button secondary" href=api::pages::WORKFLOWS>"Clear"</a>
                 </Show>
                 <span class="exports" title="Every run these filters select, in this order">
@@ -209,17 +232,6 @@ pub fn Workflows() -> impl IntoView {
                     <a data-testid="export-jsonl" download href=move || query.with(|q| api::export(q, "jsonl"))>"JSON lines"</a>
                 </span>
             </form>
-            <Show when=move || help.get()>
-                <aside class="panel shortcuts" data-testid="shortcuts" aria-label="Keyboard shortcuts">
-                    <h2>"Keyboard shortcuts" <button class="small secondary" on:click=move |_| help.set(false)>"Close"</button></h2>
-                    <dl>
-                        <dt><kbd>"/"</kbd></dt><dd>"search"</dd>
-                        <dt><kbd>"j"</kbd> " / " <kbd>"k"</kbd></dt><dd>"next / previous run"</dd>
-                        <dt><kbd>"Enter"</kbd></dt><dd>"open the selected run"</dd>
-                        <dt><kbd>"?"</kbd></dt><dd>"show or hide these"</dd>
-                    </dl>
-                </aside>
-            </Show>
             <BulkJobs jobs />
             <BulkBar picked query page_full jobs />
             {move || match phase.get() {
@@ -240,14 +252,28 @@ pub fn Workflows() -> impl IntoView {
                                 {PAGE_SIZES.map(|size| view! { <option value=size.to_string()>{size}</option> }).collect_view()}
                             </select>
                         </label>
+                        <span class="muted small" data-testid="pager-position">{move || {
+                            let (order, _, _) = order_words(&sort.get());
+                            let shown = rows.with(Vec::len);
+                            match (query.with(|q| q.cursor.is_some()), skipped.get()) {
+                                (false, _) => format!("{order} · first {shown}"),
+                                (true, Some(before)) => format!("{order} · rows {}–{}", before + 1, before + shown),
+                                // Opened at a later page: how many came before is not known.
+                                (true, None) => format!("{order} · a later page"),
+                            }
+                        }}</span>
                         <Show when=move || query.with(|q| q.cursor.is_some())>
-                            <button class="secondary" on:click=move |_| go.with_value(|go| go(&|q| q.cursor = None))>"⇤ Newest"</button>
+                            <button class="secondary" on:click=move |_| {
+                                skipped.set(Some(0));
+                                go.with_value(|go| go(&|q| q.cursor = None))
+                            }>{move || format!("⇤ {}", order_words(&sort.get()).1)}</button>
                         </Show>
                         <Show when=move || next.with(Option::is_some)>
                             <button class="secondary" data-testid="next-page" on:click=move |_| {
                                 let cursor = next.get_untracked();
+                                skipped.update(|s| *s = s.map(|s| s + rows.with_untracked(Vec::len)));
                                 go.with_value(|go| go(&|q| q.cursor = cursor.clone()))
-                            }>"Older →"</button>
+                            }>{move || format!("{} →", order_words(&sort.get()).2)}</button>
                         </Show>
                     </nav>
                 }.into_any(),
@@ -262,19 +288,11 @@ struct Selected(RwSignal<Option<String>>);
 
 /// `/` focuses the search, `j`/`k` select the next or previous run, Enter opens it,
 /// `?` shows the keys. Keys typed into a field are the field's.
-fn keyboard(
-    rows: RwSignal<Vec<Row>>,
-    selected: RwSignal<Option<String>>,
-    search: NodeRef<leptos::html::Input>,
-    help: RwSignal<bool>,
-) {
+fn keyboard(rows: RwSignal<Vec<Row>>, selected: RwSignal<Option<String>>, search: NodeRef<leptos::html::Input>) {
+    keys::page_keys(&[("/", "search"), ("j k", "next / previous run"), ("Enter", "open the selected run")]);
     let navigate = use_navigate();
     let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-        let typing = ev
-            .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+        if keys::not_for_us(&ev) {
             return;
         }
         let step = |by: isize| {
@@ -306,8 +324,6 @@ fn keyboard(
                     navigate(&api::pages::workflow(&id), NavigateOptions::default());
                 }
             }
-            "?" => help.update(|shown| *shown = !*shown),
-            "Escape" => help.set(false),
             _ => {}
         }
     });
@@ -451,7 +467,13 @@ fn RunRow(run: RwSignal<WorkflowRun>, leaving: RwSignal<bool>) -> impl IntoView 
             </td>
             <td class="mono col-run"><a href=api::pages::workflow(&id) title=id.clone()>{format::short_id(&id).to_owned()}</a></td>
             <td class="col-workflow">{move || run.with(|r| r.workflow_name.clone())} " " {budget}</td>
-            <td class="col-status"><StatusBadge status=Signal::derive(move || run.with(|r| r.status)) /></td>
+            <td class="col-status">
+                <StatusBadge status=Signal::derive(move || run.with(|r| r.status)) />
+                // Why it ended, at a glance: the error's first line (all of it on hover).
+                {move || run.with(|r| r.error_message.as_deref().and_then(|m| m.lines().next()).map(str::to_owned)).map(|why| view! {
+                    <div class="row-why" data-testid="row-error" title=why.clone()>{why.clone()}</div>
+                })}
+            </td>
             <td class="col-started_at"><Time at=Signal::derive(move || run.with(|r| r.started_at)) /></td>
             <td class="num col-duration_seconds">{move || run.with(|r| format::duration(r.duration_seconds))}</td>
             <td class="num col-total_tokens">{move || run.with(|r| format::tokens(r.total_tokens))}</td>
@@ -461,5 +483,19 @@ fn RunRow(run: RwSignal<WorkflowRun>, leaving: RwSignal<bool>) -> impl IntoView 
                 <RunActions run=run />
             </td>
         </tr>
+    }
+}
+
+/// The list's order in words: how it is sorted, its first page, and the way on.
+fn order_words(sort: &str) -> (&'static str, &'static str, &'static str) {
+    match sort {
+        "started_at" => ("Oldest first", "Oldest", "Newer"),
+        "-duration_seconds" => ("Longest first", "Longest", "Shorter"),
+        "duration_seconds" => ("Shortest first", "Shortest", "Longer"),
+        "-total_tokens" => ("Most tokens first", "Most tokens", "Fewer tokens"),
+        "total_tokens" => ("Fewest tokens first", "Fewest tokens", "More tokens"),
+        "-total_cost_usd" => ("Costliest first", "Costliest", "Cheaper"),
+        "total_cost_usd" => ("Cheapest first", "Cheapest", "Costlier"),
+        _ => ("Newest first", "Newest", "Older"),
     }
 }
