@@ -292,6 +292,17 @@ async fn runs_spread_over_the_agents_of_a_workflow(app: TestApp) {
     let (a, b) = (one.received().len(), two.received().len());
     assert_eq!(a + b, 16);
     assert!(a > 0 && b > 0, "both agents got work: {a} and {b}");
+    // Each agent's page lists the runs sent to it, and only those.
+    for agent in [&one, &two] {
+        let path = format!("/api/workflows?agent={}&limit=500", agent.agent_id);
+        let mut listed: Vec<String> = app.fetch::<RunPage>(&path).await.runs.into_iter().map(|r| r.id).collect();
+        let mut sent: Vec<String> = agent.received().into_iter().filter_map(|(_, id)| id).collect();
+        listed.sort();
+        sent.sort();
+        assert_eq!(listed, sent);
+    }
+    let (status, body) = app.get(&format!("/api/workflows?agent={}", "a".repeat(300))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 
 async fn runs_go_to_the_agent_with_the_fewest_in_flight(app: TestApp) {

@@ -36,3 +36,41 @@ test('expired agents are hidden unless asked for', async ({ page, dashboard }) =
   await page.reload();
   await expect(page.getByTestId('include-expired')).toBeChecked();
 });
+
+test('an agent has a page: health, heartbeats as they come, what it serves, its runs, and a start on it', async ({ page, dashboard }) => {
+  const id = await dashboard.agent('article_writer', ['--ttl-seconds', '3']);
+  const other = await dashboard.agent('article_writer');
+  const elsewhere = await dashboard.api('POST', '/api/workflows/run', { workflow_name: 'article_writer', inputs: { topic: 'tides' }, agent_id: other });
+  await page.goto(`${dashboard.url}/agents`);
+  await waitLive(page);
+  await page.locator(`tr[data-agent-id="${id}"]`).getByRole('link', { name: /article_writer/ }).click();
+  await expect(page).toHaveURL(new RegExp(`/agents/${id}$`));
+  await expect(page.getByTestId('agent-facts')).toContainText(id);
+  await expect(page.getByTestId('agent-expiry')).toContainText('expires in');
+  // Heartbeats go out every second at a TTL of 3 s: they arrive while the page is open.
+  await expect(page.getByTestId('heartbeats').locator('li')).not.toHaveCount(0, { timeout: 5000 });
+  // Its workflow's input fields, from its /schema, inside the dashboard.
+  await expect(page.getByTestId('agent-inputs')).toContainText('topic');
+  await expect(page.getByTestId('agent-runs')).toContainText('No run has been sent');
+
+  // Started from here, the run goes to this agent, and appears in its list.
+  await page.getByTestId('start-run').click();
+  await expect(page.getByTestId('start-agent')).toHaveValue(id);
+  await page.getByTestId('start-inputs').fill('{"topic": "browsers"}');
+  await page.getByTestId('start-submit').click();
+  await expect(page.getByTestId('run-agent')).toContainText(id);
+  await page.goBack();
+  const runs = page.getByTestId('agent-run-list').locator('li');
+  await expect(runs).toHaveCount(1);
+  await expect(runs.first()).not.toContainText(elsewhere.id.slice(0, 8));
+});
+
+test.describe('a missing agent', () => {
+  test.use({ expectedConsoleErrors: /status of 404/ });
+  test('says so and leads back', async ({ page, dashboard }) => {
+    await page.goto(`${dashboard.url}/agents/nobody-here`);
+    await expect(page.getByTestId('missing-agent')).toContainText('There is no agent nobody-here');
+    await page.getByTestId('missing-agent').getByRole('link', { name: 'All agents' }).click();
+    await expect(page).toHaveURL(/\/agents$/);
+  });
+});

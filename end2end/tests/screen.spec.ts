@@ -43,6 +43,7 @@ test('every page fits a phone, and asks for each thing once', async ({ page, das
     [`/workflows/${failed}`, 'timeline'],
     [`/workflows/compare?a=${failed}&b=${done}`, 'compare-nodes'],
     ['/agents', 'agents-table'],
+    ['/agents/an-agent-with-a-long-identifier-0123456789', 'agent-facts'],
     ['/analytics', 'breakdown'],
     ['/analytics', 'budgets'],
     ['/analytics', 'webhooks'],

@@ -121,6 +121,7 @@ pub fn run_query_pairs(query: &RunQuery) -> Vec<(&'static str, Option<String>)> 
     vec![
         ("status", query.status.clone()),
         ("workflow", query.workflow.clone()),
+        ("agent", query.agent.clone()),
         ("range", query.range.clone()),
         ("since", query.since.map(|t| t.to_rfc3339())),
         ("until", query.until.map(|t| t.to_rfc3339())),
@@ -329,6 +330,10 @@ pub mod pages {
 
     pub fn workflow(id: &str) -> String {
         format!("/workflows/{id}")
+    }
+
+    pub fn agent(id: &str) -> String {
+        format!("{AGENTS}/{}", super::encode(id))
     }
 
     pub const COMPARE: &str = "/workflows/compare";

@@ -140,6 +140,7 @@ fn Shell() -> impl IntoView {
                     <Route path=(StaticSegment(segment(paths::WORKFLOWS)), StaticSegment("compare")) view=pages::Compare />
                     <Route path=(StaticSegment(segment(paths::WORKFLOWS)), ParamSegment("id")) view=pages::WorkflowDetail />
                     <Route path=StaticSegment(segment(paths::AGENTS)) view=pages::Agents />
+                    <Route path=(StaticSegment(segment(paths::AGENTS)), ParamSegment("id")) view=pages::Agent />
                     <Route path=StaticSegment(segment(paths::ANALYTICS)) view=pages::Analytics />
                     <Route path=StaticSegment(segment(paths::OBSERVABILITY)) view=pages::Observability />
                     <Route path=StaticSegment(segment(paths::LOGIN)) view=pages::SignedInAlready />

@@ -296,6 +296,9 @@ pub struct RunQuery {
     /// Exact workflow name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
+    /// Runs sent to this agent (by id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     /// `today`, `week` or `all`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<String>,
@@ -356,9 +359,13 @@ impl RunQuery {
     }
 
     /// Whether `run` is in the list this query selects (the server's rules, for
-    /// applying live events to a loaded list). A query the server refuses selects nothing.
+    /// applying live events to a loaded list). A query the server refuses selects nothing,
+    /// and so does one by agent: a row does not name its agent.
     pub fn matches(&self, run: &WorkflowRun, now: DateTime<Utc>) -> bool {
         let (Ok(statuses), Ok((since, until))) = (self.statuses(), self.window(now)) else { return false };
+        if given(&self.agent).is_some() {
+            return false;
+        }
         let text_ok = self.text().is_none_or(|q| {
             let q = q.to_lowercase();
             run.workflow_name.to_lowercase().contains(&q) || run.id.to_lowercase().contains(&q)

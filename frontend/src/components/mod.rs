@@ -9,6 +9,7 @@ pub mod hold;
 pub mod keys;
 mod notices;
 mod run_actions;
+mod run_list;
 mod start_run;
 mod states;
 
@@ -17,8 +18,9 @@ pub use clock::{provide_clock, Time};
 pub use dialog::Dialog;
 pub use notices::{provide_notices, use_notices, NoticeArea, Tone};
 pub use run_actions::RunActions;
+pub use run_list::RunList;
 pub use start_run::StartRunButton;
-pub use states::{Empty, Failure, Loading};
+pub use states::{Empty, Failure, Loading, Missing};
 
 /// Asks the browser's confirmation for something that cannot be undone.
 pub fn confirmed(question: &str) -> bool {

@@ -10,22 +10,22 @@ use shared::{CatalogEntry, Permission, StartRun};
 use crate::components::{use_notices, Dialog, Loading, Tone};
 use crate::{api, format};
 
-/// The button that opens the form.
+/// The button that opens the form; with `agent`, for that agent's workflows on it.
 #[component]
-pub fn StartRunButton() -> impl IntoView {
+pub fn StartRunButton(#[prop(optional, into)] agent: Option<String>) -> impl IntoView {
     let open = RwSignal::new(false);
     crate::can(Permission::Operate).then(|| {
         view! {
             <button data-testid="start-run" on:click=move |_| open.set(true)>"Start run"</button>
             <Dialog open id="start-run">
-                <StartRunForm close=move || open.set(false) />
+                <StartRunForm close=move || open.set(false) agent=agent.clone() />
             </Dialog>
         }
     })
 }
 
 #[component]
-fn StartRunForm(close: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn StartRunForm(close: impl Fn() + Copy + Send + Sync + 'static, agent: Option<String>) -> impl IntoView {
     let catalog = LocalResource::new(api::catalog);
     view! {
         <div data-testid="start-run-dialog">
@@ -39,18 +39,27 @@ fn StartRunForm(close: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVie
                             ", or run the dashboard with " <code>"--demo"</code> "."</p>
                         <div class="dialog-actions"><button class="secondary" on:click=move |_| close()>"Close"</button></div>
                     }.into_any(),
-                    Some(Ok(entries)) => view! { <Fields entries close /> }.into_any(),
+                    Some(Ok(entries)) => {
+                        // For one agent: the workflows it serves, sent to it.
+                        let entries: Vec<CatalogEntry> = entries.into_iter()
+                            .filter(|e| agent.as_ref().is_none_or(|id| e.agents.iter().any(|a| &a.agent_id == id)))
+                            .collect();
+                        match entries.is_empty() {
+                            true => view! { <p class="error-box" role="alert">"This agent serves no workflow right now."</p> }.into_any(),
+                            false => view! { <Fields entries close agent=agent.clone().unwrap_or_default() /> }.into_any(),
+                        }
+                    }
                 }}
         </div>
     }
 }
 
 #[component]
-fn Fields(entries: Vec<CatalogEntry>, close: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Fields(entries: Vec<CatalogEntry>, close: impl Fn() + Copy + Send + Sync + 'static, agent: String) -> impl IntoView {
     let entries = StoredValue::new(entries);
     let chosen = RwSignal::new(0usize);
     let entry = move || entries.with_value(|all| all[chosen.get()].clone());
-    let agent = RwSignal::new(String::new());
+    let agent = RwSignal::new(agent);
     let text = RwSignal::new(template(&entries.with_value(|all| all[0].clone())));
     let checked = Memo::new(move |_| text.with(|t| check_inputs(t, entry().inputs.as_ref())));
     let refused = RwSignal::new(None::<String>);

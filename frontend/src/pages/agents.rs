@@ -112,7 +112,7 @@ fn AgentRow(agent: AgentInfo) -> impl IntoView {
         <tr data-agent-id=id.clone()>
             <td data-label="Health"><AliveDot alive=agent.is_alive /></td>
             <td data-label="Agent">
-                <strong>{agent.agent_name.clone()}</strong>
+                <a href=api::pages::agent(&id)><strong>{agent.agent_name.clone()}</strong></a>
                 <div class="muted mono">{id.clone()}</div>
             </td>
             <td class="mono" data-label="Address">{format!("{}:{}", agent.host, agent.port)}</td>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use shared::{AnalyticsQuery, Event, RunQuery, Summary, WorkflowRun};
 
 use crate::components::chart::Sparkline;
-use crate::components::{AliveDot, Empty, Failure, Loading, StartRunButton, StatusBadge, Time};
+use crate::components::{AliveDot, Empty, Failure, Loading, RunList, StartRunButton, Time};
 use crate::merge::Live;
 use crate::{api, format, live, merge, LiveSummary};
 
@@ -129,19 +129,7 @@ fn LatestRuns() -> impl IntoView {
                 Some(Ok(list)) if list.is_empty() => view! {
                     <Empty text="No runs yet. Runs appear here the moment a runner reports one." />
                 }.into_any(),
-                Some(Ok(list)) => view! {
-                    <ul class="run-list" data-testid="latest-runs">
-                        {list.into_iter().map(|run| view! {
-                            <li>
-                                <StatusBadge status=run.status />
-                                <a href=api::pages::workflow(&run.id)>{run.workflow_name.clone()}</a>
-                                <span class="muted mono">{format::short_id(&run.id).to_owned()}</span>
-                                <span class="muted"><Time at=run.started_at /></span>
-                                <span class="num">{format::cost(run.total_cost_usd)}</span>
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
+                Some(Ok(list)) => view! { <RunList runs=list testid="latest-runs" /> }.into_any(),
             }}
         </section>
     }

@@ -1,5 +1,6 @@
 //! One module per page.
 
+mod agent;
 mod agents;
 mod analytics;
 mod compare;
@@ -10,6 +11,7 @@ mod sign_in;
 mod workflow_detail;
 mod workflows;
 
+pub use agent::Agent;
 pub use agents::Agents;
 pub use analytics::Analytics;
 pub use compare::Compare;

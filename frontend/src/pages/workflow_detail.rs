@@ -8,7 +8,7 @@ use shared::{Dispatch, Event, LogLine, LogPage, NodeState, RunDetail, WorkflowRu
 
 use super::node_progress::{working, Working};
 use crate::components::clock::Clock;
-use crate::components::{use_notices, Failure, Loading, RunActions, StatusBadge, Time, Tone};
+use crate::components::{use_notices, Failure, Loading, Missing, RunActions, StatusBadge, Time, Tone};
 use crate::live::Stream;
 use crate::{api, format, live, merge};
 
@@ -164,11 +164,7 @@ fn RunPage(id: String) -> impl IntoView {
                 (Some(view), _) => view! { <Loaded view /> }.into_any(),
                 // Trying again cannot find a run that is not there: say so, and lead back.
                 (None, Some(error)) if error.status == Some(404) => view! {
-                    <h1>"Run not found"</h1>
-                    <div class="state failure" role="alert" data-testid="missing-run">
-                        <p>"There is no run " <span class="mono">{id.clone()}</span> ". It may have been deleted, or the address is mistyped."</p>
-                        <a class="button" href=api::pages::WORKFLOWS>"All runs"</a>
-                    </div>
+                    <Missing what="run" id=id.clone() gone="deleted" back=api::pages::WORKFLOWS back_text="All runs" />
                 }.into_any(),
                 (None, Some(error)) => view! {
                     <h1>"Run " <span class="mono">{format::short_id(&id).to_owned()}</span></h1>

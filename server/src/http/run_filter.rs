@@ -44,9 +44,14 @@ pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, ApiError
     if let Some(workflow) = &workflow {
         super::validate::text("workflow", workflow, 256)?;
     }
+    let agent = given(&query.agent).map(str::to_owned);
+    if let Some(agent) = &agent {
+        super::validate::name("agent", agent, 255)?;
+    }
     Ok(RunFilter {
         statuses,
         workflow,
+        agent,
         since: since.map(Ts::from),
         until: until.map(Ts::from),
         text,

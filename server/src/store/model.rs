@@ -11,6 +11,8 @@ use super::Ts;
 pub struct RunFilter {
     pub statuses: Vec<RunStatus>,
     pub workflow: Option<String>,
+    /// Runs sent to this agent.
+    pub agent: Option<String>,
     pub since: Option<Ts>,
     pub until: Option<Ts>,
     pub text: Option<String>,

@@ -429,6 +429,9 @@ macro_rules! sql_runs {
                 if let Some(name) = &filter.workflow {
                     query.push(" AND workflow_name = ").push_bind(name.clone());
                 }
+                if let Some(agent) = &filter.agent {
+                    query.push(" AND agent_id = ").push_bind(agent.clone());
+                }
                 if let Some(since) = filter.since {
                     query.push(" AND started_at >= ").push_bind(since);
                 }
