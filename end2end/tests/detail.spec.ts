@@ -125,6 +125,9 @@ test.describe('compare', () => {
     await expect(page).toHaveURL(new RegExp(`a=${runs[0]}&b=${runs[1]}`));
     const nodes = page.getByTestId('compare-nodes').locator('tbody tr td:first-child');
     await expect(nodes).toHaveText(['research', 'write', 'edit']);
+    // A run still going is followed: its next node appears.
+    await dashboard.api('POST', `/api/workflows/${runs[1]}/states`, { node_id: 'publish', status: 'completed', duration_seconds: 1, cost_usd: 0.01 });
+    await expect(nodes).toHaveText(['research', 'write', 'edit', 'publish']);
     await expect(page.getByTestId('compare-totals').locator('thead')).toContainText(runs[0].slice(0, 8));
 
     // An id that names no run says which, and offers the picker again, filled in.

@@ -7,11 +7,12 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use serde_json::Value;
-use shared::{NodeStateData, RunDetail, RunQuery};
+use shared::{Event, NodeStateData, RunDetail, RunQuery};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::components::{Loading, StatusBadge, Time};
-use crate::{api, format};
+use crate::{api, format, live, merge};
 
 /// Both runs, or why not (`None`: not two ids to look up).
 async fn load(a: String, b: String) -> Option<Result<(RunDetail, RunDetail), String>> {
@@ -27,16 +28,31 @@ async fn load(a: String, b: String) -> Option<Result<(RunDetail, RunDetail), Str
 #[component]
 pub fn Compare() -> impl IntoView {
     let params = use_query_map();
-    let ids = move || params.with(|p| (p.get("a").unwrap_or_default(), p.get("b").unwrap_or_default()));
-    let runs = LocalResource::new(move || {
-        let (a, b) = ids();
-        load(a, b)
-    });
+    let ids = Memo::new(move |_| params.with(|p| (p.get("a").unwrap_or_default(), p.get("b").unwrap_or_default())));
+    // Either run still going changes as it goes: both are read again, at most once a second.
+    let runs = RwSignal::new(None);
+    let later = merge::throttled(Duration::from_secs(1));
+    let reload = merge::follow(
+        live::global(),
+        move || {
+            let (a, b) = ids.get_untracked();
+            load(a, b)
+        },
+        move |answer| runs.set(Some(answer)),
+        move |event, reload| {
+            if let Event::WorkflowUpdate(run) = event {
+                if ids.with_untracked(|(a, b)| run.id == *a || run.id == *b) {
+                    later(reload);
+                }
+            }
+        },
+    );
+    Effect::watch(move || ids.get(), move |_, _, _| reload.run(), false);
     view! {
         <section class="page">
             <h1>"Compare runs"</h1>
             {move || {
-                let (a, b) = ids();
+                let (a, b) = ids.get();
                 match runs.get() {
                     None => view! { <Loading /> }.into_any(),
                     Some(None) => view! { <Pick a b /> }.into_any(),

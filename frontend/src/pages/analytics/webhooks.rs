@@ -4,16 +4,21 @@
 use leptos::prelude::*;
 use shared::{Alert, NewWebhook, Webhook};
 
-use crate::api;
 use crate::components::{confirmed, use_notices, Empty, Failure, Loading, Time, Tone};
+use crate::{api, live, merge};
 
 #[component]
 pub fn Webhooks() -> impl IntoView {
     let notices = use_notices();
     let hooks = RwSignal::new(None::<Result<Vec<Webhook>, String>>);
-    let load =
-        move || leptos::task::spawn_local(async move { hooks.set(Some(api::webhooks().await.map_err(|e| e.message))) });
-    load();
+    // Alerts go out as runs end: their deliveries show then.
+    let reload = merge::follow(
+        live::global(),
+        api::webhooks,
+        move |answer| hooks.set(Some(answer.map_err(|e| e.message))),
+        merge::reload_when_runs_finish(std::time::Duration::from_secs(5)),
+    );
+    let load = move || reload.run();
     let url = RwSignal::new(String::new());
     let chosen: Vec<(Alert, RwSignal<bool>)> = Alert::CHOSEN.iter().map(|a| (*a, RwSignal::new(true))).collect();
     let secret = RwSignal::new(None::<String>);

@@ -198,24 +198,26 @@ fn upsert(jobs: RwSignal<Vec<BulkJob>>, job: BulkJob) {
 
 /// Bulk jobs running, and those started here until dismissed; live. Deletions reload
 /// the list through `reload`.
-pub fn follow_jobs(jobs: RwSignal<Vec<BulkJob>>, reload: merge::Reload) {
-    leptos::task::spawn_local(async move {
-        if let Ok(found) = api::bulk_jobs().await {
-            for job in found.into_iter().rev().filter(|job| job.status == BulkStatus::Running) {
+pub fn follow_jobs(jobs: RwSignal<Vec<BulkJob>>, runs: merge::Reload) {
+    // A large deletion reports every batch: the runs reload at most once a second.
+    let later = merge::throttled(std::time::Duration::from_secs(1));
+    merge::follow(
+        live::global(),
+        api::bulk_jobs,
+        move |answer| {
+            for job in answer.into_iter().flatten().rev().filter(|job| job.status == BulkStatus::Running) {
                 upsert(jobs, job);
             }
-        }
-    });
-    // A large deletion reports every batch: the list reloads at most once a second.
-    let later = merge::throttled(std::time::Duration::from_secs(1));
-    live::global().on_event(move |event| {
-        if let Event::BulkJob(job) = event {
-            if job.action == BulkAction::Delete && job.done > 0 {
-                later(reload);
+        },
+        move |event, _| {
+            if let Event::BulkJob(job) = event {
+                if job.action == BulkAction::Delete && job.done > 0 {
+                    later(runs);
+                }
+                upsert(jobs, job.clone());
             }
-            upsert(jobs, job.clone());
-        }
-    });
+        },
+    );
 }
 
 #[component]

@@ -8,8 +8,8 @@ use leptos_router::NavigateOptions;
 use shared::{NewView, RunQuery, SavedView};
 
 use super::columns::Columns;
-use crate::api;
 use crate::components::{confirmed, use_notices, Dialog, Tone};
+use crate::{api, live, merge};
 
 /// The filters and sort of `query`, as a view keeps them.
 fn filters(query: &RunQuery) -> String {
@@ -27,24 +27,25 @@ pub fn ViewsMenu(query: Memo<RunQuery>, columns: Columns) -> impl IntoView {
         columns.show_as(&view.hidden_columns);
         navigate(&format!("{}?{}", api::pages::WORKFLOWS, view.query), NavigateOptions::default());
     };
-    let load = move || {
-        leptos::task::spawn_local(async move {
-            if let Ok(found) = api::views().await {
-                views.set(found);
-            }
-        })
-    };
-    // Arriving without filters opens the caller's default view.
+    // Arriving without filters opens the caller's default view (at the first answer).
+    let arrived = StoredValue::new(false);
     let arrive = open.clone();
-    leptos::task::spawn_local(async move {
-        let Ok(found) = api::views().await else { return };
-        if filters(&query.get_untracked()).is_empty() {
-            if let Some(default) = found.iter().find(|v| v.mine && v.default) {
-                arrive(default);
+    let reload = merge::follow(
+        live::global(),
+        api::views,
+        move |answer| {
+            let Ok(found) = answer else { return };
+            if !arrived.get_value() && filters(&query.get_untracked()).is_empty() {
+                if let Some(default) = found.iter().find(|v| v.mine && v.default) {
+                    arrive(default);
+                }
             }
-        }
-        views.set(found);
-    });
+            arrived.set_value(true);
+            views.set(found);
+        },
+        |_, _| {},
+    );
+    let load = move || reload.run();
     let save = Action::new_local(move |new: &NewView| {
         let new = new.clone();
         async move {
