@@ -89,6 +89,13 @@ test.describe('words and keys', () => {
     await page.getByTestId('filters-toggle').click();
     await expect(page.getByTestId('filters-toggle')).toHaveText('Filters (1)');
     await expect(page.getByTestId('filter-status')).toBeVisible();
+
+    // Half a laptop screen: cost and actions stay in view, nothing scrolls sideways.
+    await page.setViewportSize({ width: 800, height: 900 });
+    const row = page.getByTestId('runs-table').locator('tbody tr').first();
+    await expect(row.locator('td.col-total_cost_usd')).toBeInViewport();
+    await expect(row.getByRole('link', { name: 'View' })).toBeInViewport();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(800);
   });
 
   test('a menu closes on Escape and on a click outside; `?` works on every page', async ({ page, dashboard }) => {

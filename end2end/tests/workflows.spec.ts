@@ -157,7 +157,7 @@ test('the keyboard moves through runs and opens one', async ({ page, dashboard }
   await expect(keys).toContainText('open the selected run');
   await expect(keys).toContainText('go to the agents');
   await page.keyboard.press('Escape');
-  await expect(keys).toBeHidden();
+  await expect(page.locator('dialog[open]')).toHaveCount(0);
   await page.keyboard.press('Enter');
   await expect(page.getByRole('heading', { name: /third/ })).toBeVisible();
 });
