@@ -82,7 +82,7 @@ test.describe('words and keys', () => {
     await page.goto(`${dashboard.url}/workflows?status=failed`);
     const why = page.getByTestId('row-error');
     await expect(why).toHaveText('LLM call failed: rate limit exceeded for gpt-4o-mini (429), retried 5 times over 2 minutes');
-    await expect(page.getByTestId('pager-position')).toHaveText('Newest first · first 1');
+    await expect(page.getByTestId('pager-position')).toHaveText('Newest first · all 1');
 
     await page.setViewportSize({ width: 390, height: 844 });
     await expect(page.getByTestId('filter-status')).toBeHidden();

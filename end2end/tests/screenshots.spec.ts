@@ -39,9 +39,16 @@ test('screenshots of each main page', async ({ page, dashboard }) => {
   await page.goto(`${dashboard.url}/agents?expired=1`);
   await expect(page.locator('tr[data-agent-id="reviewer-1"]')).toContainText('expired', { timeout: 4000 });
   await page.screenshot({ path: shot('agents'), fullPage: true });
+  const agent = await dashboard.agent('article_writer', ['--ttl-seconds', '3']);
+  await dashboard.api('POST', '/api/workflows/run', { workflow_name: 'article_writer', inputs: { topic: 'tides' }, agent_id: agent });
+  await page.goto(`${dashboard.url}/agents/${agent}`);
+  await expect(page.getByTestId('agent-inputs')).toContainText('topic');
+  await expect(page.getByTestId('heartbeats').locator('li')).not.toHaveCount(0, { timeout: 5000 });
+  await expect(page.getByTestId('agent-run-list').locator('li')).toHaveCount(1);
+  await page.screenshot({ path: shot('agent'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${dashboard.url}/workflows`);
-  await expect(page.locator('tbody tr')).toHaveCount(6);
+  await expect(page.locator('tbody tr')).toHaveCount(7);
   // Cards at phone width: nothing scrolls sideways, and every run's actions show.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await expect(page.locator('tbody tr').first().getByRole('link', { name: 'View' })).toBeInViewport();
@@ -49,6 +56,6 @@ test('screenshots of each main page', async ({ page, dashboard }) => {
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(dashboard.url);
-  await expect(page.getByTestId('total-workflows')).toHaveText('6');
+  await expect(page.getByTestId('total-workflows')).toHaveText('7');
   await page.screenshot({ path: shot('dashboard-dark'), fullPage: true });
 });

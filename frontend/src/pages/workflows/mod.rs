@@ -256,6 +256,7 @@ pub fn Workflows() -> impl IntoView {
                             let (order, _, _) = order_words(&sort.get());
                             let shown = rows.with(Vec::len);
                             match (query.with(|q| q.cursor.is_some()), skipped.get()) {
+                                (false, _) if next.with(Option::is_none) => format!("{order} · all {shown}"),
                                 (false, _) => format!("{order} · first {shown}"),
                                 (true, Some(before)) => format!("{order} · rows {}–{}", before + 1, before + shown),
                                 // Opened at a later page: how many came before is not known.
