@@ -170,6 +170,7 @@ async fn without_auth_local_callers_do_everything(app: TestApp) {
     let session: Value = app.fetch("/api/session").await;
     // With the newest event, from which the app's stream resumes.
     let newest = session["event_id"].as_i64().expect("the session names the newest event");
+    assert!(newest >= 0);
     assert_eq!(session, json!({"name": "local", "role": "admin", "auth": false, "csrf": null, "event_id": newest}));
     let (status, created) = app.post("/api/tokens", json!({"name": "ci", "role": "viewer"})).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");

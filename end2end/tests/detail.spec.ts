@@ -19,6 +19,16 @@ test('run detail shows the node timeline and tails logs live', async ({ page, da
   await expect(page.locator('h1 .badge')).toHaveText(/failed/);
 });
 
+test('a run that ends while its page is open shows its outputs', async ({ page, dashboard }) => {
+  const id = await dashboard.run('article_writer', { status: 'running', tokens: 500, cost: 0.02 });
+  await page.goto(`${dashboard.url}/workflows/${id}`);
+  await waitLive(page);
+  const outputs = page.locator('section.panel').filter({ has: page.getByRole('heading', { name: 'Outputs' }) });
+  await expect(outputs).toContainText('None recorded.');
+  await dashboard.api('POST', `/api/workflows/${id}/complete`, { outputs: { article: 'Tides, explained' } });
+  await expect(outputs).toContainText('Tides, explained');
+});
+
 test('restart runs again on an agent and links the new run both ways', async ({ page, dashboard }) => {
   const id = await dashboard.run('article_writer', { status: 'failed' });
   const agent = await dashboard.agent('article_writer');

@@ -72,10 +72,10 @@ test.describe('words and keys', () => {
 
   test('failed rows say why, a bad address is reset with a notice, filters wait behind a button on phones', async ({ page, dashboard }) => {
     await awkwardData(dashboard);
-    await page.goto(`${dashboard.url}/workflows?status=exploded&limit=7&colour=red&workflow=article_writer`);
+    await page.goto(`${dashboard.url}/workflows?status=exploded&limit=7&colour=red&cursor=a%2Bb&workflow=article_writer`);
     await waitLive(page);
     await expect(page.getByRole('status').filter({ hasText: 'Ignored in the address' }))
-      .toContainText('status=exploded, limit=7, colour=red');
+      .toContainText('status=exploded, cursor=a+b, limit=7, colour=red');
     await expect(page).toHaveURL(/\/workflows\?workflow=article_writer$/);
     await expect(page.getByTestId('runs-table').locator('tbody tr')).toHaveCount(1);
 
@@ -119,6 +119,14 @@ test.describe('words and keys', () => {
     const keys = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
     await expect(keys).toContainText('go to the runs');
     await expect(keys).not.toContainText('open the selected run');
+    // `?` again closes it, from inside too.
+    await page.keyboard.press('?');
+    await expect(page.locator('dialog[open]')).toHaveCount(0);
+    // `g` waits a moment for its letter, not for ever.
+    await page.keyboard.press('g');
+    await page.waitForTimeout(1700);
+    await page.keyboard.press('w');
+    await expect(page).toHaveURL(/\/agents$/);
   });
 
   test('the budget form says what is wrong in words', async ({ page, dashboard }) => {

@@ -101,6 +101,11 @@ test('sorting and paging', async ({ page, dashboard }) => {
   await expect(page).toHaveURL(/cursor=/);
   await expect(page.locator('tbody tr')).toHaveCount(5);
   await expect(page.getByTestId('pager-position')).toHaveText('Newest first · rows 51–55');
+  // Back and Forward keep the position.
+  await page.goBack();
+  await expect(page.getByTestId('pager-position')).toHaveText('Newest first · first 50');
+  await page.goForward();
+  await expect(page.getByTestId('pager-position')).toHaveText('Newest first · rows 51–55');
   await expect(page.locator('tbody tr').first()).toContainText('bulk_1');
   await expect(page.getByTestId('next-page')).toHaveCount(0);
   await page.getByRole('button', { name: /Newest/ }).click();

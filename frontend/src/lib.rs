@@ -80,7 +80,7 @@ fn Shell() -> impl IntoView {
     let clock = provide_clock();
     // From the event the session answer saw: pages read after it, so the replay fills
     // any gap and no page reads twice.
-    let since = expect_context::<SignedIn>().0.with_untracked(|s| s.as_ref().map(|s| s.event_id));
+    let since = expect_context::<SignedIn>().0.with_untracked(|s| s.as_ref().and_then(|s| s.event_id));
     let stream = Stream::open("workflows,agents,summary", None, since);
     provide_context(GlobalStream(stream));
     let summary = RwSignal::new(None);

@@ -32,14 +32,16 @@ impl Reload {
 /// in flight are held and applied on top of its answer (the snapshot may have been
 /// read before them), and a stream that was not yet subscribed when the first load
 /// started loads again at its `ready` (what happened between is in neither), unless it
-/// was opened from a known event, whose successors it replays.
-pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
+/// was opened from a known event, whose successors it replays. A load that failed (the
+/// server away) is made again when the stream is back.
+pub fn follow<T: Answer + 'static, Fut: Future<Output = T> + 'static>(
     stream: Stream,
     load: impl Fn() -> Fut + 'static,
     loaded: impl Fn(T) + 'static,
     on_event: impl Fn(&Event, Reload) + 'static,
 ) -> Reload {
     let latest = LatestLoad::new();
+    let failed = StoredValue::new(false);
     let held: StoredValue<Option<Vec<Event>>, LocalStorage> = StoredValue::new_local(None);
     let reload = Reload(StoredValue::new_local(Rc::new(|| {})));
     let (loaded, on_event) = (Rc::new(loaded), Rc::new(on_event));
@@ -47,7 +49,8 @@ pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
     reload.0.set_value(Rc::new(move || {
         held.try_update_value(|held| held.get_or_insert_with(Vec::new).clear());
         let (loaded, replay) = (loaded.clone(), replay.clone());
-        latest.start(load(), move |answer| {
+        latest.start(load(), move |answer: T| {
+            failed.set_value(answer.failed());
             loaded(answer);
             for event in held.try_update_value(Option::take).flatten().unwrap_or_default() {
                 replay(&event, reload);
@@ -59,7 +62,7 @@ pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
     stream.on_event(move |event| match event {
         Event::Resync { .. } => reload.run(),
         event => {
-            if matches!(event, Event::Ready { .. }) && !subscribed_before.replace(true) {
+            if matches!(event, Event::Ready { .. }) && (!subscribed_before.replace(true) || failed.get_value()) {
                 reload.run();
             }
             let holding = held.try_update_value(|held| held.as_mut().map(|held| held.push(event.clone()))).flatten();
@@ -69,6 +72,24 @@ pub fn follow<T: 'static, Fut: Future<Output = T> + 'static>(
         }
     });
     reload
+}
+
+/// What a load answered: whether it failed.
+pub trait Answer {
+    fn failed(&self) -> bool;
+}
+
+impl<T, E> Answer for Result<T, E> {
+    fn failed(&self) -> bool {
+        self.is_err()
+    }
+}
+
+/// `None`: nothing was asked (compare without two ids).
+impl<A: Answer> Answer for Option<A> {
+    fn failed(&self) -> bool {
+        self.as_ref().is_some_and(Answer::failed)
+    }
 }
 
 /// For `follow`: reloads when runs finish, at most once per `every` for a burst of

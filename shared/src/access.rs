@@ -137,7 +137,8 @@ pub struct Session {
     pub csrf: Option<String>,
     /// The newest event when this answer was read: an event stream resumed from it
     /// (`last_event_id`) misses nothing that reads made after this answer do not show.
-    pub event_id: i64,
+    /// `null` when the event log could not be read (the app then reads again at `ready`).
+    pub event_id: Option<i64>,
 }
 
 /// `POST /api/session`: sign in with a token; the answer sets the session cookie.

@@ -36,12 +36,22 @@ pub fn page_keys(keys: &'static [Key]) {
     shown.set((use_location().pathname.get_untracked(), keys));
 }
 
+/// How long `g` waits for the letter of the page to go to.
+const G_WAITS_MS: f64 = 1500.0;
+
+fn target(ev: &web_sys::KeyboardEvent) -> Option<web_sys::Element> {
+    ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+}
+
 /// Whether a key press is typing (into a field) or a browser shortcut, not ours.
+fn typing(ev: &web_sys::KeyboardEvent) -> bool {
+    let field = target(ev).is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+    field || ev.ctrl_key() || ev.meta_key() || ev.alt_key()
+}
+
+/// Whether a page's keys should leave a key press alone: typing, or inside a dialog.
 pub fn not_for_us(ev: &web_sys::KeyboardEvent) -> bool {
-    let typing = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(|e| {
-        matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT") || e.closest("dialog").ok().flatten().is_some()
-    });
-    typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key()
+    typing(ev) || target(ev).is_some_and(|e| e.closest("dialog").ok().flatten().is_some())
 }
 
 /// Closes the open `<details>` menus, except the one holding `inside`.
@@ -65,26 +75,31 @@ pub fn Keys() -> impl IntoView {
     let path = use_location().pathname;
     let shown = Memo::new(move |_| declared.with(|(at, keys)| path.with(|now| if now == at { *keys } else { &[] })));
     let open = RwSignal::new(false);
-    let after_g = StoredValue::new(false);
+    // When `g` was pressed, while its letter may follow.
+    let after_g = StoredValue::new(None::<f64>);
     let navigate = use_navigate();
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.key() == "Escape" {
             close_menus(None);
         }
-        if not_for_us(&ev) {
+        let key = ev.key();
+        // `?` closes the list from inside it too.
+        if typing(&ev) || (key != "?" && not_for_us(&ev)) {
+            after_g.set_value(None);
             return;
         }
-        let key = ev.key();
-        if after_g.get_value() {
-            after_g.set_value(false);
-            if let Some((_, path)) = GO_TO.iter().find(|(letter, _)| *letter == key) {
+        let now = js_sys::Date::now();
+        if let Some(pressed) = after_g.get_value() {
+            after_g.set_value(None);
+            let path = GO_TO.iter().find(|(letter, _)| *letter == key).map(|(_, path)| path);
+            if let Some(path) = path.filter(|_| now - pressed < G_WAITS_MS) {
                 navigate(path, NavigateOptions::default());
+                return;
             }
-            return;
         }
         match key.as_str() {
             "?" => open.update(|open| *open = !*open),
-            "g" => after_g.set_value(true),
+            "g" => after_g.set_value(Some(now)),
             _ => {}
         }
     });

@@ -59,6 +59,7 @@ fn Fields(entries: Vec<CatalogEntry>, close: impl Fn() + Copy + Send + Sync + 's
     let entries = StoredValue::new(entries);
     let chosen = RwSignal::new(0usize);
     let entry = move || entries.with_value(|all| all[chosen.get()].clone());
+    let fixed = StoredValue::new(agent.clone());
     let agent = RwSignal::new(agent);
     let text = RwSignal::new(template(&entries.with_value(|all| all[0].clone())));
     let checked = Memo::new(move |_| text.with(|t| check_inputs(t, entry().inputs.as_ref())));
@@ -97,7 +98,8 @@ fn Fields(entries: Vec<CatalogEntry>, close: impl Fn() + Copy + Send + Sync + 's
                 <select data-testid="start-workflow" on:change=move |ev| {
                     let index = event_target_value(&ev).parse().unwrap_or(0);
                     chosen.set(index);
-                    agent.set(String::new());
+                    // From an agent's page the run stays on that agent.
+                    agent.set(fixed.get_value());
                     text.set(template(&entry()));
                     refused.set(None);
                 }>

@@ -14,7 +14,7 @@ use crate::components::{AliveDot, Empty, Failure, Loading, Missing, RunList, Sta
 use crate::merge::{self, Live};
 use crate::{api, format, live};
 
-/// Runs listed here; the runs page has the rest.
+/// The latest runs listed here.
 const RUNS: i64 = 10;
 /// Heartbeats kept while the page is open.
 const BEATS: usize = 8;
@@ -22,21 +22,28 @@ const BEATS: usize = 8;
 #[component]
 pub fn Agent() -> impl IntoView {
     let params = use_params_map();
-    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
-    view! { <AgentPage id /> }
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    // Another agent's address builds the page anew.
+    move || view! { <AgentPage id=id.get() /> }
 }
 
 #[component]
 fn AgentPage(id: String) -> impl IntoView {
     let agents = Live::new(live::global(), || api::agents(true), apply_agent_update);
     let wanted = id.clone();
-    let agent = Memo::new(move |_| {
+    let found = Memo::new(move |_| {
         agents.data.with(|loaded| match loaded {
             None => None,
             Some(Err(message)) => Some(Err(message.clone())),
             Some(Ok(all)) => Some(Ok(all.iter().find(|a| a.agent_id == wanted).cloned())),
         })
     });
+    // What decides the page's parts (whether the agent is there, and alive): a
+    // heartbeat changes none of it, so an open dialog or a typed input stays.
+    let shape = Memo::new(move |_| {
+        found.with(|f| f.as_ref().map(|r| r.as_ref().map(|a| a.as_ref().map(|a| a.is_alive)).map_err(Clone::clone)))
+    });
+    let current = Signal::derive(move || found.with(|f| f.as_ref().and_then(|r| r.as_ref().ok()).cloned().flatten()));
     // Heartbeats are not kept in the event log: those seen while the page is open.
     let beats = RwSignal::new(Vec::<DateTime<Utc>>::new());
     let heard = id.clone();
@@ -55,13 +62,16 @@ fn AgentPage(id: String) -> impl IntoView {
     let missing = id.clone();
     view! {
         <section class="page agent-page">
-            {move || match agent.get() {
+            {move || match shape.get() {
                 None => view! { <Loading /> }.into_any(),
                 Some(Err(message)) => view! { <Failure message retry /> }.into_any(),
                 Some(Ok(None)) => view! {
                     <Missing what="agent" id=missing.clone() gone="deregistered" back=api::pages::AGENTS back_text="All agents" />
                 }.into_any(),
-                Some(Ok(Some(found))) => view! { <Profile agent=found beats /> }.into_any(),
+                Some(Ok(Some(_))) => match current.get_untracked() {
+                    Some(agent) => view! { <Profile agent current beats /> }.into_any(),
+                    None => ().into_any(),
+                },
             }}
             <AgentRuns id=id.clone() />
         </section>
@@ -69,10 +79,19 @@ fn AgentPage(id: String) -> impl IntoView {
 }
 
 #[component]
-fn Profile(agent: AgentInfo, beats: RwSignal<Vec<DateTime<Utc>>>) -> impl IntoView {
+fn Profile(
+    /// As the page was built: what a heartbeat does not change.
+    agent: AgentInfo,
+    /// As it is now: the heartbeat and expiry.
+    current: Signal<Option<AgentInfo>>,
+    beats: RwSignal<Vec<DateTime<Utc>>>,
+) -> impl IntoView {
     let clock = expect_context::<Clock>();
-    let expires = agent.expires_at;
+    let (registered, heartbeat) = (agent.registered_at, agent.last_heartbeat);
+    let beat = Signal::derive(move || current.with(|a| a.as_ref().map_or(heartbeat, |a| a.last_heartbeat)));
+    let expires = move || current.with(|a| a.as_ref().map(|a| a.expires_at));
     let left = move || {
+        let Some(expires) = expires() else { return String::new() };
         let seconds = (expires - clock.now.get()).num_seconds();
         match seconds > 0 {
             true => format!("expires in {} unless it beats again", format::duration(Some(seconds as f64))),
@@ -94,8 +113,8 @@ fn Profile(agent: AgentInfo, beats: RwSignal<Vec<DateTime<Utc>>>) -> impl IntoVi
         <dl class="facts" data-testid="agent-facts">
             <div><dt>"Id"</dt><dd class="mono">{agent.agent_id.clone()}</dd></div>
             <div><dt>"Address"</dt><dd class="mono">{agent.base_url()}</dd></div>
-            <div><dt>"Registered"</dt><dd><Time exact=true at=agent.registered_at /></dd></div>
-            <div><dt>"Last heartbeat"</dt><dd><Time at=agent.last_heartbeat />" · time to live " {agent.ttl_seconds} " s"</dd></div>
+            <div><dt>"Registered"</dt><dd><Time exact=true at=registered /></dd></div>
+            <div><dt>"Last heartbeat"</dt><dd><Time at=beat />" · time to live " {agent.ttl_seconds} " s"</dd></div>
             <div><dt>"Health"</dt><dd data-testid="agent-expiry">{left}</dd></div>
         </dl>
         <section class="panel" data-testid="heartbeats">

@@ -41,7 +41,7 @@ pub fn Compare() -> impl IntoView {
         move |answer| runs.set(Some(answer)),
         move |event, reload| {
             if let Event::WorkflowUpdate(run) = event {
-                if ids.with_untracked(|(a, b)| run.id == *a || run.id == *b) {
+                if ids.with_untracked(|(a, b)| run.id.eq_ignore_ascii_case(a) || run.id.eq_ignore_ascii_case(b)) {
                     later(reload);
                 }
             }

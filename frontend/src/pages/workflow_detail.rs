@@ -146,7 +146,12 @@ fn RunPage(id: String) -> impl IntoView {
                 }
             }
             if let Some(view) = loaded.get_untracked() {
+                let was_active = view.run.with_untracked(|r| r.status.is_active());
                 view.apply(event);
+                // Its outputs, agent job and MLflow ids come with the end, not in the event.
+                if was_active && view.run.with_untracked(|r| !r.status.is_active()) {
+                    reload.run();
+                }
             }
         },
     );

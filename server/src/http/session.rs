@@ -23,22 +23,34 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(current, sign_in, sign_out))
 }
 
-async fn session_of(state: &AppState, caller: &Caller) -> Result<Session, ApiError> {
-    let (_, event_id) = state.store.event_bounds().await?;
-    Ok(Session {
+async fn session_of(state: &AppState, caller: &Caller) -> Session {
+    let event_id = newest_event(state).await;
+    Session {
         name: caller.name.clone(),
         role: caller.role,
         auth: state.access.tokens,
         csrf: caller.session.as_ref().map(|session| session.csrf.clone()),
         event_id,
-    })
+    }
+}
+
+/// The newest event, for the app's stream to resume from; who the caller is does not
+/// depend on it, so an unreadable event log only costs the app a second read.
+async fn newest_event(state: &AppState) -> Option<i64> {
+    match state.store.event_bounds().await {
+        Ok((_, newest)) => Some(newest),
+        Err(error) => {
+            tracing::warn!(%error, "could not read the newest event for a session answer");
+            None
+        }
+    }
 }
 
 /// Who the caller is, and whether sign-in is on.
 #[utoipa::path(get, path = "/session", tag = "access", security(()), responses((status = OK, body = Session)))]
 async fn current(State(state): State<AppState>, caller: Option<Caller>) -> Result<axum::Json<Session>, ApiError> {
     let caller = caller.ok_or_else(|| ApiError::Unauthorized("sign in with a token".to_owned()))?;
-    Ok(axum::Json(session_of(&state, &caller).await?))
+    Ok(axum::Json(session_of(&state, &caller).await))
 }
 
 /// Exchanges a token for a browser session (an `HttpOnly` cookie) and its CSRF value.
@@ -50,7 +62,7 @@ async fn sign_in(
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
     if !state.access.tokens {
-        return Ok(axum::Json(session_of(&state, &Caller::local()).await?).into_response());
+        return Ok(axum::Json(session_of(&state, &Caller::local()).await).into_response());
     }
     let presented = hash(body.token.trim());
     let found = state.store.token_by_hash(&presented).await?.filter(|token| same(&token.secret_hash, &presented));
@@ -66,6 +78,7 @@ async fn sign_in(
         state.access.failures.refuse(&state.store, client, &format!("sign-in: {why}"))?;
         return Err(ApiError::Unauthorized(why.to_owned()));
     };
+    let event_id = newest_event(&state).await;
     let (id, csrf) = (random_value(), random_value());
     let lifetime = state.access.session_lifetime;
     let session = NewSession {
@@ -81,7 +94,6 @@ async fn sign_in(
     let https = headers.get(ORIGIN).is_some_and(|origin| origin.as_bytes().starts_with(b"https://"));
     let (name, secure) = if https { (SECURE_SESSION_COOKIE, "; Secure") } else { (SESSION_COOKIE, "") };
     let cookie = format!("{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", lifetime.as_secs());
-    let (_, event_id) = state.store.event_bounds().await?;
     let session = Session { name: token.info.name, role: token.info.role, auth: true, csrf: Some(csrf), event_id };
     let mut response = axum::Json(session).into_response();
     response

@@ -205,8 +205,13 @@ pub fn follow_jobs(jobs: RwSignal<Vec<BulkJob>>, runs: merge::Reload) {
         live::global(),
         api::bulk_jobs,
         move |answer| {
-            for job in answer.into_iter().flatten().rev().filter(|job| job.status == BulkStatus::Running) {
-                upsert(jobs, job);
+            // Running jobs, and the shown ones as they are now (one may have ended
+            // while the stream was away).
+            for job in answer.into_iter().flatten().rev() {
+                let shown = jobs.with_untracked(|all| all.iter().any(|j| j.id == job.id));
+                if shown || job.status == BulkStatus::Running {
+                    upsert(jobs, job);
+                }
             }
         },
         move |event, _| {

@@ -114,14 +114,6 @@ pub fn Workflows() -> impl IntoView {
             load();
         }
     });
-    // A load that failed while the server was away is tried again when the live
-    // connection is back (the events it replays land on rows the page must show).
-    let status = live::global().status;
-    Effect::new(move |_| {
-        if status.get() == live::Connection::Live && phase.with_untracked(|p| matches!(p, Phase::Failed(_))) {
-            load();
-        }
-    });
     let jobs = RwSignal::new(Vec::new());
     bulk::follow_jobs(jobs, reload);
     let page_full = Signal::derive(move || {
@@ -160,12 +152,14 @@ pub fn Workflows() -> impl IntoView {
         workflow.set(name);
     });
 
-    // Rows before this page, when known (counted from the first page on).
-    let skipped = RwSignal::new(query.with_untracked(|q| q.cursor.is_none()).then_some(0usize));
-    Effect::new(move |_| {
-        if query.with(|q| q.cursor.is_none()) {
-            skipped.set(Some(0));
-        }
+    // Rows before each page reached from the first, by its cursor: Back and Forward
+    // find theirs; a page opened by its address alone has none.
+    let offsets = StoredValue::new(std::collections::HashMap::<String, usize>::new());
+    let skipped = Memo::new(move |_| {
+        query.with(|q| match &q.cursor {
+            None => Some(0),
+            Some(cursor) => offsets.with_value(|known| known.get(cursor).copied()),
+        })
     });
     let filters_open = RwSignal::new(false);
     let filtering = move || {
@@ -264,15 +258,15 @@ pub fn Workflows() -> impl IntoView {
                             }
                         }}</span>
                         <Show when=move || query.with(|q| q.cursor.is_some())>
-                            <button class="secondary" on:click=move |_| {
-                                skipped.set(Some(0));
-                                go.with_value(|go| go(&|q| q.cursor = None))
-                            }>{move || format!("⇤ {}", order_words(&sort.get()).1)}</button>
+                            <button class="secondary" on:click=move |_| go.with_value(|go| go(&|q| q.cursor = None))>{move || format!("⇤ {}", order_words(&sort.get()).1)}</button>
                         </Show>
                         <Show when=move || next.with(Option::is_some)>
                             <button class="secondary" data-testid="next-page" on:click=move |_| {
                                 let cursor = next.get_untracked();
-                                skipped.update(|s| *s = s.map(|s| s + rows.with_untracked(Vec::len)));
+                                if let (Some(at), Some(before)) = (&cursor, skipped.get_untracked()) {
+                                    let before = before + rows.with_untracked(Vec::len);
+                                    offsets.update_value(|known| { known.insert(at.clone(), before); });
+                                }
                                 go.with_value(|go| go(&|q| q.cursor = cursor.clone()))
                             }>{move || format!("{} →", order_words(&sort.get()).2)}</button>
                         </Show>
