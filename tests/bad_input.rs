@@ -10,6 +10,7 @@ crate::on_both_databases!(
     malformed_requests_get_json_errors_and_change_nothing,
     oversized_bodies_are_refused,
     hostile_strings_are_stored_verbatim,
+    nul_inside_a_node_report_is_stored_and_counted,
     nul_bytes_in_urls_are_refused,
     paths_that_look_like_the_api_answer_like_it,
     unusual_methods_never_reach_the_mlflow_proxy
@@ -130,6 +131,23 @@ async fn hostile_strings_are_stored_verbatim(app: TestApp) {
     assert_eq!(page.runs.len(), 1);
     let (status, _) = app.post("/api/workflows", json!({ "workflow_name": "nul\u{0}name" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The same report gets the same answer on both databases: PostgreSQL's jsonb refuses
+/// `\u0000`, which once made it answer 500 where SQLite stored the report.
+async fn nul_inside_a_node_report_is_stored_and_counted(app: TestApp) {
+    let id = app.create_run(json!({ "workflow_name": "nul_reports", "status": "running" })).await;
+    let report = json!({ "node_id": "write", "status": "completed", "model": "gpt-4o", "input_tokens": 7,
+        "output_tokens": 5, "cost_usd": 0.25, "duration_seconds": 2, "outputs": { "text": "a\u{0}b" } });
+    let (status, body) = app.post(&format!("/api/workflows/{id}/states"), report).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let detail: shared::RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+    assert_eq!(detail.states[0].state_data.outputs, Some(json!({ "text": "a\u{0}b" })));
+    assert_eq!(detail.run.total_tokens, Some(12));
+    // Counted in the rollups as any report.
+    let models: Value = app.fetch("/api/analytics/breakdown?group_by=model&range=24h").await;
+    let gpt = models["rows"].as_array().unwrap().iter().find(|r| r["key"] == "gpt-4o").cloned();
+    assert_eq!(gpt.map(|r| (r["cost_usd"].clone(), r["tokens"].clone())), Some((json!(0.25), json!(12))));
 }
 
 async fn nul_bytes_in_urls_are_refused(app: TestApp) {

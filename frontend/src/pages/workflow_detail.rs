@@ -146,16 +146,20 @@ fn RunPage(id: String) -> impl IntoView {
                 }
             }
             if let Some(view) = loaded.get_untracked() {
-                let was_active = view.run.with_untracked(|r| r.status.is_active());
                 view.apply(event);
-                // Its outputs, agent job and MLflow ids come with the end, not in the event.
-                if was_active && view.run.with_untracked(|r| !r.status.is_active()) {
-                    reload.run();
-                }
             }
         },
     );
     let load = move || reload.run();
+    // Its outputs, agent job and MLflow ids come with its end, not in the event: read
+    // again when the run ends while shown, whichever stream said so first.
+    Effect::new(move |before: Option<Option<bool>>| {
+        let active = loaded.get().map(|view| view.run.with(|r| r.status.is_active()));
+        if before.flatten() == Some(true) && active == Some(false) {
+            reload.run();
+        }
+        active
+    });
     // Restarts of this run arrive on the app-wide stream.
     live::global().on_event(move |event| {
         if let Some(view) = loaded.get_untracked() {
