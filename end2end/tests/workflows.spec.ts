@@ -158,15 +158,19 @@ test('the keyboard moves through runs and opens one', async ({ page, dashboard }
   await expect(rows.nth(1)).toHaveAttribute('aria-selected', 'true');
   await page.keyboard.press('k');
   await expect(rows.nth(0)).toHaveAttribute('aria-selected', 'true');
-  // `?` lists the keys of every page and of this one, in a dialog Escape closes.
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: /third/ })).toBeVisible();
+
+  // Back on the list, `?` lists the keys of every page and of this one, in a dialog
+  // Escape closes.
+  await page.goBack();
+  await expect(rows).toHaveCount(3);
   await page.keyboard.press('?');
   const keys = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
   await expect(keys).toContainText('open the selected run');
   await expect(keys).toContainText('go to the agents');
   await page.keyboard.press('Escape');
   await expect(page.locator('dialog[open]')).toHaveCount(0);
-  await page.keyboard.press('Enter');
-  await expect(page.getByRole('heading', { name: /third/ })).toBeVisible();
 });
 
 test('a saved view comes back from the menu, and the default opens on arrival', async ({ page, dashboard }) => {
