@@ -19,21 +19,21 @@ pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-pub fn exact(at: DateTime<Utc>, utc: bool) -> String {
-    if utc {
-        at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-    } else {
-        at.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %:z").to_string()
+/// `at` in UTC or in local time, each with its own pattern.
+fn in_zone(at: DateTime<Utc>, utc: bool, utc_pattern: &str, local_pattern: &str) -> String {
+    match utc {
+        true => at.format(utc_pattern).to_string(),
+        false => at.with_timezone(&Local).format(local_pattern).to_string(),
     }
+}
+
+pub fn exact(at: DateTime<Utc>, utc: bool) -> String {
+    in_zone(at, utc, "%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M:%S %:z")
 }
 
 /// The time of day alone, as log viewers show it.
 pub fn time_of_day(at: DateTime<Utc>, utc: bool) -> String {
-    if utc {
-        at.format("%H:%M:%S").to_string()
-    } else {
-        at.with_timezone(&Local).format("%H:%M:%S").to_string()
-    }
+    in_zone(at, utc, "%H:%M:%S", "%H:%M:%S")
 }
 
 pub fn duration(seconds: Option<f64>) -> String {
