@@ -225,7 +225,7 @@ mod expiry {
             }
         }
         let mut resumed = app.events("/api/events?topics=agents", Some(before)).await;
-        let replayed = resumed.replayed(&["agent_update"]).await;
+        let replayed = resumed.resumed(&["agent_update"], 1).await;
         let changes: Vec<_> = replayed.iter().map(|m| m.data["change"].clone()).collect();
         assert_eq!(changes, vec![json!("registered")], "{replayed:?}");
     }

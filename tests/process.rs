@@ -22,26 +22,34 @@ impl Process {
     /// Starts `dashboard` on `database_url` and a free loopback port, with `extra`
     /// arguments, and waits until it answers.
     pub async fn start(database_url: &str, extra: &[&str]) -> Process {
-        Self::spawn("127.0.0.1", database_url, extra, Stdio::null()).await
+        Self::spawn("127.0.0.1", database_url, extra, Stdio::null(), Stdio::inherit()).await
+    }
+
+    /// With its log (standard error) written to `log`.
+    #[allow(dead_code)]
+    pub async fn start_logged(database_url: &str, extra: &[&str], log: &std::path::Path) -> Process {
+        let log = std::fs::File::create(log).expect("create the log file");
+        Self::spawn("127.0.0.1", database_url, extra, Stdio::null(), log.into()).await
     }
 
     /// Bound to `host` (reached over loopback).
     pub async fn start_on(host: &str, database_url: &str, extra: &[&str]) -> Process {
-        Self::spawn(host, database_url, extra, Stdio::null()).await
+        Self::spawn(host, database_url, extra, Stdio::null(), Stdio::inherit()).await
     }
 
     /// With its standard output kept for `stdout`.
     pub async fn start_piped(database_url: &str, extra: &[&str]) -> Process {
-        Self::spawn("127.0.0.1", database_url, extra, Stdio::piped()).await
+        Self::spawn("127.0.0.1", database_url, extra, Stdio::piped(), Stdio::inherit()).await
     }
 
-    async fn spawn(host: &str, database_url: &str, extra: &[&str], stdout: Stdio) -> Process {
+    async fn spawn(host: &str, database_url: &str, extra: &[&str], stdout: Stdio, stderr: Stdio) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_dashboard-under-test"))
             .args(["dashboard", "--host", host, "--port", &port.to_string(), "--database-url", database_url])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start the dashboard process");
         let process = Process { child, api: Api::new(format!("http://127.0.0.1:{port}")) };

@@ -2,7 +2,7 @@
 //! connection subscribes. Persisted events carry their `dashboard_events` id.
 
 use shared::{AgentChange, Event};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tokio::sync::{broadcast, Notify};
 
 /// An event as it travels to subscribers; `id` is `None` for events not kept in the
@@ -11,15 +11,6 @@ use tokio::sync::{broadcast, Notify};
 pub struct Published {
     pub id: Option<i64>,
     pub event: Arc<Event>,
-    /// The event's `data` as JSON: serialized once, by the first stream that sends
-    /// it, for every stream.
-    data: Arc<OnceLock<String>>,
-}
-
-impl Published {
-    pub fn data(&self) -> &str {
-        self.data.get_or_init(|| self.event.data().to_string())
-    }
 }
 
 /// Access that ended: the event streams it opened end too.
@@ -69,7 +60,7 @@ impl EventBus {
             _ => {}
         }
         // No subscribers is not an error: events are persisted for later readers.
-        let _ = self.sender.send(Published { id, event: Arc::new(event), data: Arc::default() });
+        let _ = self.sender.send(Published { id, event: Arc::new(event) });
     }
 
     pub fn revoke(&self, revocation: Revocation) {

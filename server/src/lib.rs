@@ -87,7 +87,10 @@ pub async fn serve(
     let webhooks = webhooks::Webhooks::new(store.clone(), &public_url, webhook_policy)?;
     let budgets = budgets::Budgets::load(store.clone(), webhooks.clone()).await?;
     let bulk = bulk::BulkJobs::new(store.clone(), dispatcher.clone(), budgets.clone());
+    let hub = http::stream::Hub::start(store.clone(), &bus);
     let state = AppState {
+        analytics: Arc::new(analytics::Analytics::new(store.clone())),
+        hub,
         bulk,
         budgets,
         webhooks,

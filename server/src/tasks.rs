@@ -120,6 +120,10 @@ async fn prune(state: AppState) {
             Ok(pruned) => tracing::info!(pruned, "pruned old live events"),
             Err(error) => tracing::warn!(%error, "could not prune live events"),
         }
+        // Pruned here or by another replica: streams no longer resume from them.
+        if let Ok((oldest, _)) = state.store.event_bounds().await {
+            state.hub.forget_before(oldest);
+        }
         if let Err(error) = state.store.prune_bulk_jobs(Ts::from(cutoff)).await {
             tracing::warn!(%error, "could not prune ended bulk jobs");
         }

@@ -27,6 +27,23 @@ pub struct Health {
     pub version: String,
     /// What the gate turned away since the process started.
     pub refused: Refused,
+    /// Live event streams: open now, and how they resumed since the process started.
+    pub streams: Streams,
+}
+
+/// Event streams, for monitoring: how many are open and how reconnecting ones resumed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Streams {
+    pub open: u64,
+    /// Resumed from the events kept in memory (the newest 10,000).
+    pub resumed_from_memory: u64,
+    /// Resumed from older events, read from the database under a budget of their own.
+    pub resumed_from_database: u64,
+    /// Told to reload (`resync`): resumed from an id unknown, no longer kept, or too far back.
+    pub resynced: u64,
+    /// Let go for not reading their events; they resume where they left off.
+    pub dropped_behind: u64,
 }
 
 /// Counts of refused requests and connections, for monitoring.

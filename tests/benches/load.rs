@@ -1,5 +1,5 @@
 //! `cargo bench -p tests --bench load -- [--runs N] [--postgres] [--database-url URL]
-//! [--connections C] [--seconds T]`
+//! [--connections C] [--seconds T] [--streams-only]`
 //!
 //! The dashboard under concurrent load, as operators see it: many agents reporting at
 //! once and many browsers watching. Seeds a fresh database with N runs (default
@@ -20,7 +20,7 @@ mod seeded;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use helpers::{Backend, TestDb};
+use helpers::{raw_stream, Backend, TestDb};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use process::Process;
@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 struct Options {
@@ -37,6 +37,8 @@ struct Options {
     database_url: Option<String>,
     connections: usize,
     seconds: u64,
+    /// Only the reconnect storm and the idle streams' memory.
+    streams_only: bool,
 }
 
 impl Options {
@@ -50,6 +52,7 @@ impl Options {
             database_url: value("--database-url"),
             connections: number("--connections", 32) as usize,
             seconds: number("--seconds", 5),
+            streams_only: args.iter().any(|a| a == "--streams-only"),
         }
     }
 }
@@ -72,6 +75,11 @@ async fn main() {
         let took = seeded::seed(&url, options.runs).await;
         println!("\nSeeded {} runs in {:.0} s.", options.runs, took.as_secs_f64());
     }
+    if options.streams_only {
+        reconnect_storm(&url, 10_000, &options).await;
+        idle_streams(10_000).await;
+        return;
+    }
     let dashboard = Process::start(&url, &MANY_BROWSERS).await;
     let summary: Value = dashboard.fetch("/api/summary").await;
     let (c, t) = (options.connections, options.seconds);
@@ -85,7 +93,8 @@ async fn main() {
     let page: shared::RunPage = dashboard.fetch("/api/workflows?limit=50").await;
     let one = page.runs[10].id.clone();
     let rare = one[..13].to_owned();
-    let load = Load { address: socket_address(&dashboard), connections: c, duration: Duration::from_secs(t) };
+    let load =
+        Load { address: socket_address(&dashboard), connections: c, duration: Duration::from_secs(t), pace: None };
     for (label, path) in [
         ("list, first page of 50", "/api/workflows?limit=50".to_owned()),
         (
@@ -138,7 +147,64 @@ async fn main() {
     let [p50, p99] = percentiles(&mut delays);
     println!("\nA write reaching 1,000 event streams: p50 {p50}, p99 {p99} (from the POST to each stream's event)");
     drop(dashboard);
+    reconnect_storm(&url, 10_000, &options).await;
     idle_streams(10_000).await;
+}
+
+/// After a deploy: the dashboard starts again and `n` streams reconnect at once, each
+/// resuming `BACK` events back (what a few seconds' outage misses), while half the
+/// connections read the runs list and four agents report node states ten times a
+/// second each; then the time until every stream had its `ready`, and the log
+/// lines the storm left.
+async fn reconnect_storm(url: &str, n: usize, options: &Options) {
+    const BACK: i64 = 20;
+    let log = std::env::temp_dir().join(format!("dashboard-storm-{}.log", std::process::id()));
+    let dashboard = Process::start_logged(url, &MANY_BROWSERS, &log).await;
+    let address = socket_address(&dashboard);
+    const WRITERS: usize = 4;
+    let half = (options.connections / 2).max(1);
+    let mut runs = Vec::with_capacity(BACK as usize);
+    for _ in 0..BACK {
+        runs.push(dashboard.create_run(json!({"workflow_name": "storm", "status": "running"})).await);
+    }
+    let logged_before = std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+    let duration = Duration::from_secs(options.seconds);
+    let readers = Load { address, connections: half, duration, pace: None };
+    // Agents report at a steady rate (every event goes to every stream, so a write
+    // rate at the server's limit would measure the fan-out, not the storm).
+    let writers = Load { address, connections: WRITERS, duration, pace: Some(Duration::from_millis(100)) };
+    let state = json!({"node_id": "n", "status": "completed", "total_tokens": 1}).to_string();
+    println!("\n| while {n} streams reconnect | requests/s | p50 | p99 | errors |\n| --- | --- | --- | --- | --- |");
+    let storm = async {
+        // The loads get going first.
+        tokio::time::sleep(duration / 5).await;
+        let session: Value = dashboard.fetch("/api/session").await;
+        let resume_after = session["event_id"].as_i64().expect("the newest event") - BACK;
+        let started = Instant::now();
+        let target = address.to_string();
+        let streams = join_all((0..n).map(|_| raw_stream(&target, "/api/events", Some(resume_after)))).await;
+        (started.elapsed(), streams)
+    };
+    let (_, _, (took, streams)) = tokio::join!(
+        readers.run("list, first page of 50", |_, _| ("GET", "/api/workflows?limit=50".to_owned(), None)),
+        writers.run("node states, 4 agents reporting 10 times a second", move |conn, _| {
+            ("POST", format!("/api/workflows/{}/states", runs[conn]), Some(state.clone()))
+        }),
+        storm,
+    );
+    let health: Value = dashboard.fetch("/api/health").await;
+    let logged = std::fs::read_to_string(&log).unwrap_or_default().lines().count() - logged_before;
+    let sent: usize = streams.iter().map(|(_, seen)| seen.len()).sum();
+    println!(
+        "\n{n} event streams reconnecting at once with `Last-Event-ID` ({BACK} events back): all ready in {:.2} s \
+         ({:.0} MB sent); {} resumed from memory, {} from the database; {logged} log lines meanwhile",
+        took.as_secs_f64(),
+        sent as f64 / 1e6,
+        health["streams"]["resumed_from_memory"],
+        health["streams"]["resumed_from_database"],
+    );
+    drop(streams);
+    let _ = std::fs::remove_file(&log);
 }
 
 /// One bulk job cancels 100,000 pending runs by filter while the connections read
@@ -180,6 +246,8 @@ struct Load {
     address: SocketAddr,
     connections: usize,
     duration: Duration,
+    /// Each connection's wait between requests; none: as fast as answers come.
+    pace: Option<Duration>,
 }
 
 /// A request to send: method, path and JSON body, from the connection's index and
@@ -192,7 +260,7 @@ impl Load {
         let until = Instant::now() + self.duration;
         let started = Instant::now();
         let workers = (0..self.connections).map(|conn| {
-            let (request, address) = (request.clone(), self.address);
+            let (request, address, pace) = (request.clone(), self.address, self.pace);
             tokio::spawn(async move {
                 let stream = TcpStream::connect(address).await.unwrap();
                 stream.set_nodelay(true).unwrap();
@@ -217,6 +285,9 @@ impl Load {
                     response.into_body().collect().await.expect("a whole response");
                     latencies.push(sent.elapsed());
                     errors += u64::from(!ok);
+                    if let Some(pace) = pace {
+                        tokio::time::sleep(pace).await;
+                    }
                 }
                 (latencies, errors)
             })
@@ -239,8 +310,8 @@ impl Load {
 async fn fan_out(dashboard: &Process, streams: usize, writes: usize) -> Vec<Duration> {
     let sent: Arc<Vec<Mutex<Option<Instant>>>> = Arc::new((0..writes).map(|_| Mutex::new(None)).collect());
     let delays = Arc::new(Mutex::new(Vec::with_capacity(streams * writes)));
-    let address = socket_address(dashboard);
-    let opened = join_all((0..streams).map(|_| open_stream(address, "/api/events?topics=workflows"))).await;
+    let address = socket_address(dashboard).to_string();
+    let opened = join_all((0..streams).map(|_| raw_stream(&address, "/api/events?topics=workflows", None))).await;
     let readers: Vec<_> = opened
         .into_iter()
         .map(|(mut stream, _)| {
@@ -282,21 +353,6 @@ async fn fan_out(dashboard: &Process, streams: usize, writes: usize) -> Vec<Dura
     Arc::try_unwrap(delays).unwrap().into_inner().unwrap()
 }
 
-/// An event stream on a plain socket, once its `ready` has come; with what was read.
-async fn open_stream(address: SocketAddr, path: &str) -> (TcpStream, Vec<u8>) {
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains("event: ready") {
-        let mut chunk = [0u8; 4096];
-        let read = stream.read(&mut chunk).await.unwrap();
-        assert!(read > 0, "stream closed: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&chunk[..read]);
-    }
-    (stream, seen)
-}
-
 /// The server's memory with `n` idle event streams open, and after `n` per-run
 /// streams were opened and left: a dashboard of its own on a fresh SQLite file,
 /// measured by its resident set size.
@@ -304,18 +360,19 @@ async fn idle_streams(n: usize) {
     let db = TestDb::create(Backend::Sqlite).await;
     let dashboard = Process::start(&db.url(), &MANY_BROWSERS).await;
     let before = dashboard.rss_mb();
+    let address = socket_address(&dashboard).to_string();
     // First streams opened and left (a finished run's page, visited n times), then n
     // held open at once: the first must leave nothing behind.
     let run = dashboard.create_run(json!({ "workflow_name": "finished" })).await;
     let path = format!("/api/events?run={run}&topics=workflows,logs");
     for batch in (0..n).collect::<Vec<_>>().chunks(200) {
-        drop(join_all(batch.iter().map(|_| open_stream(socket_address(&dashboard), &path))).await);
+        drop(join_all(batch.iter().map(|_| raw_stream(&address, &path, None))).await);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after_left = dashboard.rss_mb();
     let mut streams = Vec::with_capacity(n);
     for batch in (0..n).collect::<Vec<_>>().chunks(200) {
-        streams.extend(join_all(batch.iter().map(|_| open_stream(socket_address(&dashboard), "/api/events"))).await);
+        streams.extend(join_all(batch.iter().map(|_| raw_stream(&address, "/api/events", None))).await);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let with = dashboard.rss_mb();

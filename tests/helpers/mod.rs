@@ -8,7 +8,7 @@ mod sse;
 
 pub use app::{config, Api, TestApp};
 pub use db::TestDb;
-pub use sse::{EventStream, SseMessage, COMMENT};
+pub use sse::{raw_stream, EventStream, SseMessage, COMMENT};
 
 use std::time::Duration;
 

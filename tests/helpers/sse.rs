@@ -88,16 +88,21 @@ impl EventStream {
         }
     }
 
-    /// The events of `kinds` a resumed stream replays, which come before its `ready`.
-    pub async fn replayed(&mut self, kinds: &[&str]) -> Vec<SseMessage> {
-        let mut replayed = Vec::new();
-        loop {
-            let message = self.expect(&[kinds, &["ready"]].concat()).await;
-            if message.event == "ready" {
-                return replayed;
-            }
-            replayed.push(message);
+    /// The events of `kinds` a resumed stream sends for what it missed: at least
+    /// `count`, and any more that follow within 300 ms, skipping `ready`. They come
+    /// before `ready`, or on PostgreSQL, where a write reaches the streams through the
+    /// relay a moment after it commits, some just after it.
+    pub async fn resumed(&mut self, kinds: &[&str], count: usize) -> Vec<SseMessage> {
+        let mut resumed = Vec::new();
+        while resumed.len() < count {
+            resumed.push(self.expect(kinds).await);
         }
+        while let Ok(message) = self.next_within(Duration::from_millis(300)).await {
+            if kinds.contains(&message.event.as_str()) {
+                resumed.push(message);
+            }
+        }
+        resumed
     }
 
     /// Every message that arrives within `wait` of the previous one.
@@ -127,4 +132,24 @@ fn parse_frame(frame: &str) -> Result<SseMessage, String> {
     }
     let data = serde_json::from_str(&data).map_err(|e| format!("bad data {data}: {e}"))?;
     Ok(SseMessage { id, event, data })
+}
+
+/// An event stream on a plain socket, for tests and benches that open thousands: the
+/// socket once `ready` has come, with what was read until then. `address` is
+/// `host:port`; `last_event_id` resumes.
+pub async fn raw_stream(address: &str, path: &str, last_event_id: Option<i64>) -> (tokio::net::TcpStream, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap_or_else(|e| panic!("connecting: {e}"));
+    let resume = last_event_id.map_or_else(String::new, |id| format!("Last-Event-ID: {id}\r\n"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n{resume}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = vec![0u8; 65536];
+    // Only the newly read bytes (and the few before them) can complete `ready`.
+    while !seen[seen.len().saturating_sub(chunk.len() + 16)..].windows(12).any(|w| w == b"event: ready") {
+        let read = stream.read(&mut chunk).await.unwrap_or_else(|e| panic!("reading a stream: {e}"));
+        assert!(read > 0, "stream closed after {} bytes: {}", seen.len(), String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..read]);
+    }
+    (stream, seen)
 }

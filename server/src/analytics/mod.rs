@@ -2,11 +2,13 @@
 //! breakdown per group, for `GET /api/analytics/*`. Nothing here reads runs one by one:
 //! a month is a few thousand rollup rows whatever the number of runs.
 
+mod cache;
 mod histogram;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use shared::{AnalyticsQuery, Breakdown, BreakdownRow, Bucket, GroupBy, Metric, Series, SeriesLine};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::store::{Result, RollupQuery, Store, Ts};
 use histogram::Histogram;
@@ -169,6 +171,27 @@ impl Tally {
 /// Every group's tally per bucket start.
 type Tallies = HashMap<String, HashMap<DateTime<Utc>, Tally>>;
 
+/// Analytics answers, over a store, kept while the data stays the same.
+pub struct Analytics {
+    store: Arc<dyn Store>,
+    cache: cache::Cache,
+}
+
+impl Analytics {
+    pub fn new(store: Arc<dyn Store>) -> Analytics {
+        Analytics { store, cache: cache::Cache::default() }
+    }
+
+    /// `tallies`, from the cache when current. The window's end is part of the key by
+    /// its hour: rollup rows start on the hour, so any end within one hour reads the
+    /// same rows.
+    async fn tallies(&self, plan: &Plan, durations: bool) -> Result<Arc<Tallies>> {
+        let hour = plan.until.duration_trunc(TimeDelta::hours(1)).unwrap_or(plan.until);
+        let key = format!("{:?}", (&Plan { until: hour, ..plan.clone() }, durations));
+        self.cache.get(self.store.as_ref(), key, tallies(self.store.as_ref(), plan, durations)).await
+    }
+}
+
 /// With `durations`, the runs' duration histograms too.
 async fn tallies(store: &dyn Store, plan: &Plan, durations: bool) -> Result<Tallies> {
     let query = plan.rollups();
@@ -220,73 +243,77 @@ async fn tallies(store: &dyn Store, plan: &Plan, durations: bool) -> Result<Tall
     Ok(tallies)
 }
 
-/// `GET /api/analytics/series`.
-pub async fn series(store: &dyn Store, plan: &Plan) -> Result<Series> {
-    let mut buckets = Vec::new();
-    let mut at = plan.since;
-    while at < plan.until {
-        buckets.push(at);
-        at += step(plan.bucket);
-    }
-    let percentile = matches!(plan.metric, Metric::DurationP50 | Metric::DurationP95);
-    let mut groups: Vec<(String, Tally, HashMap<DateTime<Utc>, Tally>)> = tallies(store, plan, percentile)
-        .await?
-        .into_iter()
-        .map(|(key, per_bucket)| {
-            let mut whole = Tally::default();
-            per_bucket.values().for_each(|t| whole.add(t));
-            (key, whole, per_bucket)
-        })
-        .collect();
-    // The largest first: by the metric, or by runs for a percentile.
-    let size = |t: &Tally| if percentile { t.runs as f64 } else { t.value(plan.metric).unwrap_or(0.0) };
-    groups.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then_with(|| a.0.cmp(&b.0)));
-    if groups.len() > MAX_LINES {
-        let rest = groups.split_off(MAX_LINES - 1);
-        let mut whole = Tally::default();
-        let mut per_bucket: HashMap<DateTime<Utc>, Tally> = HashMap::new();
-        for (_, total, buckets) in &rest {
-            whole.add(total);
-            for (at, tally) in buckets {
-                per_bucket.entry(*at).or_default().add(tally);
-            }
+impl Analytics {
+    /// `GET /api/analytics/series`.
+    pub async fn series(&self, plan: &Plan) -> Result<Series> {
+        let mut buckets = Vec::new();
+        let mut at = plan.since;
+        while at < plan.until {
+            buckets.push(at);
+            at += step(plan.bucket);
         }
-        groups.push(("other".to_owned(), whole, per_bucket));
+        let percentile = matches!(plan.metric, Metric::DurationP50 | Metric::DurationP95);
+        let mut groups: Vec<(String, Tally, HashMap<DateTime<Utc>, Tally>)> = self
+            .tallies(plan, percentile)
+            .await?
+            .iter()
+            .map(|(key, per_bucket)| {
+                let mut whole = Tally::default();
+                per_bucket.values().for_each(|t| whole.add(t));
+                (key.clone(), whole, per_bucket.clone())
+            })
+            .collect();
+        // The largest first: by the metric, or by runs for a percentile.
+        let size = |t: &Tally| if percentile { t.runs as f64 } else { t.value(plan.metric).unwrap_or(0.0) };
+        groups.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then_with(|| a.0.cmp(&b.0)));
+        if groups.len() > MAX_LINES {
+            let rest = groups.split_off(MAX_LINES - 1);
+            let mut whole = Tally::default();
+            let mut per_bucket: HashMap<DateTime<Utc>, Tally> = HashMap::new();
+            for (_, total, buckets) in &rest {
+                whole.add(total);
+                for (at, tally) in buckets {
+                    per_bucket.entry(*at).or_default().add(tally);
+                }
+            }
+            groups.push(("other".to_owned(), whole, per_bucket));
+        }
+        // A bucket without rows: zero, or no percentile.
+        let empty = Tally::default().value(plan.metric);
+        let lines = groups
+            .into_iter()
+            .map(|(key, whole, per_bucket)| SeriesLine {
+                values: buckets.iter().map(|at| per_bucket.get(at).map_or(empty, |t| t.value(plan.metric))).collect(),
+                total: whole.value(plan.metric),
+                key,
+            })
+            .collect();
+        Ok(Series {
+            metric: plan.metric,
+            group_by: plan.group_by,
+            bucket: plan.bucket,
+            since: plan.since,
+            until: plan.until,
+            buckets,
+            lines,
+        })
     }
-    // A bucket without rows: zero, or no percentile.
-    let empty = Tally::default().value(plan.metric);
-    let lines = groups
-        .into_iter()
-        .map(|(key, whole, per_bucket)| SeriesLine {
-            values: buckets.iter().map(|at| per_bucket.get(at).map_or(empty, |t| t.value(plan.metric))).collect(),
-            total: whole.value(plan.metric),
-            key,
-        })
-        .collect();
-    Ok(Series {
-        metric: plan.metric,
-        group_by: plan.group_by,
-        bucket: plan.bucket,
-        since: plan.since,
-        until: plan.until,
-        buckets,
-        lines,
-    })
-}
 
-/// `GET /api/analytics/breakdown`.
-pub async fn breakdown(store: &dyn Store, plan: &Plan) -> Result<Breakdown> {
-    let mut rows: Vec<BreakdownRow> = tallies(store, plan, !plan.by_reports())
-        .await?
-        .into_iter()
-        .map(|(key, per_bucket)| {
-            let mut t = Tally::default();
-            per_bucket.values().for_each(|b| t.add(b));
-            row(key, &t, plan.by_reports())
-        })
-        .collect();
-    rows.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd).then_with(|| a.key.cmp(&b.key)));
-    Ok(Breakdown { group_by: plan.group_by, since: plan.since, until: plan.until, rows })
+    /// `GET /api/analytics/breakdown`.
+    pub async fn breakdown(&self, plan: &Plan) -> Result<Breakdown> {
+        let mut rows: Vec<BreakdownRow> = self
+            .tallies(plan, !plan.by_reports())
+            .await?
+            .iter()
+            .map(|(key, per_bucket)| {
+                let mut t = Tally::default();
+                per_bucket.values().for_each(|b| t.add(b));
+                row(key.clone(), &t, plan.by_reports())
+            })
+            .collect();
+        rows.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd).then_with(|| a.key.cmp(&b.key)));
+        Ok(Breakdown { group_by: plan.group_by, since: plan.since, until: plan.until, rows })
+    }
 }
 
 fn row(key: String, t: &Tally, by_reports: bool) -> BreakdownRow {

@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Query};
 use super::AppState;
-use crate::analytics::{self, Plan};
+use crate::analytics::Plan;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(series)).routes(routes!(breakdown))
@@ -30,7 +30,7 @@ async fn series(
 ) -> Result<axum::Json<Series>, ApiError> {
     checked(&query)?;
     let plan = Plan::series(&query, Utc::now()).map_err(ApiError::invalid)?;
-    Ok(axum::Json(analytics::series(state.store.as_ref(), &plan).await?))
+    Ok(axum::Json(state.analytics.series(&plan).await?))
 }
 
 /// Totals per workflow, agent, model or (one workflow's) node.
@@ -42,5 +42,5 @@ async fn breakdown(
 ) -> Result<axum::Json<Breakdown>, ApiError> {
     checked(&query)?;
     let plan = Plan::breakdown(&query, Utc::now()).map_err(ApiError::invalid)?;
-    Ok(axum::Json(analytics::breakdown(state.store.as_ref(), &plan).await?))
+    Ok(axum::Json(state.analytics.breakdown(&plan).await?))
 }

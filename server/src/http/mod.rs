@@ -62,6 +62,10 @@ pub struct AppState {
     pub origins: Arc<guard::Origins>,
     /// Open event streams, against `--max-streams`.
     pub streams: stream::StreamSlots,
+    /// Analytics answers, kept while the data stays the same.
+    pub analytics: Arc<crate::analytics::Analytics>,
+    /// Live events to every open stream, and the newest of them in memory.
+    pub hub: stream::Hub,
     /// Budgets per workflow, enforced on reports and starts.
     pub budgets: Arc<crate::budgets::Budgets>,
     /// Alerts to outgoing webhooks.

@@ -34,9 +34,13 @@ async fn session_of(state: &AppState, caller: &Caller) -> Session {
     }
 }
 
-/// The newest event, for the app's stream to resume from; who the caller is does not
-/// depend on it, so an unreadable event log only costs the app a second read.
+/// The newest event, for the app's stream to resume from: the hub's, read from the
+/// database only while the hub loads. Who the caller is does not depend on it, so an
+/// unreadable event log only costs the app a second read.
 async fn newest_event(state: &AppState) -> Option<i64> {
+    if let Some(newest) = state.hub.newest() {
+        return Some(newest);
+    }
     match state.store.event_bounds().await {
         Ok((_, newest)) => Some(newest),
         Err(error) => {

@@ -1,7 +1,7 @@
 //! `GET /api/summary` and `GET /api/health`.
 
 use axum::extract::State;
-use shared::{Health, Refused, Summary};
+use shared::{Health, Refused, Streams, Summary};
 use std::sync::atomic::Ordering;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,12 +25,20 @@ async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, Api
     let agents = state.store.list_agents().await?;
     let (auth_failures, auth_throttled) = state.access.failures.counts();
     let refusals = &state.refusals;
+    let resumed = &state.hub.stats;
     Ok(axum::Json(Health {
         refused: Refused {
             auth_failures,
             auth_throttled,
             bodies_timed_out: refusals.bodies_timed_out.load(Ordering::Relaxed),
             connections_over_cap: refusals.connections_over_cap.load(Ordering::Relaxed),
+        },
+        streams: Streams {
+            open: state.streams.open() as u64,
+            resumed_from_memory: resumed.resumed_from_memory.load(Ordering::Relaxed),
+            resumed_from_database: resumed.resumed_from_database.load(Ordering::Relaxed),
+            resynced: resumed.resynced.load(Ordering::Relaxed),
+            dropped_behind: resumed.dropped_behind.load(Ordering::Relaxed),
         },
         status: "healthy".to_owned(),
         registered_agents: agents.len() as i64,

@@ -24,9 +24,11 @@ macro_rules! sql_events {
                 }
 
                 async fn event_bounds(&self) -> Result<(i64, i64)> {
+                    // One subquery per end: SQLite reads MIN and MAX from the index
+                    // only when each is alone in its query (together, it scans).
                     Ok(sqlx::query_as(
-                        "SELECT CAST(COALESCE(MIN(id), 0) AS BIGINT), CAST(COALESCE(MAX(id), 0) AS BIGINT) \
-                         FROM dashboard_events",
+                        "SELECT CAST(COALESCE((SELECT MIN(id) FROM dashboard_events), 0) AS BIGINT), \
+                         CAST(COALESCE((SELECT MAX(id) FROM dashboard_events), 0) AS BIGINT)",
                     )
                     .fetch_one(self.reader())
                     .await?)
