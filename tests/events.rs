@@ -246,8 +246,8 @@ async fn a_reconnect_storm_resumes_from_memory_while_pages_read(backend: Backend
     for n in 0..60 {
         app.create_run(json!({ "workflow_name": format!("storm-{n}") })).await;
     }
-    let resume_after = app.fetch::<serde_json::Value>("/api/session").await["event_id"].as_i64().unwrap() - 50;
     let app = app.restart().await;
+    let resume_after = app.fetch::<serde_json::Value>("/api/session").await["event_id"].as_i64().unwrap() - 50;
 
     let reading = Arc::new(AtomicBool::new(true));
     let reads = tokio::spawn({

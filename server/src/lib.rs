@@ -19,6 +19,7 @@ pub mod seed;
 pub mod store;
 mod summary;
 mod tasks;
+mod throttled;
 mod token_command;
 pub mod webhooks;
 
@@ -88,7 +89,7 @@ pub async fn serve(
     let budgets = budgets::Budgets::load(store.clone(), webhooks.clone()).await?;
     let bulk = bulk::BulkJobs::new(store.clone(), dispatcher.clone(), budgets.clone());
     let hub = http::stream::Hub::start(store.clone(), &bus);
-    let state = AppState {
+    let state = AppState::new(http::Shared {
         analytics: Arc::new(analytics::Analytics::new(store.clone())),
         hub,
         bulk,
@@ -104,7 +105,7 @@ pub async fn serve(
         origins,
         streams: http::stream::StreamSlots::new(config_max_streams, config_streams_per_caller),
         refusals: http::Refusals::default(),
-    };
+    });
     let resumed = state.dispatcher.take_over().await?;
     if resumed > 0 {
         tracing::info!(resumed, "following runs that were in flight on agents");

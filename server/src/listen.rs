@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::time::Sleep;
@@ -90,7 +90,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     let clients = Clients::default();
-    let mut last_warning: Option<Instant> = None;
+    let mut over_cap = crate::throttled::Throttled::every(Duration::from_secs(60));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -112,9 +112,8 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
                 Some(admitted) => Some(admitted),
                 None => {
                     limits.refused.fetch_add(1, Ordering::Relaxed);
-                    if last_warning.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
-                        last_warning = Some(Instant::now());
-                        tracing::warn!(client = %ip, "closed a connection: the client has --max-connections-per-client open");
+                    if let Some(closed) = over_cap.count(1) {
+                        tracing::warn!(client = %ip, closed, "closed connections: the client has --max-connections-per-client open (closed since the last such warning)");
                     }
                     continue;
                 }

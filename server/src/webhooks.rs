@@ -238,6 +238,7 @@ impl Webhooks {
         let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner()).take();
         async move {
             let Some(mut waiting) = waiting else { return };
+            let mut lagged = crate::throttled::Throttled::every(std::time::Duration::from_secs(60));
             loop {
                 tokio::select! {
                     received = events.recv() => match received {
@@ -247,7 +248,9 @@ impl Webhooks {
                             }
                         }
                         Err(RecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "webhook alerts were missed: the event bus ran ahead");
+                            if let Some(missed) = lagged.count(missed) {
+                                tracing::warn!(missed, "webhook alerts were missed: the event bus ran ahead (missed since the last such warning; one a minute at most)");
+                            }
                         }
                         Err(RecvError::Closed) => return,
                     },

@@ -76,9 +76,8 @@ async fn main() {
         println!("\nSeeded {} runs in {:.0} s.", options.runs, took.as_secs_f64());
     }
     if options.streams_only {
-        reconnect_storm(&url, 10_000, &options).await;
-        idle_streams(10_000).await;
-        return;
+        let dashboard = Process::start(&url, &MANY_BROWSERS).await;
+        return streams(dashboard, &url, &options).await;
     }
     let dashboard = Process::start(&url, &MANY_BROWSERS).await;
     let summary: Value = dashboard.fetch("/api/summary").await;
@@ -142,12 +141,16 @@ async fn main() {
     .await;
 
     bulk_cancel(&dashboard, &load, &url).await;
+    streams(dashboard, &url, &options).await;
+}
 
+/// The rows about event streams: fan-out, a reconnect storm after a restart, memory.
+async fn streams(dashboard: Process, url: &str, options: &Options) {
     let mut delays = fan_out(&dashboard, 1000, 100).await;
     let [p50, p99] = percentiles(&mut delays);
     println!("\nA write reaching 1,000 event streams: p50 {p50}, p99 {p99} (from the POST to each stream's event)");
     drop(dashboard);
-    reconnect_storm(&url, 10_000, &options).await;
+    reconnect_storm(url, 10_000, options).await;
     idle_streams(10_000).await;
 }
 

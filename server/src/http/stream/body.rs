@@ -11,8 +11,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Sleep;
+
+use super::queue::Frames;
 
 /// One SSE frame: `id:` (persisted events), `event:` the event's name, `data:` its
 /// JSON. A `Bytes` so that every stream sending it shares one copy.
@@ -40,7 +41,7 @@ pub fn frame(id: Option<i64>, event: &Event) -> Bytes {
 const KEEP_ALIVE: &[u8] = b":\n\n";
 
 /// The response of an event stream: frames from `queue`, as they come.
-pub fn response(queue: mpsc::Receiver<Bytes>, keep_alive: Duration) -> Response {
+pub fn response(queue: Frames, keep_alive: Duration) -> Response {
     let body = EventBody { queue, keep_alive: Box::pin(tokio::time::sleep(keep_alive)), every: keep_alive };
     let headers = [
         ("content-type", HeaderValue::from_static("text/event-stream")),
@@ -52,7 +53,7 @@ pub fn response(queue: mpsc::Receiver<Bytes>, keep_alive: Duration) -> Response 
 }
 
 struct EventBody {
-    queue: mpsc::Receiver<Bytes>,
+    queue: Frames,
     keep_alive: Pin<Box<Sleep>>,
     every: Duration,
 }
@@ -62,7 +63,7 @@ impl http_body::Body for EventBody {
     type Error = Infallible;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let sent = match self.queue.poll_recv(cx) {
+        let sent = match self.queue.poll_next(cx) {
             Poll::Ready(Some(bytes)) => bytes,
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => match self.keep_alive.as_mut().poll(cx) {

@@ -4,18 +4,16 @@
 
 use axum::body::Bytes;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::SendTimeoutError;
 
 use super::body::frame;
 use super::hub::{Attach, Attached, Hub};
+use super::queue::Queue;
 use super::topics::Topics;
 use crate::store::{Store, StoreError};
 use shared::Event;
 
-/// Frames waiting for a slow client; when it is this far behind it is let go by the
-/// hub, and dropped if it has not read half of them within `SLOW_CLIENT`.
-pub const STREAM_BUFFER: usize = 256;
+/// A client that the hub let go for falling behind is dropped if it has not read half
+/// of what waits for it within this.
 const SLOW_CLIENT: Duration = Duration::from_secs(10);
 const REPLAY_BATCH: i64 = 500;
 const DATABASE_RETRY: Duration = Duration::from_secs(1);
@@ -40,7 +38,7 @@ pub struct Feed<'a> {
     pub store: &'a dyn Store,
     pub key: u64,
     pub topics: Topics,
-    pub queue: mpsc::Sender<Bytes>,
+    pub queue: Queue,
 }
 
 impl Feed<'_> {
@@ -64,10 +62,10 @@ impl Feed<'_> {
 
     /// Waits until the client has read half of what waits for it.
     async fn room(&self) -> Result<(), Stop> {
-        match tokio::time::timeout(SLOW_CLIENT, self.queue.reserve_many(STREAM_BUFFER / 2)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(Stop::Gone),
-            Err(_) => Err(Stop::Behind),
+        match self.queue.room(SLOW_CLIENT).await {
+            true => Ok(()),
+            false if self.queue.is_closed() => Err(Stop::Gone),
+            false => Err(Stop::Behind),
         }
     }
 
@@ -117,9 +115,7 @@ impl Feed<'_> {
     }
 
     async fn send(&self, frames: Bytes) -> Result<(), Stop> {
-        self.queue.send_timeout(frames, SLOW_CLIENT).await.map_err(|error| match error {
-            SendTimeoutError::Timeout(_) => Stop::Behind,
-            SendTimeoutError::Closed(_) => Stop::Gone,
-        })
+        self.room().await?;
+        self.queue.push(frames, true).map_err(|_| Stop::Gone)
     }
 }

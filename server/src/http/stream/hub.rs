@@ -14,15 +14,17 @@ use axum::body::Bytes;
 use shared::Event;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
+use tokio::time::Instant;
 
 use super::body::frame;
+use super::queue::{Queue, Refused};
 use super::topics::Topics;
 use crate::events::{EventBus, Published};
 use crate::store::{Store, StoreError};
+use crate::throttled::Throttled;
 
 /// Persisted events kept in memory for streams that resume.
 const RING: usize = 10_000;
@@ -33,6 +35,11 @@ pub const MAX_REPLAY: i64 = 50_000;
 /// page reads keep the pool.
 const REPLAY_READS: usize = 2;
 const FILL_BATCH: i64 = 500;
+/// Live events sent to the streams as one write, at most.
+const MAX_BATCH: usize = 1000;
+/// Writes to streams per second, all streams together, that batching keeps to: with
+/// 1,000 streams events go out at most every 10 ms, with 10,000 every 100 ms.
+const STREAM_WRITES_PER_SECOND: u32 = 100_000;
 const DATABASE_RETRY: Duration = Duration::from_secs(1);
 
 /// Counts for `/api/health`.
@@ -53,6 +60,8 @@ pub struct Hub {
     pub stats: Arc<Stats>,
     /// Database reads on behalf of streams (replays, access rechecks) take a permit.
     pub reads: Arc<Semaphore>,
+    /// Streams that ended on a database error, for a warning a minute at most.
+    pub failures: Arc<Mutex<Throttled>>,
 }
 
 /// What an attaching stream is told.
@@ -72,7 +81,7 @@ pub struct Attach {
     /// The id the stream resumes after; `None` starts from now.
     pub cursor: Option<i64>,
     pub topics: Topics,
-    pub queue: mpsc::Sender<Bytes>,
+    pub queue: Queue,
     /// Whether this is the stream's first attach: `ready` (and the summary) is sent once.
     pub first: bool,
 }
@@ -99,6 +108,7 @@ impl Hub {
             keys: Arc::default(),
             stats: Arc::default(),
             reads: Arc::new(Semaphore::new(REPLAY_READS)),
+            failures: Arc::new(Mutex::new(Throttled::every(Duration::from_secs(60)))),
         };
         // Subscribed before the ring is read, so nothing committed in between is missed.
         let live = bus.subscribe();
@@ -110,6 +120,10 @@ impl Hub {
             summary: None,
             general: HashMap::new(),
             by_run: HashMap::new(),
+            streams: 0,
+            pending: Batch::default(),
+            flush_at: None,
+            flushed: Instant::now(),
             newest: hub.newest.clone(),
             stats: hub.stats.clone(),
         };
@@ -145,6 +159,23 @@ impl Hub {
     }
 }
 
+/// Live events taken together, for one write per stream.
+#[derive(Default)]
+struct Batch {
+    /// The newest persisted id before the batch: where a stream that misses it resumes.
+    resume_after: i64,
+    events: Vec<(Arc<Event>, Bytes)>,
+}
+
+impl Batch {
+    /// The frames `topics` wants, as one buffer; `None` when it wants none.
+    fn wanted(&self, topics: &Topics) -> Option<Bytes> {
+        let wanted: Vec<Bytes> =
+            self.events.iter().filter(|(event, _)| topics.wants(event)).map(|(_, frame)| frame.clone()).collect();
+        (!wanted.is_empty()).then(|| join(wanted))
+    }
+}
+
 struct Entry {
     id: i64,
     event: Arc<Event>,
@@ -153,7 +184,7 @@ struct Entry {
 
 struct Subscriber {
     topics: Topics,
-    queue: mpsc::Sender<Bytes>,
+    queue: Queue,
     behind: Option<oneshot::Sender<i64>>,
 }
 
@@ -169,6 +200,12 @@ struct Fanout {
     /// Streams of every run, and streams of one run, by run.
     general: HashMap<u64, Subscriber>,
     by_run: HashMap<String, HashMap<u64, Subscriber>>,
+    /// Streams attached, in both maps.
+    streams: usize,
+    /// Live events not yet sent, and when they go.
+    pending: Batch,
+    flush_at: Option<Instant>,
+    flushed: Instant,
     newest: Arc<AtomicI64>,
     stats: Arc<Stats>,
 }
@@ -177,6 +214,7 @@ impl Fanout {
     async fn run(mut self, mut live: broadcast::Receiver<Published>, mut commands: mpsc::UnboundedReceiver<Command>) {
         self.load().await;
         loop {
+            let flush_at = self.flush_at;
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::Attach(attach, reply)) => self.attach(attach, reply).await,
@@ -184,11 +222,26 @@ impl Fanout {
                     Some(Command::Forget { before }) => self.forget(before),
                     None => return,
                 },
-                published = live.recv() => match published {
-                    Ok(published) => self.publish(published).await,
-                    Err(broadcast::error::RecvError::Lagged(_)) => self.fill().await,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
+                received = live.recv() => {
+                    let mut next = Some(received);
+                    // What else has come meanwhile joins the batch.
+                    while let Some(received) = next.take() {
+                        match received {
+                            Ok(published) => self.publish(published).await,
+                            Err(broadcast::error::RecvError::Lagged(_)) => self.fill().await,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                        if self.pending.events.len() < MAX_BATCH {
+                            next = match live.try_recv() {
+                                Ok(published) => Some(Ok(published)),
+                                Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Err(broadcast::error::RecvError::Lagged(n))),
+                                Err(_) => None,
+                            };
+                        }
+                    }
+                    self.schedule();
+                }
+                _ = tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => self.flush(),
             }
         }
     }
@@ -201,6 +254,8 @@ impl Fanout {
         self.fill().await;
         self.last = self.last.max(newest);
         self.newest.store(self.last, Ordering::Release);
+        // Nobody to send them to yet.
+        self.pending = Batch { resume_after: self.last, events: Vec::new() };
     }
 
     /// Reads what the bus skipped (a gap in ids: it lagged, or another writer's event
@@ -208,9 +263,9 @@ impl Fanout {
     async fn fill(&mut self) {
         loop {
             let after = self.last;
-            let batch = retrying(|| self.store.events_after(after, FILL_BATCH)).await;
-            let full = batch.len() as i64 == FILL_BATCH;
-            for (id, event) in batch {
+            let read = retrying(|| self.store.events_after(after, FILL_BATCH)).await;
+            let full = read.len() as i64 == FILL_BATCH;
+            for (id, event) in read {
                 self.deliver(id, Arc::new(event));
             }
             if !full {
@@ -227,7 +282,7 @@ impl Fanout {
                 if matches!(*published.event, Event::Summary(_)) {
                     self.summary = Some(frame.clone());
                 }
-                self.fan_out(&published.event, &frame, None);
+                self.pending.events.push((published.event, frame));
             }
             Some(id) if id <= self.last => {}
             Some(id) if id == self.last + 1 => {
@@ -240,7 +295,7 @@ impl Fanout {
 
     fn deliver(&mut self, id: i64, event: Arc<Event>) {
         let frame = frame(Some(id), &event);
-        self.fan_out(&event, &frame, Some(id));
+        self.pending.events.push((event.clone(), frame.clone()));
         self.last = id;
         self.ring.push_back(Entry { id, event, frame });
         if self.ring.len() > RING {
@@ -250,45 +305,64 @@ impl Fanout {
         }
     }
 
-    /// Pushes `frame` to every stream that wants `event`; a stream whose queue is full
-    /// is let go, told where to resume.
-    fn fan_out(&mut self, event: &Event, frame: &Bytes, id: Option<i64>) {
-        let resume_after = id.map_or(self.last, |id| id - 1);
+    /// When the pending events go out: at once after a quiet spell, else one
+    /// `spacing` after the last write, so that the writes to all streams together stay
+    /// within `STREAM_WRITES_PER_SECOND` however fast events come.
+    fn schedule(&mut self) {
+        if self.flush_at.is_none() && !self.pending.events.is_empty() {
+            let spacing = Duration::from_secs(1) * self.streams as u32 / STREAM_WRITES_PER_SECOND;
+            self.flush_at = Some((self.flushed + spacing).max(Instant::now()));
+        }
+    }
+
+    fn flush(&mut self) {
+        let batch = std::mem::replace(&mut self.pending, Batch { resume_after: self.last, events: Vec::new() });
+        self.fan_out(&batch);
+        self.flushed = Instant::now();
+        self.flush_at = None;
+    }
+
+    /// Pushes `batch` to every stream that wants some of it, as one buffer per kind
+    /// of stream (the same topics, the same run) shared by all of that kind. A stream
+    /// whose queue is full is let go, told where to resume.
+    fn fan_out(&mut self, batch: &Batch) {
+        if batch.events.is_empty() {
+            return;
+        }
         let stats = &self.stats;
         let mut gone = Vec::new();
-        let mut offer = |key: u64, subscriber: &mut Subscriber, run: Option<&str>| {
-            if !subscriber.topics.wants(event) {
-                return;
-            }
-            match subscriber.queue.try_send(frame.clone()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    stats.dropped_behind.fetch_add(1, Ordering::Relaxed);
-                    if let Some(behind) = subscriber.behind.take() {
-                        let _ = behind.send(resume_after);
+        let mut offer =
+            |kinds: &mut HashMap<u8, Option<Bytes>>, key: u64, subscriber: &mut Subscriber, run: Option<&str>| {
+                let Some(frames) =
+                    kinds.entry(subscriber.topics.kind()).or_insert_with(|| batch.wanted(&subscriber.topics))
+                else {
+                    return;
+                };
+                match subscriber.queue.push(frames.clone(), false) {
+                    Ok(()) => {}
+                    Err(Refused::Full) => {
+                        stats.dropped_behind.fetch_add(1, Ordering::Relaxed);
+                        if let Some(behind) = subscriber.behind.take() {
+                            let _ = behind.send(batch.resume_after);
+                        }
+                        gone.push((key, run.map(str::to_owned)));
                     }
-                    gone.push((key, run.map(str::to_owned)));
+                    Err(Refused::Closed) => gone.push((key, run.map(str::to_owned))),
                 }
-                Err(TrySendError::Closed(_)) => gone.push((key, run.map(str::to_owned))),
-            }
-        };
+            };
+        let mut kinds = HashMap::new();
         for (key, subscriber) in &mut self.general {
-            offer(*key, subscriber, None);
+            offer(&mut kinds, *key, subscriber, None);
         }
-        match event.run_id() {
-            Some(run) => {
-                if let Some(streams) = self.by_run.get_mut(run) {
-                    for (key, subscriber) in streams {
-                        offer(*key, subscriber, Some(run));
-                    }
-                }
+        // One run's streams want only that run's events and those of no run.
+        let of_no_run = batch.events.iter().any(|(event, _)| event.run_id().is_none());
+        for (run, streams) in &mut self.by_run {
+            if !of_no_run && !batch.events.iter().any(|(event, _)| event.run_id() == Some(run.as_str())) {
+                continue;
             }
-            None => {
-                for (run, streams) in &mut self.by_run {
-                    for (key, subscriber) in streams {
-                        offer(*key, subscriber, Some(run.as_str()));
-                    }
-                }
+            let mut kinds = HashMap::new();
+            for (key, subscriber) in streams {
+                offer(&mut kinds, *key, subscriber, Some(run.as_str()));
             }
         }
         for (key, run) in gone {
@@ -298,23 +372,29 @@ impl Fanout {
 
     async fn attach(&mut self, attach: Attach, reply: oneshot::Sender<Attached>) {
         let Attach { key, cursor, topics, queue, first } = attach;
-        if cursor.is_some_and(|after| after > self.last) {
-            // Seen by the client on another replica, or committed and not yet here.
-            self.fill().await;
+        if let Some(after) = cursor.filter(|after| *after > self.pending.resume_after) {
+            if after > self.last {
+                // Seen by the client on another replica, or committed and not yet here.
+                self.fill().await;
+            }
+            // The client saw some of what waits to go out: it all goes now, in order.
+            self.flush();
         }
+        // What waits to go out reaches this stream with the rest.
+        let sent = self.pending.resume_after;
         let mut due = Vec::new();
         match cursor {
             None => {}
-            Some(after) if after > self.last => {
-                self.resync(&mut due, format!("event {after} is unknown here; the newest is {}", self.last));
+            Some(after) if after > sent => {
+                self.resync(&mut due, format!("event {after} is unknown here; the newest is {sent}"));
             }
             Some(after) if after >= self.floor => {
-                self.stats.resumed_from_memory.fetch_add(u64::from(after < self.last), Ordering::Relaxed);
+                self.stats.resumed_from_memory.fetch_add(u64::from(after < sent), Ordering::Relaxed);
                 let start = self.ring.partition_point(|entry| entry.id <= after);
-                let wanted = self.ring.range(start..).filter(|entry| topics.wants(&entry.event));
-                due.extend(wanted.map(|entry| entry.frame.clone()));
+                let missed = self.ring.range(start..).take_while(|entry| entry.id <= sent);
+                due.extend(missed.filter(|entry| topics.wants(&entry.event)).map(|entry| entry.frame.clone()));
             }
-            Some(after) if self.last - after > MAX_REPLAY => {
+            Some(after) if sent - after > MAX_REPLAY => {
                 self.resync(&mut due, format!("events after {after} are too many to replay"));
             }
             Some(_) => {
@@ -323,12 +403,13 @@ impl Fanout {
             }
         }
         if first {
-            due.push(frame(Some(self.last), &Event::Ready { last_event_id: self.last }));
+            due.push(frame(Some(sent), &Event::Ready { last_event_id: sent }));
             if topics.summary {
                 due.extend(self.summary.clone());
             }
         }
-        let answer = match queue.try_send(join(due)) {
+        // What is due goes whatever waits: a resumed stream's replay may be long.
+        let answer = match queue.push(join(due), first) {
             Ok(()) => {
                 let (behind, answer) = oneshot::channel();
                 let subscriber = Subscriber { topics, queue, behind: Some(behind) };
@@ -336,6 +417,7 @@ impl Fanout {
                     Some(run) => self.by_run.entry(run).or_default().insert(key, subscriber),
                     None => self.general.insert(key, subscriber),
                 };
+                self.streams += 1;
                 Attached::Live(answer)
             }
             Err(_) => Attached::Full,
@@ -356,19 +438,17 @@ impl Fanout {
     }
 
     fn remove(&mut self, key: u64, run: Option<&str>) {
-        match run {
-            None => {
-                self.general.remove(&key);
-            }
+        let removed = match run {
+            None => self.general.remove(&key).is_some(),
             Some(run) => {
-                if let Some(streams) = self.by_run.get_mut(run) {
-                    streams.remove(&key);
-                    if streams.is_empty() {
-                        self.by_run.remove(run);
-                    }
+                let removed = self.by_run.get_mut(run).and_then(|streams| streams.remove(&key)).is_some();
+                if self.by_run.get(run).is_some_and(HashMap::is_empty) {
+                    self.by_run.remove(run);
                 }
+                removed
             }
-        }
+        };
+        self.streams -= usize::from(removed);
     }
 }
 

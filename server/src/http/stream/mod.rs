@@ -9,6 +9,7 @@
 mod body;
 mod feed;
 mod hub;
+mod queue;
 mod slots;
 mod topics;
 
@@ -16,7 +17,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use tokio::sync::mpsc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,7 +25,7 @@ use super::error::{ApiError, Query};
 use super::AppState;
 use crate::access::Caller;
 use crate::events::Revocation;
-use feed::{Feed, Stop, STREAM_BUFFER};
+use feed::{Feed, Stop};
 pub use hub::Hub;
 use shared::Event;
 use slots::Full;
@@ -143,7 +143,7 @@ fn open(
             retry_after: 5,
         },
     })?;
-    let (queue, frames) = mpsc::channel(STREAM_BUFFER);
+    let (queue, frames) = queue::queue();
     let mut shutdown = state.shutdown.clone();
     let response = body::response(frames, state.config.sse_keep_alive);
     tokio::spawn(async move {
@@ -159,7 +159,12 @@ fn open(
             _ = queue.closed() => {}
             _ = revocation_of(caller, &state) => {}
             result = feed.run(last_event_id) => match result {
-                Err(Stop::Failed(error)) => tracing::warn!(%error, "event stream ended"),
+                Err(Stop::Failed(error)) => {
+                    let ended = hub.failures.lock().unwrap_or_else(|e| e.into_inner()).count(1);
+                    if let Some(ended) = ended {
+                        tracing::warn!(%error, ended, "event streams ended on a database error (since the last such warning)");
+                    }
+                }
                 Err(Stop::Behind) => tracing::debug!("closed an event stream whose client fell behind"),
                 Ok(()) | Err(Stop::Gone) => {}
             },

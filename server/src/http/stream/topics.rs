@@ -15,6 +15,11 @@ pub struct Topics {
 }
 
 impl Topics {
+    /// Streams of one kind (and one run) want the same events.
+    pub fn kind(&self) -> u8 {
+        u8::from(self.workflows) | u8::from(self.logs) << 1 | u8::from(self.agents) << 2 | u8::from(self.summary) << 3
+    }
+
     /// `list` is comma-separated; `run` narrows run events to one run.
     pub fn parse(list: &str, run: Option<&str>) -> Result<Topics, ApiError> {
         let mut topics = Topics::default();
