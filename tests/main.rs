@@ -21,6 +21,7 @@ mod gate;
 mod hostile;
 mod limits;
 mod mlflow;
+mod nul;
 mod openapi;
 mod seed;
 mod sign_in;
