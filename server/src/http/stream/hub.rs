@@ -465,11 +465,14 @@ async fn retrying<T, F>(read: impl Fn() -> F) -> T
 where
     F: std::future::Future<Output = Result<T, StoreError>>,
 {
+    let mut failed = Throttled::every(Duration::from_secs(60));
     loop {
         match read().await {
             Ok(value) => return value,
             Err(error) => {
-                tracing::warn!(%error, "the event streams' hub could not read the event log; retrying");
+                if let Some(times) = failed.count(1) {
+                    tracing::warn!(%error, times, "the event streams' hub could not read the event log; retrying every second");
+                }
                 tokio::time::sleep(DATABASE_RETRY).await;
             }
         }
