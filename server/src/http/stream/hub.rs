@@ -4,11 +4,14 @@
 //! One task owns a ring of the newest persisted events, each framed once as SSE bytes
 //! that every stream shares, and the queues of the open streams. It takes events from
 //! the bus in id order, filling a gap in ids from the database once for all streams,
-//! and pushes each frame into the queue of every stream that wants it: no per-stream
-//! task wakes for a live event. A stream attaches with the id it resumes after; the
-//! ring's events after it and `ready` go out as one write, live ones follow. Only a
-//! stream older than the ring reads the database (the feed, under its own small
-//! budget), and one further behind than `MAX_REPLAY` is told to `resync` at once.
+//! and sends what arrived together as one batch: one buffer per kind of stream (the
+//! same topics, the same run), pushed into the queue of every stream of that kind
+//! without waking a task per stream, and spaced under load so that all streams
+//! together get about `STREAM_WRITES_PER_SECOND` writes. A stream attaches with the id
+//! it resumes after; the ring's events after it and `ready` go out as one write, live
+//! ones follow. Only a stream older than the ring reads the database (the feed, under
+//! its own small budget), and one further behind than `MAX_REPLAY` is told to `resync`
+//! at once.
 
 use axum::body::Bytes;
 use shared::Event;
@@ -30,7 +33,7 @@ use crate::throttled::Throttled;
 const RING: usize = 10_000;
 /// A stream further behind than this many events reloads (`resync`) instead of
 /// replaying them.
-pub const MAX_REPLAY: i64 = 50_000;
+const MAX_REPLAY: i64 = 50_000;
 /// Database reads that resuming streams may make at once (the rest queue), so that
 /// page reads keep the pool.
 const REPLAY_READS: usize = 2;
