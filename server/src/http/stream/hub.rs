@@ -376,8 +376,10 @@ impl Fanout {
     async fn attach(&mut self, attach: Attach, reply: oneshot::Sender<Attached>) {
         let Attach { key, cursor, topics, queue, first } = attach;
         if let Some(after) = cursor.filter(|after| *after > self.pending.resume_after) {
-            if after > self.last {
-                // Seen by the client on another replica, or committed and not yet here.
+            // Seen by the client on another replica, or committed and not yet here: a
+            // moment's worth at most. An id further ahead is no event of this log, and
+            // gets `resync` below without a read on the hub's one task.
+            if after > self.last && after - self.last <= FILL_BATCH {
                 self.fill().await;
             }
             // The client saw some of what waits to go out: it all goes now, in order.
