@@ -48,9 +48,23 @@ async fn job(app: &TestApp, id: &str) -> BulkJob {
     app.fetch(&format!("/api/bulk/{id}")).await
 }
 
+/// The job once it has ended; it may take as long as it keeps making progress (a
+/// debug build on PostgreSQL cancels a few hundred runs a second), but never stalls
+/// for 20 s.
 async fn finished(app: &TestApp, id: &str) -> BulkJob {
-    eventually("the bulk job ends", || async { job(app, id).await.status != BulkStatus::Running }).await;
-    job(app, id).await
+    let (mut handled, mut stalls_at) = (-1, tokio::time::Instant::now());
+    loop {
+        let seen = job(app, id).await;
+        if seen.status != BulkStatus::Running {
+            return seen;
+        }
+        if seen.done + seen.skipped + seen.failed > handled {
+            handled = seen.done + seen.skipped + seen.failed;
+            stalls_at = tokio::time::Instant::now() + Duration::from_secs(20);
+        }
+        assert!(tokio::time::Instant::now() < stalls_at, "the bulk job stalled: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn start_job(app: &TestApp, body: Value) -> BulkJob {

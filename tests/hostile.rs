@@ -28,7 +28,8 @@ crate::on_both_databases!(
     the_catalog_asks_few_agents_at_a_time_and_remembers,
     streams_end_when_their_clients_leave,
     long_log_lines_are_kept_truncated,
-    a_client_that_stops_reading_is_cut_off
+    a_client_that_stops_reading_is_cut_off,
+    event_stream_connections_take_one_request_each
 );
 
 mod configured {
@@ -314,7 +315,17 @@ async fn slow_clients_are_cut_off(backend: Backend) {
     stalled.write_all(b"GET /api/summary HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
     let mut idle = tokio::net::TcpStream::connect(&host).await.unwrap();
     idle.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
-    for (what, connection) in [("stalled headers", &mut stalled), ("idle keep-alive", &mut idle)] {
+    // An event stream's connection is served apart (`listen::streams`), as strictly.
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
+    let mut silent = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let connections = [
+        ("stalled headers", &mut stalled),
+        ("idle keep-alive", &mut idle),
+        ("stalled stream headers", &mut stream),
+        ("silent", &mut silent),
+    ];
+    for (what, connection) in connections {
         let mut read = Vec::new();
         let closed = tokio::time::timeout(Duration::from_secs(5), connection.read_to_end(&mut read)).await;
         assert!(closed.is_ok(), "{what}: the server closed the connection");
@@ -354,4 +365,59 @@ async fn a_client_that_stops_reading_is_cut_off(app: TestApp) {
     .await;
     assert!(ended.is_ok(), "the stream was closed ({} bytes received)", received.len());
     assert!(received.len() < 19 * 1024 * 1024, "not every event was sent: it resumes with Last-Event-ID instead");
+}
+
+/// What one request on a fresh connection gets back, read until the server closes
+/// it or `until` appears.
+async fn exchange(app: &TestApp, request: &[u8], until: &[u8]) -> String {
+    let mut connection = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
+    connection.write_all(request).await.unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        while !seen.windows(until.len()).any(|w| w == until) {
+            match connection.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => seen.extend_from_slice(&chunk[..read]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "an answer in time: {}", String::from_utf8_lossy(&seen));
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Event streams have a lighter connection of their own (`listen::streams`): one
+/// request, answered through the same router, then closed; a request head it cannot
+/// take is refused as hyper would refuse it.
+async fn event_stream_connections_take_one_request_each(app: TestApp) {
+    let stream = exchange(&app, b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n", b"event: ready").await;
+    let head = stream.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    for line in
+        ["http/1.1 200 ok", "content-type: text/event-stream", "transfer-encoding: chunked", "connection: close"]
+    {
+        assert!(head.contains(line), "{line} in {head}");
+    }
+    // HTTP/1.0 has no chunks: the body ends with the connection.
+    let old = exchange(&app, b"GET /api/events HTTP/1.0\r\nHost: localhost\r\n\r\n", b"event: ready").await;
+    assert!(old.starts_with("HTTP/1.1 200") && !old.to_ascii_lowercase().contains("chunked"), "{old}");
+    // Through the same gate: a query the stream refuses gets its JSON error.
+    let refused = exchange(&app, b"GET /api/events?topics=nope HTTP/1.1\r\nHost: localhost\r\n\r\n", b"}}").await;
+    assert!(refused.starts_with("HTTP/1.1 422") && refused.contains("\"error\""), "{refused}");
+    // No stream takes a body, and its connection takes no second request.
+    let body = b"GET /api/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
+    let body = exchange(&app, body, b"}}").await;
+    assert!(body.starts_with("HTTP/1.1 400") && body.contains("has no body"), "{body}");
+    let (mut connection, _) =
+        crate::helpers::raw_stream(app.address.trim_start_matches("http://"), "/api/events", None).await;
+    connection.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), connection.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok() && !String::from_utf8_lossy(&rest).contains("HTTP/1.1"), "closed unanswered");
+    let chunked = b"GET /api/events HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert!(exchange(&app, chunked, b"\r\n\r\n").await.starts_with("HTTP/1.1 400"));
+    let huge = format!("GET /api/events HTTP/1.1\r\nHost: localhost\r\nCookie: {}\r\n\r\n", "c".repeat(20_000));
+    assert!(exchange(&app, huge.as_bytes(), b"\r\n\r\n").await.starts_with("HTTP/1.1 431"));
+    let garbled = exchange(&app, b"GET /api/events HTTP/1.1\r\nHo\0st: x\r\n\r\n", b"\r\n\r\n").await;
+    assert!(garbled.starts_with("HTTP/1.1 400"), "{garbled}");
 }

@@ -118,6 +118,7 @@ pub async fn serve(
         per_client: state.config.max_connections_per_client,
         uncapped: state.config.access.trusted_proxies.clone(),
         refused: state.refusals.connections_over_cap.clone(),
+        event_streams: &http::stream::PATHS,
     };
     let router = http::router(state);
     listen::serve(listener, router, limits, async move {

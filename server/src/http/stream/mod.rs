@@ -32,6 +32,10 @@ use slots::Full;
 pub use slots::StreamSlots;
 use topics::Topics;
 
+/// The paths `routes` serves, where `listen` gives a connection its lighter form for
+/// event streams.
+pub const PATHS: [&str; 3] = ["/api/events", "/api/metrics/workflows/stream", "/api/metrics/agents/stream"];
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(all)).routes(routes!(workflows_stream)).routes(routes!(agents_stream))
 }

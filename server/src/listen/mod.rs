@@ -1,11 +1,14 @@
-//! Accepting connections: hyper's HTTP/1 server with what `axum::serve` leaves out. A
-//! client must send a request's headers within `--header-timeout`, which also ends
-//! keep-alive connections left idle that long, may hold at most
-//! `--max-connections-per-client` connections at once (an IPv6 client counts by its
-//! /64), and loses its connection when it stops reading an answer for `WRITE_STALL`
-//! (slowloris: bodies have their own deadline, `body_guard`); each request carries its
-//! peer address (`ConnectInfo`); shutdown lets requests finish for the grace period and
-//! then drops what is left.
+//! Accepting connections: hyper's HTTP/1 server with what `axum::serve` leaves out,
+//! and event streams on a lighter connection of their own (`streams`). A client must
+//! send a request's headers within `--header-timeout`, which also ends keep-alive
+//! connections left idle that long, may hold at most `--max-connections-per-client`
+//! connections at once (an IPv6 client counts by its /64), and loses its connection
+//! when it stops reading an answer (`stalling`; bodies have their own deadline,
+//! `body_guard`); each request carries its peer address (`ConnectInfo`); shutdown lets
+//! requests finish for the grace period and then drops what is left.
+
+mod stalling;
+mod streams;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -14,23 +17,16 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use ipnet::IpNet;
+use stalling::Stalling;
 use std::collections::HashMap;
 use std::future::Future;
-use std::io;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use streams::Route;
 use tokio::net::TcpListener;
-use tokio::time::Sleep;
 use tower::ServiceExt;
-
-/// How long a write may wait for a client that reads nothing (an export, an event
-/// stream's keep-alive): then the connection is dropped.
-const WRITE_STALL: Duration = Duration::from_secs(60);
 
 /// Whom a client is, for per-client caps: its address, an IPv6 one by its /64 (one
 /// host is given a whole /64 and may speak from any address in it).
@@ -51,6 +47,8 @@ pub struct Limits {
     pub uncapped: Vec<IpNet>,
     /// Connections closed for being over the cap.
     pub refused: Arc<AtomicU64>,
+    /// The paths of event streams, served by `streams`.
+    pub event_streams: &'static [&'static str],
 }
 
 /// Open connections by client address.
@@ -91,6 +89,8 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     let clients = Clients::default();
     let mut over_cap = crate::throttled::Throttled::every(Duration::from_secs(60));
+    // Ends the wait for a connection's first bytes (hyper closes its idle ones itself).
+    let (closing, closed) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -122,86 +122,43 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request.map(Body::new))
-        });
-        let stream = Stalling { io: stream, blocked: None };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        // Held by an event stream's connection too, unwatched (streams end themselves at
+        // shutdown): the drain below waits for it.
+        let watcher = graceful.watcher();
+        let (http, event_streams) = (http.clone(), limits.event_streams);
+        let head_by = tokio::time::Instant::now() + limits.header_timeout;
+        let mut closed = closed.clone();
         tokio::spawn(async move {
             let _admitted = admitted;
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            let route = tokio::select! {
+                route = streams::route(&stream, event_streams, head_by) => route,
+                _ = closed.wait_for(|closed| *closed) => Route::Gone,
+            };
+            match route {
+                Route::Gone => {}
+                Route::Stream => {
+                    let _draining = watcher;
+                    streams::serve(Stalling::new(stream), peer, router, head_by).await;
+                }
+                Route::Hyper => {
+                    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        router.clone().oneshot(request.map(Body::new))
+                    });
+                    let io = TokioIo::new(Stalling::new(stream));
+                    if let Err(error) = watcher.watch(http.serve_connection(io, service)).await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                }
             }
         });
     }
     drop(listener);
+    let _ = closing.send(true);
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!("requests still open after the shutdown grace period were dropped");
         }
-    }
-}
-
-/// A connection whose writes fail once one has waited `WRITE_STALL` for the client to
-/// read.
-struct Stalling<T> {
-    io: T,
-    /// Since when a write has been waiting.
-    blocked: Option<Pin<Box<Sleep>>>,
-}
-
-impl<T: AsyncWrite + Unpin> Stalling<T> {
-    /// `done` as it is, resetting the clock; or, while it waits, the stall's error
-    /// once the clock runs out.
-    fn watch<R>(&mut self, cx: &mut Context<'_>, done: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
-        if done.is_ready() {
-            self.blocked = None;
-            return done;
-        }
-        let clock = self.blocked.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
-        match clock.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Stalling<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Stalling<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let done = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.watch(cx, done)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let done = Pin::new(&mut this.io).poll_flush(cx);
-        this.watch(cx, done)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let done = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.watch(cx, done)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
     }
 }
