@@ -1,7 +1,9 @@
 //! Accepting connections: hyper's HTTP/1 server with what `axum::serve` leaves out,
 //! and event streams on a lighter connection of their own (`streams`). A client must
 //! send a request's headers within `--header-timeout`, which also ends keep-alive
-//! connections left idle that long, may hold at most `--max-connections-per-client`
+//! connections left idle that long (hyper's clock for a connection's first request
+//! starts when the peek for its first bytes ends, so that one may take up to twice
+//! as long from connecting), may hold at most `--max-connections-per-client`
 //! connections at once (an IPv6 client counts by its /64), and loses its connection
 //! when it stops reading an answer (`stalling`; bodies have their own deadline,
 //! `body_guard`); each request carries its peer address (`ConnectInfo`); shutdown lets
