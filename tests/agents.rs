@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use shared::AgentInfo;
 use std::time::Duration;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{eventually, Backend, TestApp};
 
 crate::on_both_databases!(
     registry_protocol_round_trip,
@@ -57,7 +57,8 @@ async fn registry_protocol_round_trip(app: TestApp) {
 
 async fn reregistering_keeps_registered_at(app: TestApp) {
     let (_, first) = app.post("/api/agents/register", agent("a", 60)).await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let first_at: chrono::DateTime<chrono::Utc> = serde_json::from_value(first["last_heartbeat"].clone()).unwrap();
+    eventually("the clock passes the first registration", || async { chrono::Utc::now() > first_at }).await;
     let mut changed = agent("a", 120);
     changed["port"] = json!(9200);
     changed["agent_name"] = json!("renamed");

@@ -8,7 +8,7 @@ use serde_json::json;
 use shared::{Budget, BudgetState, RunDetail, RunStatus};
 use std::time::Duration;
 
-use crate::helpers::TestApp;
+use crate::helpers::{holds_for, TestApp};
 use crate::test_agents::{Answer, DemoAgent, OriginalAgent};
 
 crate::on_both_databases!(
@@ -57,10 +57,11 @@ async fn a_run_over_its_cap_is_cancelled_and_its_agent_told(app: TestApp) {
             break;
         }
     }
-    // Nothing more is taken from the run.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let later: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
-    assert_eq!(later.states.len(), detail.states.len());
+    // Nothing more is taken from the run, through the time of a few more nodes.
+    holds_for("the run takes no state after its cancel", Duration::from_millis(1200), || async {
+        app.fetch::<RunDetail>(&format!("/api/workflows/{id}")).await.states.len() == detail.states.len()
+    })
+    .await;
 }
 
 async fn a_workflow_at_its_period_cap_starts_no_run(app: TestApp) {
@@ -108,9 +109,10 @@ async fn other_writers_runs_are_held_to_budgets(app: TestApp) {
              ('{id}', 'article_writer', 'running', '{now}', 0.25)"
         ))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
-    assert_eq!(detail.run.status, RunStatus::Running, "under its cap");
+    holds_for("a run under its cap runs on", Duration::from_millis(300), || async {
+        app.fetch::<RunDetail>(&format!("/api/workflows/{id}")).await.run.status == RunStatus::Running
+    })
+    .await;
 
     app.db
         .execute_as_another_writer(&format!("UPDATE workflow_runs SET total_cost_usd = 0.75 WHERE id = '{id}'"))

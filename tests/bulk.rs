@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use shared::{BulkJob, BulkPreview, BulkStatus, RunDetail, RunStatus};
 use std::time::Duration;
 
-use crate::helpers::{eventually, Backend, TestApp};
+use crate::helpers::{eventually, holds_for, Backend, TestApp};
 use crate::test_agents::{Answer, OriginalAgent};
 
 crate::on_both_databases!(
@@ -241,8 +241,10 @@ async fn a_stopped_job_touches_nothing_more(backend: Backend) {
     assert!(stopped.done < MANY, "stopped before the end: {}", stopped.done);
     let cancelled = count(&app, "status=cancelled").await as i64;
     assert_eq!(cancelled, stopped.done, "what it says it did is what was done");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(count(&app, "status=cancelled").await as i64, cancelled, "nothing after the stop");
+    holds_for("no run is cancelled after the stop", Duration::from_millis(1500), || async {
+        count(&app, "status=cancelled").await as i64 == cancelled
+    })
+    .await;
     assert_eq!(job(&app, &id).await, stopped);
     assert_eq!(app.post_empty(&format!("/api/bulk/{id}/stop")).await.0, StatusCode::CONFLICT);
 }
@@ -328,8 +330,7 @@ async fn a_restart_batch_done_again_restarts_nothing_twice(backend: Backend) {
     let again = finished(&app, &job.id).await;
     assert_eq!((again.done, again.skipped), (0, 2), "{again:?}");
     assert_eq!(again.skip_reasons[0].reason, "already restarted since the job began");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(agent.received().len(), 2, "nothing restarted twice");
+    holds_for("nothing is restarted twice", Duration::from_millis(300), || async { agent.received().len() == 2 }).await;
 }
 
 /// A run the database refuses to change (here another writer's trigger; also a row

@@ -7,7 +7,7 @@ use serde_json::json;
 use shared::{CatalogEntry, RunDetail, RunPage, RunStatus};
 use std::time::Duration;
 
-use crate::helpers::{eventually, Backend, TestApp};
+use crate::helpers::{eventually, holds_for, Backend, TestApp};
 use crate::test_agents::{Answer, DemoAgent, OriginalAgent};
 
 crate::on_both_databases!(
@@ -220,11 +220,11 @@ async fn cancel_mid_run_stops_the_demo_agent(app: TestApp) {
     let states_at_cancel = detail.states.len();
     assert!(states_at_cancel < 4);
     // Well past when the remaining nodes would have finished: nothing more arrives.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let later: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
-    assert_eq!(later.run.status, RunStatus::Cancelled);
-    assert_eq!(later.states.len(), states_at_cancel);
-    assert_eq!(later.outputs, None);
+    holds_for("the cancelled run takes nothing more", Duration::from_millis(2500), || async {
+        let later: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+        later.run.status == RunStatus::Cancelled && later.states.len() == states_at_cancel && later.outputs.is_none()
+    })
+    .await;
 }
 
 async fn cancel_on_an_agent_without_cancel_endpoint_says_so_and_ignores_the_result(app: TestApp) {
@@ -419,8 +419,9 @@ async fn a_process_that_lost_a_run_does_not_record_its_outcome(backend: Backend)
         .await;
     eventually("the agent answers", || async { agent.finished() == 1 }).await;
     // What the dashboard does with the answer, it does within moments of getting it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(agent.received().len(), 1);
-    let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
-    assert_eq!(detail.run.status, RunStatus::Running, "the outcome is the new follower's to record");
+    holds_for("the outcome stays the new follower's to record", Duration::from_millis(300), || async {
+        let detail: RunDetail = app.fetch(&format!("/api/workflows/{id}")).await;
+        agent.received().len() == 1 && detail.run.status == RunStatus::Running
+    })
+    .await;
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::helpers::{Api, Backend, TestDb};
+use crate::helpers::{eventually, Api, Backend, TestDb};
 use crate::process::Process;
 
 crate::on_both_databases!(
@@ -170,7 +170,8 @@ async fn acknowledged_writes_survive_sigkill(backend: Backend) {
             }
         });
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Killed mid-stream, with writes acknowledged and more in flight.
+    eventually("a hundred states are acknowledged", || async { acked.lock().unwrap().len() >= 100 }).await;
     process.kill();
     while writers.join_next().await.is_some() {}
     let process = Process::start(&db.url(), &[]).await;

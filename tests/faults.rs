@@ -136,7 +136,7 @@ async fn postgres_restarting_under_load_loses_nothing() {
     let (stop, acked) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
     let writers: Vec<_> =
         (0..8).map(|_| tokio::spawn(create_runs(app.api.clone(), stop.clone(), acked.clone()))).collect();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    eventually("writes are being acknowledged", || async { acked.lock().unwrap().len() >= 20 }).await;
 
     postgres.stop();
     unavailable(app.client.get(app.url("/api/summary")).send().await.unwrap()).await;

@@ -216,11 +216,26 @@ fn alive_tasks() -> usize {
     tokio::runtime::Handle::current().metrics().num_alive_tasks()
 }
 
+/// The tasks alive once what the last write set off has ended: the same count over
+/// five reads 50 ms apart.
+async fn settled_tasks() -> usize {
+    let mut counts = std::collections::VecDeque::from([alive_tasks()]);
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        counts.push_back(alive_tasks());
+        if counts.len() > 5 {
+            counts.pop_front();
+        }
+        if counts.len() == 5 && counts.iter().all(|n| *n == counts[0]) {
+            return counts[0];
+        }
+    }
+}
+
 async fn streams_end_when_their_clients_leave(app: TestApp) {
     let run = app.create_run(json!({"workflow_name": "done", "status": "running"})).await;
     app.posted(&format!("/api/workflows/{run}/complete"), json!({})).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let baseline = alive_tasks();
+    let baseline = settled_tasks().await;
     // A finished run's page: its stream never gets another event to notice by.
     let path = format!("/api/events?run={run}&topics=workflows,logs");
     let opened = futures_util::future::join_all((0..20).map(|_| {
@@ -349,8 +364,12 @@ async fn a_client_that_stops_reading_is_cut_off(app: TestApp) {
         let (status, _) = app.post(&format!("/api/workflows/{run}/logs"), json!({ "lines": lines })).await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    // After 10 s of not keeping up, the stream ends (the chunked body's last chunk).
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    // After 10 s of not keeping up, the server lets the stream go; the client, reading
+    // again, finds the chunked body's last chunk.
+    eventually("the server lets the stream go", || async {
+        app.fetch::<shared::Health>("/api/health").await.streams.open == 0
+    })
+    .await;
     let mut received = Vec::new();
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
         let mut chunk = vec![0u8; 64 * 1024];

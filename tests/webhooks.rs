@@ -14,7 +14,7 @@ use shared::{CreatedWebhook, Webhook, WebhookTest};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::helpers::{eventually, TestApp};
+use crate::helpers::{eventually, holds_for, TestApp};
 
 crate::on_both_databases!(
     alerts_arrive_signed_and_are_retried_until_delivered,
@@ -129,9 +129,10 @@ async fn alerts_arrive_signed_and_are_retried_until_delivered(app: TestApp) {
     let expired: Value = serde_json::from_slice(&receiver.of("agent.expired")[0].body).unwrap();
     assert_eq!(expired["agent"]["agent_id"], "brief");
     // Each alert once, however often its run changes afterwards.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.of("run.failed").len(), 2);
-    assert_eq!(receiver.of("run.budget_cancelled").len(), 1);
+    holds_for("each alert comes once", Duration::from_millis(300), || async {
+        receiver.of("run.failed").len() == 2 && receiver.of("run.budget_cancelled").len() == 1
+    })
+    .await;
 }
 
 async fn replicas_send_each_alert_once(app: TestApp) {
@@ -146,7 +147,10 @@ async fn replicas_send_each_alert_once(app: TestApp) {
     }
     eventually("each failed run is alerted", || async { receiver.of("run.failed").len() >= 3 }).await;
     // Both processes saw every failure; a second copy would arrive within this wait.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    holds_for("each failure is alerted once", Duration::from_millis(1500), || async {
+        receiver.of("run.failed").len() == 3
+    })
+    .await;
     let mut alerted: Vec<String> = receiver
         .of("run.failed")
         .iter()

@@ -1,7 +1,8 @@
 //! Budgets: caps per workflow on what it spends per UTC day and month, and on what one
-//! run spends. Enforced where spend changes, at each node report (through the API, or
-//! another writer's, seen on the event bus), by cancelling the run on the same path as
-//! an operator's cancel; and where runs start: a workflow at a period cap is refused.
+//! run spends. Enforced on one path, the event bus, which carries every run change
+//! (node reports through the API, other writers', other replicas'): a run over a cap is
+//! cancelled on the same path as an operator's cancel. Where runs start, a workflow at
+//! a period cap is refused; a run's final report is held to the per-run caps.
 
 use chrono::{Datelike, NaiveTime, Utc};
 use serde_json::json;

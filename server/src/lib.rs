@@ -13,14 +13,18 @@ pub mod dispatch;
 pub mod events;
 pub mod http;
 mod listen;
+mod live;
 pub mod outbound;
+mod run_filter;
 mod samples;
 pub mod seed;
+mod services;
 pub mod store;
 mod summary;
 mod tasks;
 mod throttled;
 mod token_command;
+mod validate;
 pub mod webhooks;
 
 // In the library, so every binary that runs the server (the release binary, the one
@@ -82,15 +86,15 @@ pub async fn serve(
     };
     let dispatcher =
         dispatch::Dispatcher::new(store.clone(), timeouts, outbound::Outbound::agents(config.agent_networks.clone()))?;
-    let (config_max_streams, config_streams_per_caller) = (config.max_streams, config.max_streams_per_caller);
+    let refusals = http::Refusals::default();
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{reachable}"));
     let webhook_policy = outbound::Outbound::webhooks(config.webhook_networks.clone());
     let webhooks = webhooks::Webhooks::new(store.clone(), &public_url, webhook_policy)?;
     let budgets = budgets::Budgets::load(store.clone(), webhooks.clone()).await?;
     let bulk = bulk::BulkJobs::new(store.clone(), dispatcher.clone(), budgets.clone());
-    let hub = http::stream::Hub::start(store.clone(), &bus);
-    let state = AppState::new(http::Shared {
-        analytics: Arc::new(analytics::Analytics::new(store.clone())),
+    let hub = live::Hub::start(store.clone(), &bus);
+    let services = Arc::new(services::Services {
+        analytics: analytics::Analytics::new(store.clone()),
         hub,
         bulk,
         budgets,
@@ -98,28 +102,31 @@ pub async fn serve(
         store,
         bus,
         config: Arc::new(config),
-        mlflow,
         dispatcher,
-        shutdown: shutdown_signal,
-        access,
-        origins,
-        streams: http::stream::StreamSlots::new(config_max_streams, config_streams_per_caller),
-        refusals: http::Refusals::default(),
     });
-    let resumed = state.dispatcher.take_over().await?;
+    let resumed = services.dispatcher.take_over().await?;
     if resumed > 0 {
         tracing::info!(resumed, "following runs that were in flight on agents");
     }
-    let mut background = tasks::spawn(&state);
-    let dispatcher = state.dispatcher.clone();
+    let mut background = tasks::spawn(&services);
+    let config = &services.config;
     let limits = listen::Limits {
-        header_timeout: state.config.header_timeout,
-        shutdown_grace: state.config.shutdown_grace,
-        per_client: state.config.max_connections_per_client,
-        uncapped: state.config.access.trusted_proxies.clone(),
-        refused: state.refusals.connections_over_cap.clone(),
+        header_timeout: config.header_timeout,
+        shutdown_grace: config.shutdown_grace,
+        per_client: config.max_connections_per_client,
+        uncapped: config.access.trusted_proxies.clone(),
+        refused: refusals.connections_over_cap.clone(),
         event_streams: &http::stream::PATHS,
     };
+    let state = AppState::new(http::Shared {
+        streams: http::stream::StreamSlots::new(config.max_streams, config.max_streams_per_caller),
+        services: services.clone(),
+        mlflow,
+        shutdown: shutdown_signal,
+        access,
+        origins,
+        refusals,
+    });
     let router = http::router(state);
     listen::serve(listener, router, limits, async move {
         shutdown.await;
@@ -130,6 +137,6 @@ pub async fn serve(
     // Runs in flight stay running in the database; the next start resumes them. The
     // lease is given up last, so that no background renewal takes it again.
     background.shutdown().await;
-    dispatcher.stop().await;
+    services.dispatcher.stop().await;
     Ok(())
 }

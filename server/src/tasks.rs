@@ -5,10 +5,11 @@
 use chrono::Utc;
 use shared::{AgentChange, AgentUpdate, Event, Summary};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
-use crate::http::AppState;
+use crate::services::Services;
 use crate::store::Ts;
 use crate::summary;
 
@@ -17,7 +18,7 @@ const SUMMARY_MIN_INTERVAL: Duration = Duration::from_millis(250);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
-pub fn spawn(state: &AppState) -> JoinSet<()> {
+pub fn spawn(state: &Arc<Services>) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     tasks.spawn(publish_summaries(state.clone()));
     tasks.spawn(expire_agents(state.clone()));
@@ -36,7 +37,7 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
 /// Publishes a `summary` event when the totals change: recomputed at once after a
 /// write (two small reads), at most every `SUMMARY_MIN_INTERVAL` under load, and sent
 /// only when different from the last one (most heartbeats change nothing).
-async fn publish_summaries(state: AppState) {
+async fn publish_summaries(state: Arc<Services>) {
     let mut last_sent: Option<Summary> = None;
     loop {
         state.bus.totals_changed().notified().await;
@@ -58,7 +59,7 @@ async fn publish_summaries(state: AppState) {
 
 /// Sleeps until the next agent expires (or an agent changes), then announces each
 /// newly expired agent once and removes agents expired longer than the grace period.
-async fn expire_agents(state: AppState) {
+async fn expire_agents(state: Arc<Services>) {
     let grace = chrono::Duration::from_std(state.config.agent_grace).unwrap_or(chrono::Duration::MAX);
     let mut announced: HashSet<(String, chrono::DateTime<Utc>)> = HashSet::new();
     loop {
@@ -111,7 +112,7 @@ async fn expire_agents(state: AppState) {
 
 /// Deletes live events past their retention, bulk jobs that ended as long ago, and
 /// browser sessions past their end.
-async fn prune(state: AppState) {
+async fn prune(state: Arc<Services>) {
     let retention = chrono::Duration::from_std(state.config.event_retention).unwrap_or(chrono::Duration::MAX);
     loop {
         let cutoff = Utc::now().checked_sub_signed(retention).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);

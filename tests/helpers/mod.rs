@@ -55,3 +55,26 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Checks `check` through `window` and fails as soon as it stops holding: for "nothing
+/// more happens" (no second delivery, no write after a stop), which only waiting shows.
+pub async fn holds_for<F, Fut>(what: &str, window: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + window;
+    loop {
+        assert!(check().await, "{what} no longer holds");
+        if tokio::time::Instant::now() >= end {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the browser app's build put `file` in `dist/`: the test server (a debug
+/// build) serves the app's files from there as they are now.
+pub fn built(file: &str) -> bool {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist").join(file).exists()
+}

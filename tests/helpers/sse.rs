@@ -105,6 +105,19 @@ impl EventStream {
         resumed
     }
 
+    /// Reads until the server ends the stream; an error if it is still open after `wait`.
+    pub async fn ends_within(&mut self, wait: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Ok(_) => {}
+                Err(why) if why == "stream ended" => return Ok(()),
+                Err(why) => return Err(why),
+            }
+        }
+    }
+
     /// Every message that arrives within `wait` of the previous one.
     pub async fn drain(&mut self, wait: Duration) -> Vec<SseMessage> {
         let mut all = Vec::new();

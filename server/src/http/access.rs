@@ -139,7 +139,7 @@ pub async fn authenticate(State(gate): State<Gate>, mut request: Request, next: 
         // header sent twice) is refused everywhere.
         Err(refusal) if needs.is_none() && refusal.status() != StatusCode::BAD_REQUEST => None,
         Err(ApiError::Unauthorized(why)) => {
-            let counted = gate.state.access.failures.refuse(&gate.state.store, client, &why);
+            let counted = gate.state.access.failures.refuse(&gate.state.services.store, client, &why);
             return counted.err().unwrap_or(ApiError::Unauthorized(why)).into_response();
         }
         Err(refusal) => return refusal.into_response(),
@@ -264,7 +264,7 @@ fn presented_secret(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 async fn token_caller(state: &AppState, secret: &str) -> Result<Caller, ApiError> {
     let presented = hash(secret);
-    let found = state.store.token_by_hash(&presented).await?;
+    let found = state.services.store.token_by_hash(&presented).await?;
     let token = found
         .filter(|token| same(&token.secret_hash, &presented))
         .ok_or_else(|| unauthorized("unknown or revoked token"))?;
@@ -272,7 +272,7 @@ async fn token_caller(state: &AppState, secret: &str) -> Result<Caller, ApiError
         return Err(unauthorized("this token has expired"));
     }
     if state.access.due_for_touch(&token.id) {
-        let (store, id) = (state.store.clone(), token.id.clone());
+        let (store, id) = (state.services.store.clone(), token.id.clone());
         tokio::spawn(async move {
             if let Err(error) = store.touch_token(&id).await {
                 tracing::warn!(%error, "could not record a token's use");
@@ -320,7 +320,7 @@ async fn session_caller(
     framed: bool,
 ) -> Result<Caller, ApiError> {
     let id_hash = hash(session);
-    let found = state.store.session(&id_hash).await?;
+    let found = state.services.store.session(&id_hash).await?;
     let record = found.ok_or_else(|| unauthorized("your session has ended; sign in again"))?;
     let now = Ts::now();
     if record.expires_at <= now || record.token.info.expires_at.is_some_and(|at| at <= now.utc()) {

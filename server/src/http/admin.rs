@@ -20,7 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Every API token (never its secret).
 #[utoipa::path(get, path = "/tokens", operation_id = "list_tokens", tag = "access", security(("token" = ["administer"])), responses((status = OK, body = Vec<TokenInfo>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<TokenInfo>>, ApiError> {
-    Ok(axum::Json(state.store.list_tokens().await?))
+    Ok(axum::Json(state.services.store.list_tokens().await?))
 }
 
 /// Makes a token; the answer is the only time its secret is shown.
@@ -31,7 +31,7 @@ async fn create(
     caller: Caller,
     Json(body): Json<CreateToken>,
 ) -> Result<(StatusCode, axum::Json<CreatedToken>), ApiError> {
-    let created = access::issue(state.store.as_ref(), body, &caller.actor()).await?;
+    let created = access::issue(state.services.store.as_ref(), body, &caller.actor()).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -43,8 +43,8 @@ async fn revoke(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<axum::Json<TokenInfo>, ApiError> {
-    let revoked = state.store.revoke_token(&name, caller.audit("token.revoke", &name, None)).await?;
-    state.bus.revoke(Revocation::Token(revoked.id.clone()));
+    let revoked = state.services.store.revoke_token(&name, caller.audit("token.revoke", &name, None)).await?;
+    state.services.bus.revoke(Revocation::Token(revoked.id.clone()));
     Ok(axum::Json(revoked.info))
 }
 
@@ -68,7 +68,7 @@ async fn audit(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("`limit` must be between 1 and 1000"));
     }
-    let entries = state.store.audit_page(query.before, limit).await?;
+    let entries = state.services.store.audit_page(query.before, limit).await?;
     let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id)).flatten();
     Ok(axum::Json(AuditPage { entries, next_before }))
 }

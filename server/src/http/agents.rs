@@ -10,9 +10,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path, Query};
-use super::{validate, AppState};
+use super::AppState;
 use crate::access::Caller;
 use crate::store::NewAgent;
+use crate::validate;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,9 +38,9 @@ async fn register(
     let agent = validated(body)?;
     let capabilities = shared::capabilities_from_metadata(agent.metadata.as_deref());
     let claim = caller.claim(&agent.agent_id, &shared::offered(&agent.agent_name, &capabilities))?;
-    state.dispatcher.policy().resolve(&agent.host).await.map_err(ApiError::Invalid)?;
+    state.services.dispatcher.policy().resolve(&agent.host).await.map_err(ApiError::Invalid)?;
     let audit = caller.audit("agent.register", &agent.agent_id, Some(format!("{}:{}", agent.host, agent.port)));
-    Ok(axum::Json(state.store.register_agent(agent, claim, audit).await?))
+    Ok(axum::Json(state.services.store.register_agent(agent, claim, audit).await?))
 }
 
 fn validated(body: RegisterAgent) -> Result<NewAgent, ApiError> {
@@ -90,7 +91,7 @@ async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<Vec<AgentInfo>>, ApiError> {
-    let mut agents = state.store.list_agents().await?;
+    let mut agents = state.services.store.list_agents().await?;
     if !query.include_dead {
         agents.retain(|agent| agent.is_alive);
     }
@@ -98,7 +99,7 @@ async fn list(
 }
 
 async fn find(state: &AppState, id: &str) -> Result<AgentInfo, ApiError> {
-    state.store.get_agent(id).await?.ok_or_else(|| unknown_agent(id))
+    state.services.store.get_agent(id).await?.ok_or_else(|| unknown_agent(id))
 }
 
 fn unknown_agent(id: &str) -> ApiError {
@@ -119,8 +120,8 @@ async fn heartbeat(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<HeartbeatAck>, ApiError> {
-    caller.may_manage_agent(state.store.as_ref(), &id).await?;
-    let agent = state.store.heartbeat(&id).await?;
+    caller.may_manage_agent(state.services.store.as_ref(), &id).await?;
+    let agent = state.services.store.heartbeat(&id).await?;
     Ok(axum::Json(HeartbeatAck { status: "ok".to_owned(), last_heartbeat: agent.last_heartbeat }))
 }
 
@@ -132,9 +133,9 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<AgentDeleted>, ApiError> {
-    caller.may_manage_agent(state.store.as_ref(), &id).await?;
+    caller.may_manage_agent(state.services.store.as_ref(), &id).await?;
     let audit = caller.audit("agent.deregister", &id, None);
-    state.store.delete_agent(&id, None, Some(audit)).await?.ok_or_else(|| unknown_agent(&id))?;
+    state.services.store.delete_agent(&id, None, Some(audit)).await?.ok_or_else(|| unknown_agent(&id))?;
     Ok(axum::Json(AgentDeleted { status: "deleted".to_owned(), agent_id: id }))
 }
 
@@ -151,7 +152,7 @@ async fn docs(State(state): State<AppState>, Path(id): Path<String>) -> Result<i
     params(("id" = String, Path)), responses((status = OK, body = AgentOwner)))]
 async fn owner(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<AgentOwner>, ApiError> {
     validate::name("id", &id, 255)?;
-    let found = state.store.agent_owner(&id).await?;
+    let found = state.services.store.agent_owner(&id).await?;
     let owner = found.as_ref().map(|record| record.token_name.clone().unwrap_or_else(|| record.owner.clone()));
     let claimed_at = found.and_then(|record| record.claimed_at).map(|at| at.utc());
     Ok(axum::Json(AgentOwner { agent_id: id, owner, claimed_at }))
@@ -169,7 +170,7 @@ async fn transfer(
     validate::name("id", &id, 255)?;
     validate::name("token", &body.token, 128)?;
     let audit = caller.audit("agent.transfer", &id, Some(body.token.clone()));
-    state.store.set_agent_owner(&id, Some(body.token), audit).await?;
+    state.services.store.set_agent_owner(&id, Some(body.token), audit).await?;
     owner(state, Path(id)).await
 }
 
@@ -182,6 +183,6 @@ async fn free(
     Path(id): Path<String>,
 ) -> Result<axum::Json<AgentOwner>, ApiError> {
     validate::name("id", &id, 255)?;
-    state.store.set_agent_owner(&id, None, caller.audit("agent.free", &id, None)).await?;
+    state.services.store.set_agent_owner(&id, None, caller.audit("agent.free", &id, None)).await?;
     owner(state, Path(id)).await
 }

@@ -16,7 +16,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 fn checked(query: &AnalyticsQuery) -> Result<(), ApiError> {
     if let Some(workflow) = &query.workflow {
-        super::validate::text("workflow", workflow, 256)?;
+        crate::validate::text("workflow", workflow, 256)?;
     }
     Ok(())
 }
@@ -30,7 +30,7 @@ async fn series(
 ) -> Result<axum::Json<Series>, ApiError> {
     checked(&query)?;
     let plan = Plan::series(&query, Utc::now()).map_err(ApiError::invalid)?;
-    Ok(axum::Json(state.analytics.series(&plan).await?))
+    Ok(axum::Json(state.services.analytics.series(&plan).await?))
 }
 
 /// Totals per workflow, agent, model or (one workflow's) node.
@@ -42,5 +42,5 @@ async fn breakdown(
 ) -> Result<axum::Json<Breakdown>, ApiError> {
     checked(&query)?;
     let plan = Plan::breakdown(&query, Utc::now()).map_err(ApiError::invalid)?;
-    Ok(axum::Json(state.analytics.breakdown(&plan).await?))
+    Ok(axum::Json(state.services.analytics.breakdown(&plan).await?))
 }

@@ -6,10 +6,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
-use super::validate;
 use super::AppState;
 use crate::access::Caller;
 use crate::store::limits::{MAX_COST_USD, MAX_TOKENS};
+use crate::validate;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(set, remove))
@@ -18,7 +18,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Every budget with what its workflow has spent.
 #[utoipa::path(get, path = "/budgets", operation_id = "list_budgets", tag = "budgets", security(("token" = ["read"])), responses((status = OK, body = Vec<Budget>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Budget>>, ApiError> {
-    Ok(axum::Json(state.budgets.list().await?))
+    Ok(axum::Json(state.services.budgets.list().await?))
 }
 
 fn checked(limits: &BudgetLimits) -> Result<(), ApiError> {
@@ -52,7 +52,7 @@ async fn set(
     validate::name("workflow", &workflow, 256)?;
     checked(&limits)?;
     let detail = serde_json::to_string(&limits).ok();
-    Ok(axum::Json(state.budgets.set(&workflow, limits, caller.audit("budget.set", &workflow, detail)).await?))
+    Ok(axum::Json(state.services.budgets.set(&workflow, limits, caller.audit("budget.set", &workflow, detail)).await?))
 }
 
 #[utoipa::path(delete, path = "/budgets/{workflow}", operation_id = "delete_budget", tag = "budgets", security(("token" = ["operate"])), params(("workflow" = String, Path)),
@@ -63,6 +63,6 @@ async fn remove(
     Path(workflow): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     validate::name("workflow", &workflow, 256)?;
-    state.budgets.delete(&workflow, caller.audit("budget.delete", &workflow, None)).await?;
+    state.services.budgets.delete(&workflow, caller.audit("budget.delete", &workflow, None)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use shared::{ErrorBody, ErrorDetail};
 
 use crate::store::StoreError;
+use crate::validate::Invalid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -88,6 +89,15 @@ fn code_of(status: StatusCode) -> &'static str {
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::REQUEST_TIMEOUT => "request_timeout",
         _ => "bad_request",
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        match invalid {
+            Invalid::Malformed(message) => ApiError::Rejected(StatusCode::BAD_REQUEST, message),
+            Invalid::Value(message) => ApiError::Invalid(message),
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Query};
-use super::{run_filter, AppState};
+use super::AppState;
+use crate::run_filter;
 use crate::store::{RunFilter, SortKey, Store};
 
 /// Runs read per query while streaming.
@@ -57,7 +58,7 @@ fn export(state: AppState, query: RunQuery, format: Format) -> Result<Response, 
         Format::JsonLines => ("application/x-ndjson", "runs.jsonl"),
     };
     let header_line = (format == Format::Csv).then(|| Ok(Bytes::from_static(CSV_HEADER.as_bytes())));
-    let pages = stream::unfold(Some((state.store.clone(), filter)), move |next| async move {
+    let pages = stream::unfold(Some((state.services.store.clone(), filter)), move |next| async move {
         let (store, filter) = next?;
         Some(page(store, filter, format).await)
     });

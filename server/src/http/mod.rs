@@ -12,16 +12,15 @@ pub mod error;
 mod export;
 mod frontend;
 pub mod guard;
+pub mod ids;
 pub mod mlflow;
 mod openapi;
 mod ownership;
 pub mod rules;
-pub mod run_filter;
 mod security_headers;
 mod session;
 pub mod stream;
 mod summary;
-mod validate;
 mod views;
 mod webhooks;
 mod workflows;
@@ -39,9 +38,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::DashboardArgs;
-use crate::events::EventBus;
-use crate::store::Store;
+use crate::services::Services;
 use error::error_response;
 use rules::Rules;
 
@@ -65,13 +62,10 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    pub store: Arc<dyn Store>,
-    pub bus: EventBus,
-    pub config: Arc<DashboardArgs>,
+    /// What the handlers call: the store, the dispatcher, budgets, bulk jobs...
+    pub services: Arc<Services>,
     /// The reverse proxy to MLflow, when `--mlflow-uri` is set.
     pub mlflow: Option<mlflow::MlflowProxy>,
-    /// Starts runs on agents and follows them to the end.
-    pub dispatcher: crate::dispatch::Dispatcher,
     /// Turns true on graceful shutdown; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
     /// Who may do what.
@@ -80,16 +74,6 @@ pub struct Shared {
     pub origins: Arc<guard::Origins>,
     /// Open event streams, against `--max-streams`.
     pub streams: stream::StreamSlots,
-    /// Analytics answers, kept while the data stays the same.
-    pub analytics: Arc<crate::analytics::Analytics>,
-    /// Live events to every open stream, and the newest of them in memory.
-    pub hub: stream::Hub,
-    /// Budgets per workflow, enforced on reports and starts.
-    pub budgets: Arc<crate::budgets::Budgets>,
-    /// Alerts to outgoing webhooks.
-    pub webhooks: Arc<crate::webhooks::Webhooks>,
-    /// Bulk jobs at work.
-    pub bulk: Arc<crate::bulk::BulkJobs>,
     /// What the gate turned away, for `/api/health`.
     pub refusals: Refusals,
 }
@@ -129,8 +113,8 @@ pub fn router(state: AppState) -> Router {
     let mlflow = mlflow::routes(&mut rules);
     let gate = access::Gate { state: state.clone(), rules: Arc::new(rules) };
     let bodies = body_guard::BodyLimits {
-        max_bytes: state.config.max_body_bytes,
-        timeout: state.config.body_timeout,
+        max_bytes: state.services.config.max_body_bytes,
+        timeout: state.services.config.body_timeout,
         timed_out: state.refusals.bodies_timed_out.clone(),
     };
     // Only the app's files are compressed: compressing event streams would buffer them.

@@ -38,10 +38,10 @@ async fn session_of(state: &AppState, caller: &Caller) -> Session {
 /// database only while the hub loads. Who the caller is does not depend on it, so an
 /// unreadable event log only costs the app a second read.
 async fn newest_event(state: &AppState) -> Option<i64> {
-    if let Some(newest) = state.hub.newest() {
+    if let Some(newest) = state.services.hub.newest() {
         return Some(newest);
     }
-    match state.store.event_bounds().await {
+    match state.services.store.event_bounds().await {
         Ok((_, newest)) => Some(newest),
         Err(error) => {
             tracing::warn!(%error, "could not read the newest event for a session answer");
@@ -69,7 +69,8 @@ async fn sign_in(
         return Ok(axum::Json(session_of(&state, &Caller::local()).await).into_response());
     }
     let presented = hash(body.token.trim());
-    let found = state.store.token_by_hash(&presented).await?.filter(|token| same(&token.secret_hash, &presented));
+    let found =
+        state.services.store.token_by_hash(&presented).await?.filter(|token| same(&token.secret_hash, &presented));
     let refusal = match &found {
         None => Some("unknown or revoked token"),
         Some(token) if token.info.expires_at.is_some_and(|at| at <= chrono::Utc::now()) => {
@@ -79,7 +80,7 @@ async fn sign_in(
     };
     let (Some(token), None) = (found, refusal) else {
         let why = refusal.unwrap_or_default();
-        state.access.failures.refuse(&state.store, client, &format!("sign-in: {why}"))?;
+        state.access.failures.refuse(&state.services.store, client, &format!("sign-in: {why}"))?;
         return Err(ApiError::Unauthorized(why.to_owned()));
     };
     let event_id = newest_event(&state).await;
@@ -93,7 +94,7 @@ async fn sign_in(
     };
     let caller = Caller { name: token.info.name.clone(), token_id: Some(token.id.clone()), ..Caller::local() };
     let from = client.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
-    state.store.create_session(session, caller.audit("session.sign_in", &token.info.name, Some(from))).await?;
+    state.services.store.create_session(session, caller.audit("session.sign_in", &token.info.name, Some(from))).await?;
     // `Secure` (and with it the `__Host-` prefix) where the page came over https.
     let https = headers.get(ORIGIN).is_some_and(|origin| origin.as_bytes().starts_with(b"https://"));
     let (name, secure) = if https { (SECURE_SESSION_COOKIE, "; Secure") } else { (SESSION_COOKIE, "") };
@@ -118,7 +119,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     };
     if let Some(session) = session {
         let id_hash = hash(&session);
-        if let Some(record) = state.store.session(&id_hash).await? {
+        if let Some(record) = state.services.store.session(&id_hash).await? {
             let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
             if !same(sent, &record.csrf) {
                 return Err(ApiError::Forbidden(
@@ -128,8 +129,8 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<R
             let token = record.token;
             let caller = Caller { name: token.info.name.clone(), token_id: Some(token.id), ..Caller::local() };
             let audit: Audit = caller.audit("session.sign_out", &token.info.name, None);
-            state.store.delete_session(&id_hash, audit).await?;
-            state.bus.revoke(Revocation::Session(id_hash));
+            state.services.store.delete_session(&id_hash, audit).await?;
+            state.services.bus.revoke(Revocation::Session(id_hash));
         }
     }
     let mut response = StatusCode::NO_CONTENT.into_response();

@@ -16,16 +16,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Totals of runs by status, tokens, cost and agents.
 #[utoipa::path(get, path = "/summary", tag = "runs", security(("token" = ["read"])), responses((status = OK, body = Summary)))]
 async fn summary(State(state): State<AppState>) -> Result<axum::Json<Summary>, ApiError> {
-    Ok(axum::Json(crate::summary::compute(state.store.as_ref()).await?))
+    Ok(axum::Json(crate::summary::compute(state.services.store.as_ref()).await?))
 }
 
 /// Open to everyone: the server and its database answer.
 #[utoipa::path(get, path = "/health", tag = "server", security(()), responses((status = OK, body = Health)))]
 async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
-    let agents = state.store.list_agents().await?;
+    let agents = state.services.store.list_agents().await?;
     let (auth_failures, auth_throttled) = state.access.failures.counts();
     let refusals = &state.refusals;
-    let resumed = &state.hub.stats;
+    let resumed = &state.services.hub.stats;
     Ok(axum::Json(Health {
         refused: Refused {
             auth_failures,
@@ -43,7 +43,7 @@ async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, Api
         status: "healthy".to_owned(),
         registered_agents: agents.len() as i64,
         active_agents: agents.iter().filter(|a| a.is_alive).count() as i64,
-        database: state.store.backend().to_owned(),
+        database: state.services.store.backend().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }))
 }

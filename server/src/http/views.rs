@@ -8,8 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
-use super::{run_filter, validate, AppState};
+use super::AppState;
 use crate::access::Caller;
+use crate::{run_filter, validate};
 
 /// Views one caller may keep: any role may save views, so there is a bound.
 const MAX_VIEWS: usize = 200;
@@ -21,7 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The caller's saved views and everyone's shared ones.
 #[utoipa::path(get, path = "/views", operation_id = "list_views", tag = "views", security(("token" = ["read"])), responses((status = OK, body = Vec<SavedView>)))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Vec<SavedView>>, ApiError> {
-    Ok(axum::Json(state.store.list_views(&caller.actor().name).await?))
+    Ok(axum::Json(state.services.store.list_views(&caller.actor().name).await?))
 }
 
 /// The view with its query checked as the runs list checks it, and written the one
@@ -55,10 +56,10 @@ async fn create(
 ) -> Result<(StatusCode, axum::Json<SavedView>), ApiError> {
     let view = checked(view)?;
     let owner = caller.actor().name;
-    if state.store.list_views(&owner).await?.iter().filter(|v| v.mine).count() >= MAX_VIEWS {
+    if state.services.store.list_views(&owner).await?.iter().filter(|v| v.mine).count() >= MAX_VIEWS {
         return Err(ApiError::Conflict(format!("you have {MAX_VIEWS} views already; delete one first")));
     }
-    Ok((StatusCode::CREATED, axum::Json(state.store.save_view(None, &owner, view).await?)))
+    Ok((StatusCode::CREATED, axum::Json(state.services.store.save_view(None, &owner, view).await?)))
 }
 
 /// Changes one of the caller's views.
@@ -72,13 +73,13 @@ async fn change(
 ) -> Result<axum::Json<SavedView>, ApiError> {
     validate::name("id", &id, 36)?;
     let view = checked(view)?;
-    Ok(axum::Json(state.store.save_view(Some(&id), &caller.actor().name, view).await?))
+    Ok(axum::Json(state.services.store.save_view(Some(&id), &caller.actor().name, view).await?))
 }
 
 #[utoipa::path(delete, path = "/views/{id}", operation_id = "delete_view", tag = "views", security(("token" = ["read"])), params(("id" = String, Path)),
     responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     validate::name("id", &id, 36)?;
-    state.store.delete_view(&id, &caller.actor().name).await?;
+    state.services.store.delete_view(&id, &caller.actor().name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,10 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
-use super::validate;
 use super::AppState;
 use crate::access::Caller;
 use crate::store::StoredWebhook;
+use crate::validate;
 
 /// Enough for any team's alerting; each is a delivery per alert.
 const MAX_WEBHOOKS: usize = 50;
@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Outgoing webhooks and their delivery state (admin).
 #[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("token" = ["administer"])), responses((status = OK, body = Vec<Webhook>)))]
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Webhook>>, ApiError> {
-    Ok(axum::Json(state.store.list_webhooks().await?.into_iter().map(|h| h.webhook).collect()))
+    Ok(axum::Json(state.services.store.list_webhooks().await?.into_iter().map(|h| h.webhook).collect()))
 }
 
 /// An http(s) URL whose host is somewhere webhooks may go (the outbound policy,
@@ -33,7 +33,7 @@ async fn checked_url(state: &AppState, text: &str) -> Result<(), ApiError> {
     let Some(host) = url.host_str().filter(|_| matches!(url.scheme(), "http" | "https")) else {
         return Err(ApiError::invalid("`url` must be an http or https URL with a host"));
     };
-    state.webhooks.policy().resolve(host).await.map_err(|why| ApiError::invalid(format!("`url`: {why}")))?;
+    state.services.webhooks.policy().resolve(host).await.map_err(|why| ApiError::invalid(format!("`url`: {why}")))?;
     Ok(())
 }
 
@@ -60,7 +60,7 @@ async fn create(
         ));
     }
     checked_url(&state, &body.url).await?;
-    if state.store.list_webhooks().await?.len() >= MAX_WEBHOOKS {
+    if state.services.store.list_webhooks().await?.len() >= MAX_WEBHOOKS {
         return Err(ApiError::Conflict(format!("there are {MAX_WEBHOOKS} webhooks already; remove one first")));
     }
     let hook = StoredWebhook {
@@ -79,7 +79,7 @@ async fn create(
         secret: crate::access::random_value(),
     };
     let audit = caller.audit("webhook.create", &hook.webhook.id, Some(body.url));
-    let stored = state.store.create_webhook(hook, audit).await?;
+    let stored = state.services.store.create_webhook(hook, audit).await?;
     Ok((StatusCode::CREATED, axum::Json(CreatedWebhook { webhook: stored.webhook, secret: stored.secret })))
 }
 
@@ -87,7 +87,7 @@ async fn create(
     responses((status = NO_CONTENT, description = "removed")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     validate::name("id", &id, 36)?;
-    state.store.delete_webhook(&id, caller.audit("webhook.delete", &id, None)).await?;
+    state.services.store.delete_webhook(&id, caller.audit("webhook.delete", &id, None)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -101,24 +101,25 @@ async fn test(
     Path(id): Path<String>,
 ) -> Result<axum::Json<WebhookTest>, ApiError> {
     let hook = state
+        .services
         .store
         .list_webhooks()
         .await?
         .into_iter()
         .find(|h| h.webhook.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("no webhook with id {id}")))?;
-    if let Err(wait) = state.webhooks.may_test(&id) {
+    if let Err(wait) = state.services.webhooks.may_test(&id) {
         return Err(ApiError::TooMany {
             message: format!("this webhook was tested moments ago; test it again in {} s", wait.as_secs().max(1)),
             retry_after: wait.as_secs().max(1),
         });
     }
-    let tested = state.webhooks.test(&hook, &caller.actor().name).await?;
+    let tested = state.services.webhooks.test(&hook, &caller.actor().name).await?;
     let outcome = match (&tested.status, &tested.error) {
         (_, Some(error)) => format!("not delivered: {error}"),
         (Some(status), None) => format!("delivered: {status}"),
         (None, None) => "delivered".to_owned(),
     };
-    state.store.record_audit(caller.audit("webhook.test", &id, Some(outcome))).await?;
+    state.services.store.record_audit(caller.audit("webhook.test", &id, Some(outcome))).await?;
     Ok(axum::Json(tested))
 }

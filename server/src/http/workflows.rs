@@ -12,12 +12,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Query};
-use super::validate::{self, RunId};
-use super::{run_filter, AppState};
+use super::ids::RunId;
+use super::AppState;
 use crate::access::Caller;
 use crate::dispatch::{Start, StartError};
+use crate::run_filter;
 use crate::store::limits::RunBound;
 use crate::store::{NewRun, Outcome, RunRecord, RunSnapshot};
+use crate::validate;
 
 const LOG_PAGE: i64 = 500;
 const MAX_LOG_BATCH: usize = 1000;
@@ -54,7 +56,7 @@ async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> A
     let limit = filter.limit as usize;
     // One row more than asked tells whether another page follows.
     filter.limit += 1;
-    let mut runs = state.store.list_runs(&filter).await?;
+    let mut runs = state.services.store.list_runs(&filter).await?;
     let next_cursor = if runs.len() > limit {
         runs.truncate(limit);
         runs.last().map(|last| run_filter::encode(last, &filter))
@@ -68,7 +70,7 @@ async fn list(State(state): State<AppState>, Query(query): Query<RunQuery>) -> A
 #[utoipa::path(get, path = "/workflows/{id}", operation_id = "get_run", tag = "runs", security(("token" = ["read"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = RunDetail)))]
 async fn detail(State(state): State<AppState>, RunId(id): RunId) -> ApiResult<RunDetail> {
     let RunSnapshot { record, states, restarted_into, logs } =
-        state.store.run_detail(&id, LOG_PAGE).await?.ok_or_else(|| unknown_run(&id))?;
+        state.services.store.run_detail(&id, LOG_PAGE).await?.ok_or_else(|| unknown_run(&id))?;
     Ok(axum::Json(RunDetail {
         inputs: RunRecord::json(&record.inputs),
         outputs: RunRecord::json(&record.outputs),
@@ -105,8 +107,8 @@ async fn logs(State(state): State<AppState>, RunId(id): RunId, Query(query): Que
     if query.after < 0 {
         return Err(ApiError::invalid("`after` must not be negative"));
     }
-    state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
-    let lines = state.store.run_logs(&id, query.after, limit).await?;
+    state.services.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
+    let lines = state.services.store.run_logs(&id, query.after, limit).await?;
     Ok(axum::Json(log_page(lines, limit)))
 }
 
@@ -137,7 +139,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<
     }
     let mlflow = body.mlflow.unwrap_or_default();
     validate::mlflow_ids(&mlflow)?;
-    caller.may_create_run(state.store.as_ref(), &body.workflow_name).await?;
+    caller.may_create_run(state.services.store.as_ref(), &body.workflow_name).await?;
     let run = NewRun {
         id,
         workflow_name: body.workflow_name,
@@ -151,14 +153,14 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<
         created_by: Some(caller.actor()),
     };
     let audit = caller.audit("run.create", &run.id, Some(run.workflow_name.clone()));
-    created(state.store.create_run(run, Some(audit)).await?)
+    created(state.services.store.create_run(run, Some(audit)).await?)
 }
 
 /// The runner started the run.
 #[utoipa::path(post, path = "/workflows/{id}/start", tag = "ingest", security(("token" = ["report"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
 async fn start(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
-    caller.may_report(state.store.as_ref(), &id).await?;
-    Ok(axum::Json(state.store.start_run(&id, None).await?))
+    caller.may_report(state.services.store.as_ref(), &id).await?;
+    Ok(axum::Json(state.services.store.start_run(&id, None).await?))
 }
 
 /// A node's state; the run's tokens and cost grow by the node's.
@@ -182,11 +184,9 @@ async fn append_state(
     }
     // Input and output each within bounds may still sum beyond them.
     validate::tokens("input_tokens + output_tokens", data.tokens())?;
-    caller.may_report(state.store.as_ref(), &id).await?;
-    let (stored, run) = state.store.append_state(&id, data, run_bound(&state)).await?;
-    // Before the answer: a reporter over its budget learns at its next report.
-    state.budgets.enforce(&run).await;
-    created(stored)
+    caller.may_report(state.services.store.as_ref(), &id).await?;
+    // Budgets see the run's new totals on the bus, as they see every writer's.
+    created(state.services.store.append_state(&id, data, run_bound(&state)).await?)
 }
 
 /// Log lines: one, or `{"lines": [...]}` of up to 1000.
@@ -213,8 +213,8 @@ async fn append_logs(
             validate::name("node_id", node, 128)?;
         }
     }
-    caller.may_report(state.store.as_ref(), &id).await?;
-    created(state.store.append_logs(&id, lines).await?)
+    caller.may_report(state.services.store.as_ref(), &id).await?;
+    created(state.services.store.append_logs(&id, lines).await?)
 }
 
 #[utoipa::path(post, path = "/workflows/{id}/complete", tag = "ingest", security(("token" = ["report"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), request_body = FinishRun,
@@ -245,7 +245,7 @@ async fn fail(
 
 /// The most one run may report (`--max-run-cost-usd`, `--max-run-tokens`).
 fn run_bound(state: &AppState) -> RunBound {
-    RunBound { cost_usd: state.config.max_run_cost_usd, tokens: state.config.max_run_tokens }
+    RunBound { cost_usd: state.services.config.max_run_cost_usd, tokens: state.services.config.max_run_tokens }
 }
 
 /// Ends the run as reported, held to the same caps as node reports: totals beyond the
@@ -268,11 +268,11 @@ async fn finish(
     if let Some(ids) = &report.mlflow {
         validate::mlflow_ids(ids)?;
     }
-    caller.may_report(state.store.as_ref(), &id).await?;
-    let run = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?.run;
+    caller.may_report(state.services.store.as_ref(), &id).await?;
+    let run = state.services.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?.run;
     let cost = report.total_cost_usd.or(run.total_cost_usd);
     let tokens = report.total_tokens.or(run.total_tokens);
-    let outcome = match state.budgets.run_verdict(&run.workflow_name, cost, tokens) {
+    let outcome = match state.services.budgets.run_verdict(&run.workflow_name, cost, tokens) {
         Some(why) => {
             report.error_message = Some(match (outcome, &report.error_message) {
                 (Outcome::Failed, Some(failure)) => format!("{why} (the run reported it failed: {failure})"),
@@ -282,13 +282,13 @@ async fn finish(
         }
         None => outcome,
     };
-    Ok(axum::Json(state.store.finish_run(&id, outcome, report, None).await?))
+    Ok(axum::Json(state.services.store.finish_run(&id, outcome, report, None).await?))
 }
 
 /// Cancels a pending or running run; its agent is told to stop.
 #[utoipa::path(post, path = "/workflows/{id}/cancel", tag = "runs", security(("token" = ["operate"])), params(("id" = uuid::Uuid, Path, description = "the run's id")), responses((status = OK, body = WorkflowRun)))]
 async fn cancel(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> ApiResult<WorkflowRun> {
-    Ok(axum::Json(state.store.cancel_run(&id, &caller.actor(), None).await?))
+    Ok(axum::Json(state.services.store.cancel_run(&id, &caller.actor(), None).await?))
 }
 
 /// Restarting runs the same workflow with the same inputs on an alive agent, as a new
@@ -296,7 +296,7 @@ async fn cancel(State(state): State<AppState>, caller: Caller, RunId(id): RunId)
 #[utoipa::path(post, path = "/workflows/{id}/restart", tag = "runs", security(("token" = ["operate"])), params(("id" = uuid::Uuid, Path, description = "the run's id")),
     responses((status = CREATED, body = WorkflowRun, description = "the new run")))]
 async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> Created<WorkflowRun> {
-    let original = state.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
+    let original = state.services.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
     if original.run.status.is_active() {
         return Err(ApiError::Conflict(format!(
             "run {id} is still {}; cancel it or wait for it to finish before restarting",
@@ -336,17 +336,17 @@ async fn start_on_agent(
 
 /// Starts a run on an agent, unless its workflow is at a period budget cap (409).
 async fn start_within_budget(state: &AppState, start: Start) -> Created<WorkflowRun> {
-    if let Some(why) = state.budgets.refusal(&start.workflow_name).await? {
+    if let Some(why) = state.services.budgets.refusal(&start.workflow_name).await? {
         return Err(ApiError::Conflict(why));
     }
-    created(state.dispatcher.start(start).await?)
+    created(state.services.dispatcher.start(start).await?)
 }
 
 /// The workflows alive agents serve, with their input fields.
 #[utoipa::path(get, path = "/workflows/catalog", tag = "runs", security(("token" = ["read"])), responses((status = OK, body = Vec<CatalogEntry>)))]
 async fn catalog(State(state): State<AppState>) -> ApiResult<Vec<CatalogEntry>> {
-    let agents = state.store.list_agents().await?;
-    Ok(axum::Json(state.dispatcher.catalog(&agents).await))
+    let agents = state.services.store.list_agents().await?;
+    Ok(axum::Json(state.services.dispatcher.catalog(&agents).await))
 }
 
 fn empty_inputs() -> Value {

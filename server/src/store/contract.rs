@@ -46,9 +46,9 @@ pub trait RunStore: Send + Sync {
     async fn create_run(&self, run: NewRun, audit: Option<Audit>) -> Result<WorkflowRun>;
     /// `follower`: the dashboard process that must still follow the run (fencing).
     async fn start_run(&self, id: &str, follower: Option<&str>) -> Result<WorkflowRun>;
-    /// Returns the state stored and the run with its grown totals.
+    /// Returns the state stored; the run with its grown totals goes out on the bus.
     /// Unprocessable when the run's totals would pass `bound`.
-    async fn append_state(&self, id: &str, state: NodeStateData, bound: RunBound) -> Result<(NodeState, WorkflowRun)>;
+    async fn append_state(&self, id: &str, state: NodeStateData, bound: RunBound) -> Result<NodeState>;
     async fn append_logs(&self, id: &str, lines: Vec<NewLogLine>) -> Result<Vec<LogLine>>;
     async fn finish_run(
         &self,

@@ -1,11 +1,10 @@
-//! The bytes of an event stream: SSE frames, made once and shared, and the response
-//! body that writes them with a keep-alive comment when nothing else is sent.
+//! The response body of an event stream: the hub's frames as they come, with a
+//! keep-alive comment when nothing else is sent.
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
-use shared::Event;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,28 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Sleep;
 
-use super::queue::Frames;
-
-/// One SSE frame: `id:` (persisted events), `event:` the event's name, `data:` its
-/// JSON. A `Bytes` so that every stream sending it shares one copy.
-pub fn frame(id: Option<i64>, event: &Event) -> Bytes {
-    let data = event.data().to_string();
-    let mut frame = String::with_capacity(data.len() + 48);
-    if let Some(id) = id {
-        frame.push_str(&format!("id: {id}\n"));
-    }
-    frame.push_str("event: ");
-    frame.push_str(event.name());
-    frame.push('\n');
-    // Compact JSON has no line breaks; were one there, each line needs its own field.
-    for line in data.split('\n') {
-        frame.push_str("data: ");
-        frame.push_str(line);
-        frame.push('\n');
-    }
-    frame.push('\n');
-    Bytes::from(frame)
-}
+use crate::live::Frames;
 
 /// Sent when a stream has been quiet for the keep-alive interval, so proxies and
 /// browsers keep the connection.
@@ -74,16 +52,5 @@ impl http_body::Body for EventBody {
         let next = tokio::time::Instant::now() + self.every;
         self.keep_alive.as_mut().reset(next);
         Poll::Ready(Some(Ok(Frame::data(sent))))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_frame_names_its_event_and_id() {
-        let frame = frame(Some(7), &Event::Ready { last_event_id: 7 });
-        assert_eq!(&frame[..], b"id: 7\nevent: ready\ndata: {\"last_event_id\":7}\n\n");
     }
 }

@@ -1,17 +1,14 @@
 //! Live events over Server-Sent Events.
 //!
-//! A stream is a queue of SSE frames that the hub (`hub`) fills: live events as they
-//! are published, and on resume (`Last-Event-ID`) the persisted events after it from
-//! the hub's memory, or for a stream further behind, from the database first
-//! (`feed`). Ids only grow and commit in order and the hub fills any jump from the
-//! database: nothing persisted is skipped, nothing is sent twice.
+//! A stream is a queue of SSE frames that the hub (`crate::live`) fills: live events
+//! as they are published, and on resume (`Last-Event-ID`) the persisted events after
+//! it from the hub's memory, or for a stream further behind, from the database first.
+//! Ids only grow and commit in order and the hub fills any jump from the database:
+//! nothing persisted is skipped, nothing is sent twice. Here: the endpoints, their
+//! caps on open streams, and the response body.
 
 mod body;
-mod feed;
-mod hub;
-mod queue;
 mod slots;
-mod topics;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,12 +22,10 @@ use super::error::{ApiError, Query};
 use super::AppState;
 use crate::access::Caller;
 use crate::events::Revocation;
-use feed::{Feed, Stop};
-pub use hub::Hub;
+use crate::live::{self, Feed, Hub, Stop, Topics};
 use shared::Event;
 use slots::Full;
 pub use slots::StreamSlots;
-use topics::Topics;
 
 /// The paths `routes` serves, where `listen` gives a connection its lighter form for
 /// event streams.
@@ -137,25 +132,25 @@ fn open(
     let slot = state.streams.take(owner).map_err(|full| match full {
         Full::All => ApiError::Busy(format!(
             "{} event streams are open, the most this dashboard serves (--max-streams); try again shortly",
-            state.config.max_streams
+            state.services.config.max_streams
         )),
         Full::Caller => ApiError::TooMany {
             message: format!(
                 "you have {} event streams open, the most one caller may (--max-streams-per-caller); close one",
-                state.config.max_streams_per_caller
+                state.services.config.max_streams_per_caller
             ),
             retry_after: 5,
         },
     })?;
-    let (queue, frames) = queue::queue();
+    let (queue, frames) = live::queue();
     let mut shutdown = state.shutdown.clone();
-    let response = body::response(frames, state.config.sse_keep_alive);
+    let response = body::response(frames, state.services.config.sse_keep_alive);
     tokio::spawn(async move {
         let _slot = slot;
-        let hub = &state.hub;
+        let hub = &state.services.hub;
         let key = hub.key();
         let _attached = Attachment { hub, key, run: topics.run.clone() };
-        let feed = Feed { hub, store: state.store.as_ref(), key, topics, queue: queue.clone() };
+        let feed = Feed { hub, store: state.services.store.as_ref(), key, topics, queue: queue.clone() };
         tokio::select! {
             _ = shutdown.wait_for(|stopping| *stopping) => {}
             // The client left: noticed at once, not on the next event for it (a
@@ -213,7 +208,7 @@ async fn revoked(caller: Option<Caller>, state: &AppState) {
     if token.is_none() && session.is_none() {
         return std::future::pending().await;
     }
-    let mut revocations = state.bus.revocations();
+    let mut revocations = state.services.bus.revocations();
     let first = RECHECK_ACCESS.mul_f64(1.0 + fastrand::f64());
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + first, RECHECK_ACCESS);
     loop {
@@ -224,10 +219,10 @@ async fn revoked(caller: Option<Caller>, state: &AppState) {
                 _ => {}
             },
             _ = recheck.tick() => {
-                let Ok(_permit) = state.hub.reads.acquire().await else { return };
+                let Ok(_permit) = state.services.hub.reads.acquire().await else { return };
                 let alive = match (&session, &token) {
-                    (Some(hash), _) => state.store.session(hash).await.map(|found| found.is_some()),
-                    (None, Some(id)) => state.store.token_exists(id).await,
+                    (Some(hash), _) => state.services.store.session(hash).await.map(|found| found.is_some()),
+                    (None, Some(id)) => state.services.store.token_exists(id).await,
                     (None, None) => Ok(true),
                 };
                 // A database that cannot answer ends nothing.

@@ -126,7 +126,7 @@ macro_rules! sql_runs {
                     id: &str,
                     state: NodeStateData,
                     bound: limits::RunBound,
-                ) -> Result<(NodeState, WorkflowRun)> {
+                ) -> Result<NodeState> {
                     let id = id.to_owned();
                     self.write(move |conn| {
                         Box::pin(async move {
@@ -149,8 +149,8 @@ macro_rules! sql_runs {
                             limits::check_totals("the run's", run.total_tokens, run.total_cost_usd)?;
                             bound.check(run.total_tokens, run.total_cost_usd)?;
                             let stored = insert_state(conn, &id, &state).await?;
-                            let events = vec![Event::NodeState(stored.clone()), Event::WorkflowUpdate(run.clone())];
-                            Ok(((stored, run), events))
+                            let events = vec![Event::NodeState(stored.clone()), Event::WorkflowUpdate(run)];
+                            Ok((stored, events))
                         })
                     })
                     .await

@@ -2,8 +2,7 @@
 
 use shared::Event;
 
-use crate::http::error::ApiError;
-use crate::http::validate;
+use crate::validate::{self, Invalid};
 
 #[derive(Debug, Clone, Default)]
 pub struct Topics {
@@ -21,7 +20,7 @@ impl Topics {
     }
 
     /// `list` is comma-separated; `run` narrows run events to one run.
-    pub fn parse(list: &str, run: Option<&str>) -> Result<Topics, ApiError> {
+    pub fn parse(list: &str, run: Option<&str>) -> Result<Topics, Invalid> {
         let mut topics = Topics::default();
         for topic in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             match topic {
@@ -30,7 +29,7 @@ impl Topics {
                 "agents" => topics.agents = true,
                 "summary" => topics.summary = true,
                 other => {
-                    return Err(ApiError::invalid(format!(
+                    return Err(Invalid::value(format!(
                         "unknown topic `{other}` (expected workflows, logs, agents or summary)"
                     )))
                 }

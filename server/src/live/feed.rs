@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use std::time::Duration;
 
-use super::body::frame;
+use super::frame::frame;
 use super::hub::{Attach, Attached, Hub};
 use super::queue::Queue;
 use super::topics::Topics;

@@ -11,14 +11,12 @@ use shared::{BulkAction, BulkFailure, BulkJob, BulkStatus, RunQuery};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::budgets::Budgets;
-use crate::dispatch::{Dispatcher, Start, StartError};
-use crate::http::error::ApiError;
-use crate::http::run_filter;
-use crate::store::{BulkSelection, BulkStep, BulkTally, BulkWork, ClaimedBulkJob, Store, StoreError};
+use super::BulkJobs;
+use crate::dispatch::{Start, StartError};
+use crate::run_filter;
+use crate::store::{BulkSelection, BulkStep, BulkTally, BulkWork, ClaimedBulkJob, StoreError};
 
 /// Runs cancelled or deleted per transaction: the writer is held for tens of
 /// milliseconds at a time, so other writes interleave.
@@ -28,23 +26,7 @@ const BATCH: usize = 200;
 const RESTART_BATCH: usize = 10;
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
-pub struct BulkJobs {
-    store: Arc<dyn Store>,
-    dispatcher: Dispatcher,
-    budgets: Arc<Budgets>,
-    wake: Notify,
-}
-
 impl BulkJobs {
-    pub fn new(store: Arc<dyn Store>, dispatcher: Dispatcher, budgets: Arc<Budgets>) -> Arc<BulkJobs> {
-        Arc::new(BulkJobs { store, dispatcher, budgets, wake: Notify::new() })
-    }
-
-    /// Has the running jobs claimed at once (a job was just made).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
     /// Claims running jobs that no live process works on, and works on each, until
     /// dropped (which stops the work between two batches).
     pub async fn run(self: Arc<Self>) {
@@ -165,10 +147,8 @@ impl BulkJobs {
             }
             BulkSelection::Filter(query) => {
                 let query = RunQuery { cursor: position.clone(), limit: Some(size as i64), ..query.clone() };
-                let filter = run_filter::parse(&query, Utc::now()).map_err(|error| match error {
-                    ApiError::Store(error) => error,
-                    other => StoreError::Internal(format!("a bulk job's filter no longer holds: {other}")),
-                })?;
+                let filter = run_filter::parse(&query, Utc::now())
+                    .map_err(|why| StoreError::Internal(format!("a bulk job's filter no longer holds: {why}")))?;
                 let runs = self.store.list_runs(&filter).await?;
                 let next = runs.last().map(|last| run_filter::encode(last, &filter)).or(position);
                 (runs.iter().map(|run| run.id.clone()).collect(), next, runs.len() < size)

@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
-use super::body::frame;
+use super::frame::frame;
 use super::queue::{Queue, Refused};
 use super::topics::Topics;
 use crate::events::{EventBus, Published};

@@ -1,4 +1,5 @@
-//! `GET /api/workflows` query → a validated `RunFilter`, and the opaque keyset cursor.
+//! A runs query (the list's, a bulk job's) → a validated `RunFilter`, and the opaque
+//! keyset cursor of its pages.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -6,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{given, RunQuery, RunSort, WorkflowRun};
 
-use super::error::ApiError;
 use crate::store::{RunFilter, SortKey, Ts};
+use crate::validate::{self, Invalid};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -21,32 +22,32 @@ struct Cursor {
     id: String,
 }
 
-pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, ApiError> {
-    let statuses = query.statuses().map_err(ApiError::invalid)?;
-    let (since, until) = query.window(now).map_err(ApiError::invalid)?;
+pub fn parse(query: &RunQuery, now: DateTime<Utc>) -> Result<RunFilter, Invalid> {
+    let statuses = query.statuses().map_err(Invalid::value)?;
+    let (since, until) = query.window(now).map_err(Invalid::value)?;
     let (sort, descending) = match given(&query.sort) {
         None => (RunSort::StartedAt, true),
         Some(text) => match text.strip_prefix('-') {
-            Some(column) => (column.parse().map_err(ApiError::invalid)?, true),
-            None => (text.parse().map_err(ApiError::invalid)?, false),
+            Some(column) => (column.parse().map_err(Invalid::value)?, true),
+            None => (text.parse().map_err(Invalid::value)?, false),
         },
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!("`limit` must be between 1 and {MAX_LIMIT}")));
+        return Err(Invalid::value(format!("`limit` must be between 1 and {MAX_LIMIT}")));
     }
     let after = given(&query.cursor).map(|text| decode(text, sort, descending)).transpose()?;
     let text = query.text().map(str::to_owned);
     if let Some(text) = &text {
-        super::validate::text("q", text, 256)?;
+        validate::text("q", text, 256)?;
     }
     let workflow = query.workflow_name().map(str::to_owned);
     if let Some(workflow) = &workflow {
-        super::validate::text("workflow", workflow, 256)?;
+        validate::text("workflow", workflow, 256)?;
     }
     let agent = given(&query.agent).map(str::to_owned);
     if let Some(agent) = &agent {
-        super::validate::name("agent", agent, 255)?;
+        validate::name("agent", agent, 255)?;
     }
     Ok(RunFilter {
         statuses,
@@ -68,12 +69,12 @@ pub fn encode(last: &WorkflowRun, filter: &RunFilter) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }
 
-fn decode(text: &str, sort: RunSort, descending: bool) -> Result<(SortKey, String), ApiError> {
-    let malformed = || ApiError::invalid("`cursor` is malformed; use the `next_cursor` of a previous page");
+fn decode(text: &str, sort: RunSort, descending: bool) -> Result<(SortKey, String), Invalid> {
+    let malformed = || Invalid::value("`cursor` is malformed; use the `next_cursor` of a previous page");
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| malformed())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
     if cursor.sort != sort || cursor.desc != descending {
-        return Err(ApiError::invalid("`cursor` belongs to a different sort order"));
+        return Err(Invalid::value("`cursor` belongs to a different sort order"));
     }
     if cursor.id.contains('\0') {
         return Err(malformed());
