@@ -1,10 +1,10 @@
 //! The configurable-agents dashboard server. `serve` runs the very router production
 //! runs on any listener, which is how the integration tests start it.
 
-pub mod access;
 pub mod analytics;
 pub mod budgets;
 mod bulk;
+pub mod callers;
 mod cause;
 pub mod cli;
 pub mod config;
@@ -56,7 +56,7 @@ pub async fn serve(
         .map(|uri| http::mlflow::MlflowProxy::new(uri, config.mlflow_timeout))
         .transpose()?;
     let bound = listener.local_addr()?;
-    let access = Arc::new(http::access::Access::new(&config.access, bound)?);
+    let access = Arc::new(http::auth::Access::new(&config.access, bound)?);
     let origins = Arc::new(http::guard::Origins::new(&config.access, bound));
     let bus = EventBus::default();
     let store = store::connect(&config.database.database_url, bus.clone()).await?;
@@ -66,7 +66,7 @@ pub async fn serve(
         reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     if access.tokens {
-        if let Some(secret) = access::first_admin(store.as_ref()).await? {
+        if let Some(secret) = callers::first_admin(store.as_ref()).await? {
             // Printed, never logged: the one place this secret is shown.
             println!(
                 "No admin token existed, so one was made. Sign in as admin: http://{reachable}/login#token={secret}"

@@ -4,7 +4,7 @@
 
 use shared::{CreateToken, Role};
 
-use crate::access;
+use crate::callers;
 use crate::config::TokenCommand;
 use crate::events::EventBus;
 use crate::store::access::{Actor, Audit};
@@ -20,7 +20,7 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
     let by = Actor { name: "command line".to_owned(), token_id: None };
     match command {
         TokenCommand::Create(args) => {
-            let name = args.name.unwrap_or_else(|| format!("{}-{}", args.role, &access::random_value()[..6]));
+            let name = args.name.unwrap_or_else(|| format!("{}-{}", args.role, &callers::random_value()[..6]));
             let request = CreateToken {
                 name,
                 role: args.role,
@@ -28,7 +28,7 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
                 workflows: args.workflows,
                 expires_in_days: args.expires_in_days,
             };
-            let created = access::issue(store.as_ref(), request, &by).await?;
+            let created = callers::issue(store.as_ref(), request, &by).await?;
             println!(
                 "Token `{}` ({}); its secret, shown this once:\n{}",
                 created.token.name, created.token.role, created.secret

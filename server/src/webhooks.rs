@@ -111,7 +111,7 @@ impl Webhooks {
         let body = body.to_string();
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
         mac.update(body.as_bytes());
-        (body, format!("sha256={}", crate::access::hex(&mac.finalize().into_bytes())))
+        (body, format!("sha256={}", crate::callers::hex(&mac.finalize().into_bytes())))
     }
 
     /// Where webhooks may point, checked when one is made.

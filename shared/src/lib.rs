@@ -1,7 +1,6 @@
 //! Wire types shared by the server and the WASM frontend: one definition of every
 //! request, response and live event, so the two sides cannot drift apart.
 
-pub mod access;
 pub mod agent;
 pub mod analytics;
 pub mod budget;
@@ -9,12 +8,12 @@ pub mod bulk;
 pub mod dispatch;
 pub mod error;
 pub mod event;
+pub mod roles;
 pub mod summary;
 pub mod view;
 pub mod webhook;
 pub mod workflow;
 
-pub use access::*;
 pub use agent::*;
 pub use analytics::*;
 pub use budget::*;
@@ -22,6 +21,7 @@ pub use bulk::*;
 pub use dispatch::*;
 pub use error::*;
 pub use event::*;
+pub use roles::*;
 pub use summary::*;
 pub use view::*;
 pub use webhook::*;

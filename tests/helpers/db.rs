@@ -59,7 +59,7 @@ impl TestDb {
             expires_in_days: None,
         };
         let by = server::store::access::Actor { name: "test".to_owned(), token_id: None };
-        server::access::issue(store.as_ref(), request, &by).await.unwrap().secret
+        server::callers::issue(store.as_ref(), request, &by).await.unwrap().secret
     }
 
     pub async fn execute_as_another_writer(&self, sql: &str) {

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-use crate::access::Caller;
 use crate::budgets::Budgets;
+use crate::callers::Caller;
 use crate::dispatch::Dispatcher;
 use crate::run_filter;
 use crate::store::{BulkSelection, NewBulkJob, StatusTally, Store, StoreError};

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use shared::{CreateToken, Role};
 
-use crate::access;
+use crate::callers;
 use crate::config::DemoArgs;
 use crate::samples::TOPICS;
 use crate::store::access::Actor;
@@ -37,7 +37,7 @@ pub async fn start(
     let token = |name: String, role: Role, agent_ids: Vec<String>, workflows: Vec<String>| async move {
         let request = CreateToken { name, role, agent_ids, workflows, expires_in_days: None };
         match tokens {
-            true => access::reissue(store, request, &Actor::system()).await.map(|created| Some(created.secret)),
+            true => callers::reissue(store, request, &Actor::system()).await.map(|created| Some(created.secret)),
             false => Ok(None),
         }
     };

@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path, Query};
 use super::AppState;
-use crate::access::{self, Caller};
+use crate::callers::{self, Caller};
 use crate::events::Revocation;
 
 const AUDIT_PAGE: i64 = 100;
@@ -31,7 +31,7 @@ async fn create(
     caller: Caller,
     Json(body): Json<CreateToken>,
 ) -> Result<(StatusCode, axum::Json<CreatedToken>), ApiError> {
-    let created = access::issue(state.services.store.as_ref(), body, &caller.actor()).await?;
+    let created = callers::issue(state.services.store.as_ref(), body, &caller.actor()).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path, Query};
 use super::AppState;
-use crate::access::Caller;
+use crate::callers::Caller;
 use crate::store::NewAgent;
 use crate::validate;
 

@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
 use super::AppState;
-use crate::access::Caller;
+use crate::callers::Caller;
 use crate::store::limits::{MAX_COST_USD, MAX_TOKENS};
 use crate::validate;
 

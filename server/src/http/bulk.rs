@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Json, Query};
 use super::ids::JobId;
 use super::AppState;
-use crate::access::Caller;
 use crate::bulk::{BulkError, Submitted};
+use crate::callers::Caller;
 const LIST_DEFAULT: i64 = 20;
 const LIST_MAX: i64 = 200;
 

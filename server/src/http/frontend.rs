@@ -74,7 +74,7 @@ fn index(headers: &HeaderMap) -> Response {
         )
             .into_response();
     };
-    let etag = format!("\"{}\"", crate::access::hex(&file.metadata.sha256_hash()));
+    let etag = format!("\"{}\"", crate::callers::hex(&file.metadata.sha256_hash()));
     if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return StatusCode::NOT_MODIFIED.into_response();
     }

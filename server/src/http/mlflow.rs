@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use shared::{MlflowStatus, Permission};
 
-use super::access::{CSRF_HEADER, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use super::auth::{CSRF_HEADER, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use super::error::error_response;
 use super::guard::is_safe;
 use super::rules::{Rule, Rules};

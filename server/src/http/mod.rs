@@ -1,9 +1,9 @@
 //! The HTTP surface: shared state, the router, and one module per resource.
 
-pub mod access;
 mod admin;
 mod agents;
 mod analytics;
+pub mod auth;
 mod auth_failures;
 pub mod body_guard;
 mod budgets;
@@ -69,7 +69,7 @@ pub struct Shared {
     /// Turns true on graceful shutdown; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
     /// Who may do what.
-    pub access: Arc<access::Access>,
+    pub access: Arc<auth::Access>,
     /// The hosts and origins that are this dashboard's own.
     pub origins: Arc<guard::Origins>,
     /// Open event streams, against `--max-streams`.
@@ -78,7 +78,7 @@ pub struct Shared {
     pub refusals: Refusals,
 }
 
-/// Counts of what the gate turned away (failed authentication is counted by `access`).
+/// Counts of what the gate turned away (failed authentication is counted by `auth`).
 #[derive(Clone, Default)]
 pub struct Refusals {
     pub bodies_timed_out: Arc<AtomicU64>,
@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
     let mut rules = Rules::from_document(&doc).unwrap_or_else(|why| panic!("an API operation {why}"));
     let documents = openapi::routes(doc, &mut rules);
     let mlflow = mlflow::routes(&mut rules);
-    let gate = access::Gate { state: state.clone(), rules: Arc::new(rules) };
+    let gate = auth::Gate { state: state.clone(), rules: Arc::new(rules) };
     let bodies = body_guard::BodyLimits {
         max_bytes: state.services.config.max_body_bytes,
         timeout: state.services.config.body_timeout,
@@ -126,7 +126,7 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(app)
         // The gate's body guard holds every body to the cap, the proxy's too.
         .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(gate, access::authenticate))
+        .layer(from_fn_with_state(gate, auth::authenticate))
         .layer(from_fn_with_state(bodies, body_guard::guard))
         .layer(from_fn_with_state(state.clone(), guard::check_host_and_origin))
         .layer(from_fn(guard::refuse_non_canonical))

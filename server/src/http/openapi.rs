@@ -84,7 +84,7 @@ pub fn finish(mut doc: Document) -> Document {
     );
     components.add_security_scheme(
         "session",
-        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::access::SESSION_COOKIE))),
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::auth::SESSION_COOKIE))),
     );
     doc
 }

@@ -9,7 +9,7 @@
 use shared::Role;
 
 use super::error::ApiError;
-use crate::access::Caller;
+use crate::callers::Caller;
 use crate::store::access::{Claim, ClaimKind};
 use crate::store::Store;
 

@@ -11,10 +11,10 @@ use shared::{Session, SignIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{session_cookie, ClientAddress, CSRF_HEADER, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use super::auth::{session_cookie, ClientAddress, CSRF_HEADER, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use super::error::{ApiError, Json};
 use super::AppState;
-use crate::access::{hash, random_value, same, Caller};
+use crate::callers::{hash, random_value, same, Caller};
 use crate::events::Revocation;
 use crate::store::access::{Audit, NewSession};
 use crate::store::{StoreError, Ts};

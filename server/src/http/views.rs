@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
 use super::AppState;
-use crate::access::Caller;
+use crate::callers::Caller;
 use crate::{run_filter, validate};
 
 /// Views one caller may keep: any role may save views, so there is a bound.

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
 use super::AppState;
-use crate::access::Caller;
+use crate::callers::Caller;
 use crate::store::StoredWebhook;
 use crate::validate;
 
@@ -76,7 +76,7 @@ async fn create(
             delivered: 0,
             failed: 0,
         },
-        secret: crate::access::random_value(),
+        secret: crate::callers::random_value(),
     };
     let audit = caller.audit("webhook.create", &hook.webhook.id, Some(body.url));
     let stored = state.services.store.create_webhook(hook, audit).await?;

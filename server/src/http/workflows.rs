@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Json, Query};
 use super::ids::RunId;
 use super::AppState;
-use crate::access::Caller;
+use crate::callers::Caller;
 use crate::dispatch::{Start, StartError};
 use crate::run_filter;
 use crate::store::limits::RunBound;

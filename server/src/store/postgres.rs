@@ -167,7 +167,7 @@ impl writer::Hooks for Writes {
         conn: &'c mut PgConnection,
         events: &'c [&'c shared::Event],
     ) -> BoxFuture<'c, sqlx::Result<Vec<i64>>> {
-        Box::pin(sql_common::record_events(conn, events))
+        Box::pin(sql::record_events(conn, events))
     }
 
     /// A heartbeat too large for a notification's payload is kept in the log instead.
@@ -196,4 +196,9 @@ impl writer::Hooks for Writes {
     fn deliver(&self, _events: Numbered) {}
 }
 
-super::sql::sql_store!(PgStore);
+/// The store the SQL in `sql/` implements every store trait for, compiled here.
+type Target = PgStore;
+// Deliberately compiled once per backend: sqlx queries need a concrete database.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;

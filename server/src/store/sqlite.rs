@@ -153,7 +153,7 @@ impl writer::Hooks for Writes {
         conn: &'c mut SqliteConnection,
         events: &'c [&'c shared::Event],
     ) -> BoxFuture<'c, sqlx::Result<Vec<i64>>> {
-        Box::pin(sql_common::record_events(conn, events))
+        Box::pin(sql::record_events(conn, events))
     }
 
     fn before_commit<'c>(
@@ -175,4 +175,9 @@ impl writer::Hooks for Writes {
     }
 }
 
-super::sql::sql_store!(SqliteStore);
+/// The store the SQL in `sql/` implements every store trait for, compiled here.
+type Target = SqliteStore;
+// Deliberately compiled once per backend: sqlx queries need a concrete database.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;

@@ -17,10 +17,10 @@ use axum::Extension;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::ClientAddress;
+use super::auth::ClientAddress;
 use super::error::{ApiError, Query};
 use super::AppState;
-use crate::access::Caller;
+use crate::callers::Caller;
 use crate::events::Revocation;
 use crate::live::{self, Feed, Hub, Stop, Topics};
 use shared::Event;

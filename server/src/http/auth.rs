@@ -25,7 +25,7 @@ use super::error::{error_response, ApiError};
 use super::guard::is_safe;
 use super::rules::{Lookup, Rule, Rules};
 use super::AppState;
-use crate::access::{hash, same, BrowserSession, Caller};
+use crate::callers::{hash, same, BrowserSession, Caller};
 use crate::config::{AccessArgs, AuthMode};
 use crate::store::Ts;
 
@@ -279,15 +279,7 @@ async fn token_caller(state: &AppState, secret: &str) -> Result<Caller, ApiError
             }
         });
     }
-    Ok(Caller {
-        name: token.info.name,
-        role: token.info.role,
-        token_id: Some(token.id),
-        agent_ids: token.info.agent_ids,
-        workflows: token.info.workflows,
-        session: None,
-        expires_at: token.info.expires_at,
-    })
+    Ok(Caller::of_token(token, None))
 }
 
 /// The session the request's cookies name: the `__Host-` one where there is one (a
@@ -335,17 +327,8 @@ async fn session_caller(
             ));
         }
     }
-    let token = record.token;
-    let ends = record.expires_at.utc();
-    Ok(Caller {
-        name: token.info.name,
-        role: token.info.role,
-        token_id: Some(token.id),
-        agent_ids: token.info.agent_ids,
-        workflows: token.info.workflows,
-        session: Some(BrowserSession { id_hash, csrf: record.csrf }),
-        expires_at: Some(token.info.expires_at.map_or(ends, |token_ends| token_ends.min(ends))),
-    })
+    let session = BrowserSession { id_hash, csrf: record.csrf };
+    Ok(Caller::of_token(record.token, Some((session, record.expires_at.utc()))))
 }
 
 /// A framed UI (MLflow's) cannot add our CSRF header to its POSTs; on its routes the

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use shared::{CreateToken, CreatedToken, Role};
 use subtle::ConstantTimeEq;
 
-use crate::store::access::{Actor, Audit, NewToken};
+use crate::store::access::{Actor, Audit, NewToken, TokenRecord};
 use crate::store::{Result, Store, StoreError, Ts};
 
 /// Secrets start with this, so that one pasted in the wrong place is recognisable
@@ -65,6 +65,24 @@ pub struct BrowserSession {
 }
 
 impl Caller {
+    /// The caller a token makes: through a browser `session`, until the sooner of the
+    /// token's end and the session's.
+    pub fn of_token(token: TokenRecord, session: Option<(BrowserSession, chrono::DateTime<chrono::Utc>)>) -> Caller {
+        let (session, expires_at) = match session {
+            None => (None, token.info.expires_at),
+            Some((session, ends)) => (Some(session), Some(token.info.expires_at.map_or(ends, |token| token.min(ends)))),
+        };
+        Caller {
+            name: token.info.name,
+            role: token.info.role,
+            token_id: Some(token.id),
+            agent_ids: token.info.agent_ids,
+            workflows: token.info.workflows,
+            session,
+            expires_at,
+        }
+    }
+
     /// Without `--auth`: every caller that can reach the dashboard may do everything.
     pub fn local() -> Caller {
         Caller {

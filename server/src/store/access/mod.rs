@@ -1,5 +1,6 @@
 //! What access control stores: tokens (by the hash of their secret), browser
-//! sessions, which agent ids an agent token owns, and the audit log.
+//! sessions, which agent ids an agent token owns, and the audit log. Its SQL, `sql.rs`,
+//! is compiled once per backend (`store/sql/`).
 
 use async_trait::async_trait;
 use shared::{AuditEntry, Role, TokenInfo};
