@@ -87,6 +87,27 @@ fn grouped(n: i64) -> String {
     }
 }
 
+/// Plain numbers, for charts' axes and compared values (`fn(f64) -> String`).
+pub mod value {
+    pub fn usd(v: f64) -> String {
+        super::cost(Some(v))
+    }
+
+    pub fn seconds(v: f64) -> String {
+        super::duration(Some(v))
+    }
+
+    /// Every digit, grouped: `15,719,658`.
+    pub fn count(v: f64) -> String {
+        super::tokens(Some(v.round() as i64))
+    }
+
+    /// Short, for axes: `15.7M`.
+    pub fn compact(v: f64) -> String {
+        super::compact(v.round() as i64)
+    }
+}
+
 pub fn short_id(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::components::{Loading, StatusBadge, Time};
-use crate::{api, format, live, merge};
+use crate::format::{self, value};
+use crate::{api, live, merge};
 
 /// Both runs, or why not (`None`: not two ids to look up).
 async fn load(a: String, b: String) -> Option<Result<(RunDetail, RunDetail), String>> {
@@ -129,18 +130,6 @@ fn delta<T: Into<f64> + Copy>(a: Option<T>, b: Option<T>, show: impl Fn(f64) -> 
     }
 }
 
-fn money(v: f64) -> String {
-    format::cost(Some(v))
-}
-
-fn seconds(v: f64) -> String {
-    format::duration(Some(v))
-}
-
-fn count(v: f64) -> String {
-    format::tokens(Some(v.round() as i64))
-}
-
 /// `tokens` as f64, for deltas.
 fn tokens(t: Option<i64>) -> Option<f64> {
     t.map(|t| t as f64)
@@ -157,19 +146,19 @@ fn Compared(a: RunDetail, b: RunDetail) -> impl IntoView {
             "Duration",
             format::duration(ra.duration_seconds),
             format::duration(rb.duration_seconds),
-            delta(ra.duration_seconds, rb.duration_seconds, seconds),
+            delta(ra.duration_seconds, rb.duration_seconds, value::seconds),
         ),
         (
             "Tokens",
             format::tokens(ra.total_tokens),
             format::tokens(rb.total_tokens),
-            delta(tokens(ra.total_tokens), tokens(rb.total_tokens), count),
+            delta(tokens(ra.total_tokens), tokens(rb.total_tokens), value::count),
         ),
         (
             "Cost",
             format::cost(ra.total_cost_usd),
             format::cost(rb.total_cost_usd),
-            delta(ra.total_cost_usd, rb.total_cost_usd, money),
+            delta(ra.total_cost_usd, rb.total_cost_usd, value::usd),
         ),
     ];
     view! {
@@ -224,11 +213,11 @@ fn Nodes(a: Vec<(String, NodeStateData)>, b: Vec<(String, NodeStateData)>) -> im
                     <td data-label="Status">{status(x)} " → " {status(y)}</td>
                     <td data-label="Model">{model(x)} " → " {model(y)}</td>
                     <td class="num" data-label="Duration">{format::duration(duration(x))} " → " {format::duration(duration(y))}</td>
-                    <td class="num delta" data-label="Δ duration">{delta(duration(x), duration(y), seconds)}</td>
+                    <td class="num delta" data-label="Δ duration">{delta(duration(x), duration(y), value::seconds)}</td>
                     <td class="num" data-label="Tokens">{format::tokens(x.and_then(NodeStateData::tokens))} " → " {format::tokens(y.and_then(NodeStateData::tokens))}</td>
-                    <td class="num delta" data-label="Δ tokens">{delta(used(x), used(y), count)}</td>
+                    <td class="num delta" data-label="Δ tokens">{delta(used(x), used(y), value::count)}</td>
                     <td class="num" data-label="Cost">{format::cost(spent(x))} " → " {format::cost(spent(y))}</td>
-                    <td class="num delta" data-label="Δ cost">{delta(spent(x), spent(y), money)}</td>
+                    <td class="num delta" data-label="Δ cost">{delta(spent(x), spent(y), value::usd)}</td>
                 </tr>
             }
         })

@@ -13,7 +13,8 @@ mod webhooks;
 
 use crate::components::chart::{key_label, Chart, Shape};
 use crate::components::{Empty, Failure, Loading};
-use crate::{api, can, format, live, merge};
+use crate::format::{self, value};
+use crate::{api, can, live, merge};
 use budgets::{BudgetWarnings, Budgets};
 use webhooks::Webhooks;
 
@@ -114,18 +115,6 @@ fn merged(parts: &[(&str, Series)]) -> Series {
     all
 }
 
-fn money(v: f64) -> String {
-    format::cost(Some(v))
-}
-
-fn count(v: f64) -> String {
-    format::compact(v.round() as i64)
-}
-
-fn seconds(v: f64) -> String {
-    format::duration(Some(v))
-}
-
 #[component]
 pub fn Analytics() -> impl IntoView {
     let params = use_query_map();
@@ -217,15 +206,15 @@ fn Loaded(board: Board, group: GroupBy, reload: merge::Reload) -> impl IntoView 
         <BudgetWarnings budgets=budgets.clone() />
         <div class="charts" data-testid="charts">
             <section class="panel"><h2>"Runs started"</h2>
-                <Chart series=board.runs shape=Shape::Bars value=count label="runs per bucket" /></section>
+                <Chart series=board.runs shape=Shape::Bars value=value::compact label="runs per bucket" /></section>
             <section class="panel"><h2>"Outcomes"</h2>
-                <Chart series=board.outcomes shape=Shape::Bars value=count label="finished runs per bucket" /></section>
+                <Chart series=board.outcomes shape=Shape::Bars value=value::compact label="finished runs per bucket" /></section>
             <section class="panel"><h2>"Cost"</h2>
-                <Chart series=board.cost shape=Shape::Bars value=money label="USD per bucket" /></section>
+                <Chart series=board.cost shape=Shape::Bars value=value::usd label="USD per bucket" /></section>
             <section class="panel"><h2>"Tokens"</h2>
-                <Chart series=board.tokens shape=Shape::Bars value=count label="tokens per bucket" /></section>
+                <Chart series=board.tokens shape=Shape::Bars value=value::compact label="tokens per bucket" /></section>
             <section class="panel"><h2>"Duration"</h2>
-                <Chart series=durations shape=Shape::Lines value=seconds label="p50 and p95 of finished runs" /></section>
+                <Chart series=durations shape=Shape::Lines value=value::seconds label="p50 and p95 of finished runs" /></section>
         </div>
         <BreakdownTable breakdown=board.breakdown />
         <Nodes workflows />
