@@ -38,7 +38,7 @@ async fn views_are_saved_checked_and_removed(backend: Backend) {
         .await,
     )
     .unwrap();
-    assert_eq!((failed.query.as_str(), failed.default, failed.mine), ("status=failed&range=week", true, true));
+    assert_eq!((failed.query.as_str(), failed.default, failed.mine), ("status=failed&range=7d", true, true));
     let costly: SavedView = serde_json::from_value(
         app.posted("/api/views", json!({ "name": "Costly", "query": "sort=-total_cost_usd", "default": true })).await,
     )

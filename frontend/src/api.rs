@@ -119,14 +119,14 @@ fn encode(value: &str) -> String {
 
 pub fn run_query_pairs(query: &RunQuery) -> Vec<(&'static str, Option<String>)> {
     vec![
-        ("status", query.status.clone()),
+        ("status", query.status.as_ref().map(ToString::to_string)),
         ("workflow", query.workflow.clone()),
         ("agent", query.agent.clone()),
-        ("range", query.range.clone()),
+        ("range", query.range.map(|range| range.to_string())),
         ("since", query.since.map(|t| t.to_rfc3339())),
         ("until", query.until.map(|t| t.to_rfc3339())),
         ("q", query.q.clone()),
-        ("sort", query.sort.clone()),
+        ("sort", query.sort.map(|sort| sort.to_string())),
         ("limit", query.limit.map(|l| l.to_string())),
         ("cursor", query.cursor.clone()),
     ]
@@ -186,10 +186,10 @@ pub async fn start_run(start: &StartRun) -> ApiResult<WorkflowRun> {
 
 fn analytics_pairs(query: &AnalyticsQuery) -> String {
     query_string(&[
-        ("metric", query.metric.clone()),
-        ("group_by", query.group_by.clone()),
-        ("bucket", query.bucket.clone()),
-        ("range", query.range.clone()),
+        ("metric", query.metric.map(|metric| metric.to_string())),
+        ("group_by", query.group_by.map(|group| group.to_string())),
+        ("bucket", query.bucket.map(|bucket| bucket.to_string())),
+        ("range", query.range.map(|range| range.to_string())),
         ("since", query.since.map(|t| t.to_rfc3339())),
         ("until", query.until.map(|t| t.to_rfc3339())),
         ("workflow", query.workflow.clone()),

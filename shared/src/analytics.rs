@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 
-use crate::given;
+use crate::query::{keyword_enum, text, Range};
 
 /// Query of both analytics endpoints; every field is optional.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -13,18 +12,19 @@ use crate::given;
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
-    /// A `Metric` (series only); default `runs`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metric: Option<String>,
-    /// A `GroupBy`; default `none` for series, `workflow` for the breakdown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_by: Option<String>,
-    /// `hour` or `day`; by default `hour` up to two days, else `day`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    /// `24h`, `7d` or `30d` back from now (default `7d`), or `since`/`until`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub range: Option<String>,
+    /// What a series counts (series only); default `runs`.
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
+    /// Default `none` for series, `workflow` for the breakdown.
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<GroupBy>,
+    /// By default `hour` up to two days, else `day`.
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<Bucket>,
+    /// Back from now (default `7d`; `all` has no start to chart from), or
+    /// `since`/`until`.
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    pub range: Option<Range>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,33 +35,32 @@ pub struct AnalyticsQuery {
 }
 
 impl AnalyticsQuery {
-    pub fn metric(&self) -> Result<Metric, String> {
-        given(&self.metric).map_or(Ok(Metric::Runs), str::parse)
+    pub fn metric(&self) -> Metric {
+        self.metric.unwrap_or(Metric::Runs)
     }
 
-    pub fn group_by(&self, default: GroupBy) -> Result<GroupBy, String> {
-        given(&self.group_by).map_or(Ok(default), str::parse)
+    pub fn group_by(&self, default: GroupBy) -> GroupBy {
+        self.group_by.unwrap_or(default)
     }
 
     /// The window asked for at `now`, `since` inclusive and `until` exclusive.
     pub fn window(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
-        let back = |hours: i64| Ok((now - chrono::Duration::hours(hours), now));
-        let (since, until) = match (given(&self.range), self.since, self.until) {
+        let (since, until) = match (self.range, self.since, self.until) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err("use either `range` or `since`/`until`, not both".to_owned())
             }
-            (Some("24h"), ..) => back(24),
-            (Some("7d") | None, None, None) => back(7 * 24),
-            (Some("30d"), ..) => back(30 * 24),
-            (Some(other), ..) => Err(format!("unknown range `{other}` (expected 24h, 7d or 30d)")),
+            (Some(range), ..) => match range.since(now) {
+                Some(since) => (since, now),
+                None => return Err("`range=all` has no start to chart from; choose 30d, or `since`".to_owned()),
+            },
             (None, since, until) => {
                 let until = until.unwrap_or(now);
                 // At the calendar's start a week back does not exist: the year check below
                 // refuses it rather than the subtraction panicking.
                 let week_back = until.checked_sub_signed(chrono::Duration::days(7)).unwrap_or(DateTime::<Utc>::MIN_UTC);
-                Ok((since.unwrap_or(week_back), until))
+                (since.unwrap_or(week_back), until)
             }
-        }?;
+        };
         if since >= until {
             return Err("`since` must be before `until`".to_owned());
         }
@@ -73,47 +72,13 @@ impl AnalyticsQuery {
     }
 
     /// The bucket asked for, else the one that suits a window this long.
-    pub fn bucket(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Bucket, String> {
-        match given(&self.bucket) {
-            Some(text) => text.parse(),
-            None if until - since <= chrono::Duration::days(2) => Ok(Bucket::Hour),
-            None => Ok(Bucket::Day),
+    pub fn bucket(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Bucket {
+        match self.bucket {
+            Some(bucket) => bucket,
+            None if until - since <= chrono::Duration::days(2) => Bucket::Hour,
+            None => Bucket::Day,
         }
     }
-}
-
-macro_rules! keyword_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        // The same names as the renames: schema generators do not read a rename
-        // passed through this macro.
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        concat!("unknown ", $what, " `{}` (expected {})"),
-                        other,
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-    };
 }
 
 keyword_enum!(

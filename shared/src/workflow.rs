@@ -4,6 +4,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::query::{text, Range, RunOrder, Statuses};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -291,17 +293,18 @@ pub struct FinishRun {
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     /// One status or several, comma separated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>), param(value_type = Option<String>))]
+    pub status: Option<Statuses>,
     /// Exact workflow name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
     /// Runs sent to this agent (by id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
-    /// `today`, `week` or `all`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub range: Option<String>,
+    /// Back from now; or `since`/`until`.
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    pub range: Option<Range>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,9 +312,10 @@ pub struct RunQuery {
     /// Text search over workflow name and run id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    /// A `RunSort` key, `-` first for descending; default `-started_at`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort: Option<String>,
+    /// A `RunSort` column, `-` first for descending; default `-started_at`.
+    #[serde(default, with = "text", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>), param(value_type = Option<String>))]
+    pub sort: Option<RunOrder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,27 +323,20 @@ pub struct RunQuery {
 }
 
 impl RunQuery {
-    /// The statuses asked for (a comma list); none means all.
-    pub fn statuses(&self) -> Result<Vec<RunStatus>, String> {
-        match given(&self.status) {
-            Some(list) => list.split(',').map(|s| s.trim().parse()).collect(),
-            None => Ok(Vec::new()),
-        }
+    /// The statuses asked for; none means all.
+    pub fn statuses(&self) -> &[RunStatus] {
+        self.status.as_ref().map_or(&[], |statuses| &statuses.0)
     }
 
-    /// The window of start times asked for, at `now`: `range` (`today` from midnight
-    /// UTC, `week` the last seven days, `all`) or `since` (inclusive) / `until`
-    /// (exclusive).
+    /// The window of start times asked for, at `now`: `range` back from now or
+    /// `since` (inclusive) / `until` (exclusive).
     #[allow(clippy::type_complexity)]
     pub fn window(&self, now: DateTime<Utc>) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), String> {
-        let window = match (given(&self.range), self.since, self.until) {
+        let window = match (self.range, self.since, self.until) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err("use either `range` or `since`/`until`, not both".to_owned())
             }
-            (Some("today"), ..) => (now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()), None),
-            (Some("week"), ..) => (Some(now - chrono::Duration::days(7)), None),
-            (Some("all"), ..) => (None, None),
-            (Some(other), ..) => return Err(format!("unknown range `{other}` (expected today, week or all)")),
+            (Some(range), ..) => (range.since(now), None),
             (None, since, until) => (since, until),
         };
         match window {
@@ -362,7 +359,8 @@ impl RunQuery {
     /// applying live events to a loaded list). A query the server refuses selects nothing,
     /// and so does one by agent: a row does not name its agent.
     pub fn matches(&self, run: &WorkflowRun, now: DateTime<Utc>) -> bool {
-        let (Ok(statuses), Ok((since, until))) = (self.statuses(), self.window(now)) else { return false };
+        let Ok((since, until)) = self.window(now) else { return false };
+        let statuses = self.statuses();
         if given(&self.agent).is_some() {
             return false;
         }
@@ -431,13 +429,12 @@ mod tests {
             query.matches(&r, Utc::now())
         };
         assert!(q(|_| {}));
-        assert!(q(|x| x.status = Some("running,failed".into())));
-        assert!(!q(|x| x.status = Some("running".into())));
-        assert!(!q(|x| x.status = Some("exploded".into())));
+        assert!(q(|x| x.status = "running,failed".parse().ok()));
+        assert!(!q(|x| x.status = "running".parse().ok()));
         assert!(q(|x| x.q = Some("article_w".into())));
         assert!(q(|x| x.workflow = Some("".into())));
         assert!(!q(|x| x.workflow = Some("other".into())));
-        assert!(q(|x| x.range = Some("today".into())));
+        assert!(q(|x| x.range = Some(Range::Today)));
         assert!(!q(|x| x.until = Some(Utc::now() - chrono::Duration::days(1))));
     }
 }

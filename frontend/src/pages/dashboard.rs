@@ -1,7 +1,7 @@
 //! The overview: live totals, the latest runs, and agents that need attention.
 
 use leptos::prelude::*;
-use shared::{AnalyticsQuery, Event, RunQuery, Summary, WorkflowRun};
+use shared::{AnalyticsQuery, Bucket, Event, Metric, Range, RunQuery, Summary, WorkflowRun};
 
 use crate::components::chart::Sparkline;
 use crate::components::{AliveDot, Empty, Failure, Loading, RunList, StartRunButton, Time};
@@ -18,17 +18,20 @@ struct Trends {
 }
 
 async fn trends() -> api::ApiResult<Trends> {
-    let hourly = |metric: &str| AnalyticsQuery {
-        metric: Some(metric.to_owned()),
-        range: Some("24h".to_owned()),
-        bucket: Some("hour".to_owned()),
+    let hourly = |metric: Metric| AnalyticsQuery {
+        metric: Some(metric),
+        range: Some(Range::Day),
+        bucket: Some(Bucket::Hour),
         ..Default::default()
     };
     let values = |series: shared::Series| {
         let line = series.lines.into_iter().next();
         series.buckets.iter().enumerate().map(|(i, _)| line.as_ref().and_then(|l| l.values[i]).unwrap_or(0.0)).collect()
     };
-    Ok(Trends { runs: values(api::series(&hourly("runs")).await?), cost: values(api::series(&hourly("cost")).await?) })
+    Ok(Trends {
+        runs: values(api::series(&hourly(Metric::Runs)).await?),
+        cost: values(api::series(&hourly(Metric::Cost)).await?),
+    })
 }
 
 #[component]

@@ -83,15 +83,15 @@ impl Plan {
     /// A breakdown's query at `now`, checked (`metric` and `bucket` play no part: the
     /// window starts at its first whole hour).
     pub fn breakdown(query: &AnalyticsQuery, now: DateTime<Utc>) -> Result<Plan, String> {
-        let query = AnalyticsQuery { metric: None, bucket: Some("hour".to_owned()), ..query.clone() };
+        let query = AnalyticsQuery { metric: None, bucket: Some(Bucket::Hour), ..query.clone() };
         Ok(Plan { whole: true, ..Plan::new(&query, now, GroupBy::Workflow)? })
     }
 
     fn new(query: &AnalyticsQuery, now: DateTime<Utc>, default_group: GroupBy) -> Result<Plan, String> {
-        let metric = query.metric()?;
-        let group_by = query.group_by(default_group)?;
+        let metric = query.metric();
+        let group_by = query.group_by(default_group);
         let (since, until) = query.window(now)?;
-        let bucket = query.bucket(since, until)?;
+        let bucket = query.bucket(since, until);
         // Before the hourly detail, rollups are whole days.
         let grain = if since < hourly_since(now) { Bucket::Day } else { bucket };
         let since = since.duration_trunc(step(grain)).map_err(|e| e.to_string())?;

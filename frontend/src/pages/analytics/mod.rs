@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use shared::{AnalyticsQuery, Breakdown, BreakdownRow, Budget, GroupBy, Permission, Series};
+use shared::{AnalyticsQuery, Breakdown, BreakdownRow, Budget, GroupBy, Metric, Permission, Range, Series};
 use std::time::Duration;
 
 mod budgets;
@@ -19,7 +19,7 @@ use budgets::{BudgetWarnings, Budgets};
 use webhooks::Webhooks;
 
 const RELOAD_EVERY: Duration = Duration::from_secs(2);
-const RANGES: [(&str, &str); 3] = [("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days")];
+const RANGES: [(Range, &str); 3] = [(Range::Day, "24 hours"), (Range::Week, "7 days"), (Range::Month, "30 days")];
 
 /// Everything the page shows, loaded together.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ struct Board {
 /// The window the page shows: a preset back from now, or whole UTC days.
 #[derive(Debug, Clone, PartialEq)]
 enum Window {
-    Last(String),
+    Last(Range),
     Days { from: String, to: String },
 }
 
@@ -48,14 +48,10 @@ impl Window {
         Some((day(from)?, day(to)? + chrono::TimeDelta::days(1)))
     }
 
-    fn query(&self, metric: &str, group: GroupBy) -> AnalyticsQuery {
-        let mut query = AnalyticsQuery {
-            metric: Some(metric.to_owned()),
-            group_by: Some(group.as_str().to_owned()),
-            ..Default::default()
-        };
+    fn query(&self, metric: Metric, group: GroupBy) -> AnalyticsQuery {
+        let mut query = AnalyticsQuery { metric: Some(metric), group_by: Some(group), ..Default::default() };
         match self {
-            Window::Last(range) => query.range = Some(range.clone()),
+            Window::Last(range) => query.range = Some(*range),
             Window::Days { from, to } => {
                 let bounds = Window::bounds(from, to);
                 query.since = bounds.map(|b| b.0);
@@ -73,19 +69,19 @@ async fn load(window: Window, group: GroupBy) -> api::ApiResult<Board> {
     let by_runs = if group == GroupBy::Model { GroupBy::None } else { group };
     let none = GroupBy::None;
     let asked: Vec<_> = [
-        ("runs", by_runs),
-        ("completed", none),
-        ("failures", none),
-        ("cancelled", none),
-        ("cost", group),
-        ("tokens", group),
-        ("duration_p50", none),
-        ("duration_p95", none),
+        (Metric::Runs, by_runs),
+        (Metric::Completed, none),
+        (Metric::Failures, none),
+        (Metric::Cancelled, none),
+        (Metric::Cost, group),
+        (Metric::Tokens, group),
+        (Metric::DurationP50, none),
+        (Metric::DurationP95, none),
     ]
     .into_iter()
     .map(|(metric, group)| window.query(metric, group))
     .collect();
-    let breakdown = window.query("runs", group);
+    let breakdown = window.query(Metric::Runs, group);
     let (series, breakdown, budgets) =
         try_join3(try_join_all(asked.iter().map(api::series)), api::breakdown(&breakdown), api::budgets()).await?;
     let [runs, completed, failed, cancelled, cost, tokens, p50, p95]: [Series; 8] = series
@@ -121,7 +117,10 @@ pub fn Analytics() -> impl IntoView {
     let window = Memo::new(move |_| {
         params.with(|p| match (p.get("from"), p.get("to")) {
             (Some(from), Some(to)) if Window::bounds(&from, &to).is_some() => Window::Days { from, to },
-            _ => Window::Last(p.get("range").unwrap_or_else(|| "7d".to_owned())),
+            // A range the charts cannot draw (`all`) or do not know opens on 7 days.
+            _ => Window::Last(
+                p.get("range").and_then(|r| r.parse().ok()).filter(|r| *r != Range::All).unwrap_or(Range::Week),
+            ),
         })
     });
     let group = Memo::new(move |_| {
@@ -159,8 +158,8 @@ pub fn Analytics() -> impl IntoView {
                         {RANGES.into_iter().map(|(value, text)| {
                             let choose = choose_range.clone();
                             view! {
-                                <button class="toggle" aria-pressed=move || (window.get() == Window::Last(value.to_owned())).to_string()
-                                    on:click=move |_| choose(Window::Last(value.to_owned()), group.get_untracked())>{text}</button>
+                                <button class="toggle" aria-pressed=move || (window.get() == Window::Last(value)).to_string()
+                                    on:click=move |_| choose(Window::Last(value), group.get_untracked())>{text}</button>
                             }
                         }).collect_view()}
                     </div>
@@ -344,9 +343,9 @@ fn Nodes(workflows: Vec<String>) -> impl IntoView {
                 None => Ok(None),
                 Some(workflow) => {
                     let query = AnalyticsQuery {
-                        group_by: Some("node".to_owned()),
+                        group_by: Some(GroupBy::Node),
                         workflow: Some(workflow),
-                        range: Some("30d".to_owned()),
+                        range: Some(Range::Month),
                         ..Default::default()
                     };
                     api::breakdown(&query).await.map(Some).map_err(|e| e.message)

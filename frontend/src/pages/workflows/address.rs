@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use leptos_router::params::ParamsMap;
-use shared::{RunQuery, RunSort, RunStatus};
+use shared::{Range, RunQuery, Statuses};
 
 /// Rows per page unless the address says otherwise.
 pub const PAGE: i64 = 50;
@@ -37,17 +37,18 @@ fn text_if(ok: impl Fn(&str) -> bool) -> impl Fn(&str) -> Option<String> {
 /// The query the address asks for, and the `name=value` parts it ignores.
 pub fn read(params: &ParamsMap) -> (RunQuery, Vec<String>) {
     let mut ignored = Vec::new();
-    let mut keep = |name: &str, read: &dyn Fn(&str) -> Option<String>| kept(params, &mut ignored, name, read);
     let field = text_if(|v| v.chars().count() <= TEXT_MAX && !v.chars().any(char::is_control));
     let mut query = RunQuery {
-        status: keep(
-            "status",
-            &text_if(|v| v.split(',').map(str::trim).all(|s| s.is_empty() || s.parse::<RunStatus>().is_ok())),
-        ),
+        // An empty choice is no filter, not an unknown one.
+        status: kept(params, &mut ignored, "status", |v| v.parse().ok()).filter(|s: &Statuses| !s.0.is_empty()),
+        range: kept(params, &mut ignored, "range", |v| v.parse().ok().or_else(|| v.is_empty().then_some(Range::All))),
+        sort: kept(params, &mut ignored, "sort", |v| v.parse().ok()),
+        ..Default::default()
+    };
+    let mut keep = |name: &str, read: &dyn Fn(&str) -> Option<String>| kept(params, &mut ignored, name, read);
+    query = RunQuery {
         workflow: keep("workflow", &field),
-        range: keep("range", &text_if(|v| matches!(v, "" | "today" | "week" | "all"))),
         q: keep("q", &field),
-        sort: keep("sort", &text_if(|v| v.strip_prefix('-').unwrap_or(v).parse::<RunSort>().is_ok())),
         // The server's cursors are URL-safe base64 of a few dozen bytes.
         cursor: keep(
             "cursor",
@@ -55,7 +56,7 @@ pub fn read(params: &ParamsMap) -> (RunQuery, Vec<String>) {
                 (1..=1024).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             }),
         ),
-        ..Default::default()
+        ..query
     };
     query.since = kept(params, &mut ignored, "since", time);
     query.until = kept(params, &mut ignored, "until", time);

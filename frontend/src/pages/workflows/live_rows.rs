@@ -8,7 +8,7 @@
 
 use chrono::Utc;
 use leptos::prelude::*;
-use shared::{RunQuery, WorkflowRun};
+use shared::{RunOrder, RunQuery, WorkflowRun};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ fn arrival(query: &RunQuery, run: &WorkflowRun) -> Arrival {
     if !query.matches(run, Utc::now()) {
         return Arrival::Ignored;
     }
-    let newest_first = query.sort.as_deref().is_none_or(|s| s == "-started_at");
+    let newest_first = query.sort.unwrap_or_default() == RunOrder::default();
     match query.cursor.is_none() && newest_first {
         true => Arrival::OnTop,
         false => Arrival::Elsewhere,
@@ -188,10 +188,10 @@ mod tests {
 
     #[test]
     fn arrivals_go_on_top_only_of_the_newest_first_page() {
-        let active = RunQuery { status: Some("pending,running".into()), ..Default::default() };
+        let active = RunQuery { status: "pending,running".parse().ok(), ..Default::default() };
         assert_eq!(arrival(&active, &run(RunStatus::Running)), Arrival::OnTop);
         assert_eq!(arrival(&active, &run(RunStatus::Completed)), Arrival::Ignored);
-        let by_cost = RunQuery { sort: Some("-total_cost_usd".into()), ..active.clone() };
+        let by_cost = RunQuery { sort: "-total_cost_usd".parse().ok(), ..active.clone() };
         assert_eq!(arrival(&by_cost, &run(RunStatus::Pending)), Arrival::Elsewhere);
         let older = RunQuery { cursor: Some("c".into()), ..active };
         assert_eq!(arrival(&older, &run(RunStatus::Pending)), Arrival::Elsewhere);

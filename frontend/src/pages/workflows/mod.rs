@@ -9,7 +9,7 @@ mod views;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
-use shared::{Budget, BudgetState, Event, RunQuery, RunStatus, WorkflowRun};
+use shared::{Budget, BudgetState, Event, Range, RunQuery, RunStatus, Statuses, WorkflowRun};
 
 use crate::components::{
     hold, keys, use_notices, Empty, Failure, Loading, RunActions, StartRunButton, StatusBadge, Time, Tone,
@@ -142,7 +142,7 @@ pub fn Workflows() -> impl IntoView {
     provide_context(picked);
     keyboard(rows, selected, search);
 
-    let sort = Signal::derive(move || query.with(|q| q.sort.clone().unwrap_or_else(|| "-started_at".into())));
+    let sort = Signal::derive(move || query.with(|q| q.sort.unwrap_or_default().to_string()));
     // The text fields show what the URL filters by, whatever changed it (a view, Back).
     let text = RwSignal::new(String::new());
     let workflow = RwSignal::new(String::new());
@@ -192,8 +192,8 @@ pub fn Workflows() -> impl IntoView {
                 <label>"Status"
                     <select data-testid="filter-status" on:change=move |ev| {
                         let value = event_target_value(&ev);
-                        set_filter(&|q| q.status = Some(value.clone()));
-                    } prop:value=move || query.with(|q| q.status.clone().unwrap_or_default())>
+                        set_filter(&|q| q.status = value.parse().ok().filter(|s: &Statuses| !s.0.is_empty()));
+                    } prop:value=move || query.with(|q| q.status.as_ref().map(ToString::to_string).unwrap_or_default())>
                         <option value="">"All"</option>
                         {RunStatus::ALL.map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                         <option value="pending,running">"active"</option>
@@ -202,11 +202,10 @@ pub fn Workflows() -> impl IntoView {
                 <label>"Time"
                     <select data-testid="filter-range" on:change=move |ev| {
                         let value = event_target_value(&ev);
-                        set_filter(&|q| q.range = Some(value.clone()));
-                    } prop:value=move || query.with(|q| q.range.clone().unwrap_or_default())>
+                        set_filter(&|q| q.range = value.parse().ok());
+                    } prop:value=move || query.with(|q| q.range.filter(|r| *r != Range::All).map(Range::as_str).unwrap_or_default())>
                         <option value="">"All time"</option>
-                        <option value="today">"Today"</option>
-                        <option value="week">"Last 7 days"</option>
+                        {Range::ALL.iter().filter(|r| **r != Range::All).map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"Workflow"
@@ -234,7 +233,7 @@ pub fn Workflows() -> impl IntoView {
                 Phase::Ready => view! {
                     <Waiting live_rows reload />
                     <Show when=move || !rows.with(Vec::is_empty) fallback=|| view! { <Empty text="No runs match these filters." /> }>
-                        <RunTable rows sort columns pointer_over on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = Some(key.clone()); q.cursor = None; })) />
+                        <RunTable rows sort columns pointer_over on_sort=move |key: String| go.with_value(|go| go(&|q| { q.sort = key.parse().ok(); q.cursor = None; })) />
                     </Show>
                     <nav class="pager" aria-label="Pages">
                         <label class="page-size">"Rows"
