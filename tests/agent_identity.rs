@@ -106,13 +106,7 @@ async fn an_agent_id_belongs_to_its_first_registrant(backend: Backend) {
     assert_eq!(root.request(Method::DELETE, "/api/tokens/mallory", None).await.0, StatusCode::OK);
     assert_eq!(owner(&root, "m-2").await, Value::Null);
     assert_eq!(alice.post("/api/agents/register", registration("m-2", 9)).await.0, StatusCode::FORBIDDEN);
-    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
-    app.db
-        .execute_as_another_writer(&format!(
-            "INSERT INTO agents (agent_id, agent_name, host, port, last_heartbeat, ttl_seconds, registered_at) \
-             VALUES ('written', 'w', '127.0.0.1', 9, '{now}', 600, '{now}')"
-        ))
-        .await;
+    app.db.insert_agent_as_another_writer("written", "127.0.0.1", 9).await;
     for (method, path, body) in [
         (Method::POST, "/api/agents/register", Some(registration("written", 9999))),
         (Method::POST, "/api/agents/written/heartbeat", None),

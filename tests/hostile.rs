@@ -67,13 +67,7 @@ async fn agents_outside_the_allowed_networks_are_refused(app: TestApp) {
     }
     // An agent written into the database by another writer is checked when the
     // dashboard connects: nothing is sent to it.
-    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
-    app.db
-        .execute_as_another_writer(&format!(
-            "INSERT INTO agents (agent_id, agent_name, host, port, last_heartbeat, ttl_seconds, registered_at) \
-             VALUES ('metadata', 'metadata', '169.254.169.254', 80, '{now}', 600, '{now}')"
-        ))
-        .await;
+    app.db.insert_agent_as_another_writer("metadata", "169.254.169.254", 80).await;
     let done = run_on(&app, "metadata", "metadata").await;
     assert_eq!(done.run.status, RunStatus::Failed);
     assert!(done.run.error_message.unwrap().contains("--agent-networks"));

@@ -62,6 +62,17 @@ impl TestDb {
         server::callers::issue(store.as_ref(), request, &by).await.unwrap().secret
     }
 
+    /// An agent alive for ten minutes, registered by another writer (the original
+    /// runtime writes the table itself), so no check of the dashboard's saw it.
+    pub async fn insert_agent_as_another_writer(&self, id: &str, host: &str, port: u16) {
+        let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
+        self.execute_as_another_writer(&format!(
+            "INSERT INTO agents (agent_id, agent_name, host, port, last_heartbeat, ttl_seconds, registered_at) \
+             VALUES ('{id}', '{id}', '{host}', {port}, '{now}', 600, '{now}')"
+        ))
+        .await;
+    }
+
     pub async fn execute_as_another_writer(&self, sql: &str) {
         use sqlx::Connection;
         let url = self.url();

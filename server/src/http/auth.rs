@@ -161,6 +161,15 @@ pub async fn authenticate(State(gate): State<Gate>, mut request: Request, next: 
     next.run(request).await
 }
 
+/// Whom a client is, for per-client caps: its address, an IPv6 one by its /64 (one
+/// host is given a whole /64 and may speak from any address in it).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (!0u128 << 64)).into()),
+        v4 => v4,
+    }
+}
+
 /// Where the request comes from (`client_address`), for the handlers.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<IpAddr>);

@@ -35,9 +35,9 @@ pub struct AuthFailures {
     throttled: AtomicU64,
 }
 
-/// Whom a failure counts against: the client (`listen::client_key`).
+/// Whom a failure counts against: the client (`auth::client_key`).
 fn key(client: Option<IpAddr>) -> IpAddr {
-    client.map_or(IpAddr::from([0, 0, 0, 0]), crate::listen::client_key)
+    client.map_or(IpAddr::from([0, 0, 0, 0]), super::auth::client_key)
 }
 
 #[derive(Clone, Copy)]

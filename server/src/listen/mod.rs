@@ -12,6 +12,7 @@
 mod stalling;
 mod streams;
 
+use crate::http::auth::client_key;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -29,15 +30,6 @@ use std::time::Duration;
 use streams::Route;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
-
-/// Whom a client is, for per-client caps: its address, an IPv6 one by its /64 (one
-/// host is given a whole /64 and may speak from any address in it).
-pub fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (!0u128 << 64)).into()),
-        v4 => v4,
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Limits {
