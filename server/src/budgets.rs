@@ -6,7 +6,7 @@
 
 use chrono::{Datelike, NaiveTime, Utc};
 use serde_json::json;
-use shared::{Alert, Budget, BudgetLimits, BudgetState, Event, WorkflowRun};
+use shared::{Alert, Budget, BudgetLimits, BudgetState, Event, FinishRun, WorkflowRun};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::EventBus;
 use crate::store::access::{Actor, Audit};
-use crate::store::{Result, Store, StoreError, StoredBudget, Ts};
+use crate::store::{Outcome, Result, Store, StoreError, StoredBudget, Ts};
 use crate::webhooks::{Notice, Webhooks};
 
 /// How often budgets are read again, for other dashboard processes' changes.
@@ -62,10 +62,19 @@ impl Budgets {
         Ok(limits.period_verdict(today, month, false).map(|why| format!("workflow {workflow}: {why}")))
     }
 
-    /// Why a run of `workflow` whose totals are these must stop, if it must: the
-    /// per-run caps, which a run's final report (complete or fail) is held to.
-    pub fn run_verdict(&self, workflow: &str, cost_usd: Option<f64>, tokens: Option<i64>) -> Option<String> {
-        self.limits(workflow)?.run_verdict(cost_usd, tokens)
+    /// What a run's final report (complete or fail) records: over budget, saying why
+    /// (and what failure the runner reported), when its totals pass a per-run cap.
+    pub fn final_outcome(&self, run: &WorkflowRun, outcome: Outcome, report: &mut FinishRun) -> Outcome {
+        let cost = report.total_cost_usd.or(run.total_cost_usd);
+        let tokens = report.total_tokens.or(run.total_tokens);
+        let Some(why) = self.limits(&run.workflow_name).and_then(|limits| limits.run_verdict(cost, tokens)) else {
+            return outcome;
+        };
+        report.error_message = Some(match (outcome, &report.error_message) {
+            (Outcome::Failed, Some(failure)) => format!("{why} (the run reported it failed: {failure})"),
+            _ => why,
+        });
+        Outcome::OverBudget
     }
 
     /// Cancels `run` (as it stands after a report) if it, or its workflow's period

@@ -19,6 +19,7 @@ mod run_filter;
 mod samples;
 pub mod seed;
 mod services;
+mod starts;
 pub mod store;
 mod summary;
 mod tasks;
@@ -91,12 +92,14 @@ pub async fn serve(
     let webhook_policy = outbound::Outbound::webhooks(config.webhook_networks.clone());
     let webhooks = webhooks::Webhooks::new(store.clone(), &public_url, webhook_policy)?;
     let budgets = budgets::Budgets::load(store.clone(), webhooks.clone()).await?;
-    let bulk = bulk::BulkJobs::new(store.clone(), dispatcher.clone(), budgets.clone());
+    let starts = starts::Starts::new(store.clone(), dispatcher.clone(), budgets.clone());
+    let bulk = bulk::BulkJobs::new(store.clone(), dispatcher.clone(), starts.clone());
     let hub = live::Hub::start(store.clone(), &bus);
     let services = Arc::new(services::Services {
         analytics: analytics::Analytics::new(store.clone()),
         hub,
         bulk,
+        starts,
         budgets,
         webhooks,
         store,

@@ -10,6 +10,7 @@ use crate::config::DashboardArgs;
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
 use crate::live::Hub;
+use crate::starts::Starts;
 use crate::store::Store;
 use crate::webhooks::Webhooks;
 
@@ -29,4 +30,6 @@ pub struct Services {
     pub webhooks: Arc<Webhooks>,
     /// Bulk jobs: their selection, their cap, and their work.
     pub bulk: Arc<BulkJobs>,
+    /// Runs started and restarted on agents, within budgets.
+    pub starts: Arc<Starts>,
 }

@@ -10,10 +10,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-use crate::budgets::Budgets;
 use crate::callers::Caller;
 use crate::dispatch::Dispatcher;
 use crate::run_filter;
+use crate::starts::Starts;
 use crate::store::{BulkSelection, NewBulkJob, StatusTally, Store, StoreError};
 use crate::validate::{self, Invalid};
 
@@ -25,8 +25,9 @@ pub const MAX_RUNNING: i64 = 10;
 
 pub struct BulkJobs {
     store: Arc<dyn Store>,
+    /// Its claims are by this process's dispatch lease.
     dispatcher: Dispatcher,
-    budgets: Arc<Budgets>,
+    starts: Arc<Starts>,
     wake: Notify,
 }
 
@@ -49,8 +50,8 @@ pub enum BulkError {
 }
 
 impl BulkJobs {
-    pub fn new(store: Arc<dyn Store>, dispatcher: Dispatcher, budgets: Arc<Budgets>) -> Arc<BulkJobs> {
-        Arc::new(BulkJobs { store, dispatcher, budgets, wake: Notify::new() })
+    pub fn new(store: Arc<dyn Store>, dispatcher: Dispatcher, starts: Arc<Starts>) -> Arc<BulkJobs> {
+        Arc::new(BulkJobs { store, dispatcher, starts, wake: Notify::new() })
     }
 
     /// With `dry_run`, what the action would touch; otherwise a job that does it, by

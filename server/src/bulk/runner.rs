@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::BulkJobs;
-use crate::dispatch::{Start, StartError};
 use crate::run_filter;
+use crate::starts::Refused;
 use crate::store::{BulkSelection, BulkStep, BulkTally, BulkWork, ClaimedBulkJob, StoreError};
 
 /// Runs cancelled or deleted per transaction: the writer is held for tens of
@@ -169,14 +169,6 @@ impl BulkJobs {
             if self.store.bulk_job(&job.job.id).await?.is_none_or(|now| now.status != BulkStatus::Running) {
                 break;
             }
-            let Some(original) = self.store.get_run(id).await? else {
-                tally.skipped.push("no such run".to_owned());
-                continue;
-            };
-            if original.run.status.is_active() {
-                tally.skipped.push(BulkAction::Restart.skip_reason(original.run.status));
-                continue;
-            }
             // A batch its process died in is done again: what it restarted then is not
             // restarted twice (nor is a run someone restarted meanwhile).
             if self.restarted_since(id, job.job.created_at).await? {
@@ -184,11 +176,7 @@ impl BulkJobs {
                 continue;
             }
             let failure = |reason: String| BulkFailure { run_id: id.clone(), reason };
-            if let Some(why) = self.budgets.refusal(&original.run.workflow_name).await? {
-                tally.failures.push(failure(why));
-                continue;
-            }
-            match self.dispatcher.start(Start::restart(original, job.by.clone())).await {
+            match self.starts.restart(id, job.by.clone()).await {
                 Ok(run) => {
                     let message = format!("Restarted as {} by {} in bulk job {}", run.id, job.by.name, job.job.id);
                     let line = shared::NewLogLine { level: shared::LogLevel::Info, message, node_id: None };
@@ -197,8 +185,11 @@ impl BulkJobs {
                     }
                     tally.done += 1;
                 }
-                Err(StartError::NoAgent(why)) => tally.failures.push(failure(why)),
-                Err(StartError::Store(error)) => tally.failures.push(failure(error.to_string())),
+                Err(Refused::NoSuchRun(_)) => tally.skipped.push("no such run".to_owned()),
+                Err(Refused::StillActive(_, status)) => tally.skipped.push(BulkAction::Restart.skip_reason(status)),
+                Err(refused @ (Refused::OverBudget(_) | Refused::NoAgent(_) | Refused::Store(_))) => {
+                    tally.failures.push(failure(refused.to_string()))
+                }
             }
         }
         Ok(tally)

@@ -15,8 +15,9 @@ use super::error::{ApiError, Json, Query};
 use super::ids::RunId;
 use super::AppState;
 use crate::callers::Caller;
-use crate::dispatch::{Start, StartError};
+use crate::dispatch::Start;
 use crate::run_filter;
+use crate::starts::Refused;
 use crate::store::limits::RunBound;
 use crate::store::{NewRun, Outcome, RunRecord, RunSnapshot};
 use crate::validate;
@@ -270,18 +271,7 @@ async fn finish(
     }
     caller.may_report(state.services.store.as_ref(), &id).await?;
     let run = state.services.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?.run;
-    let cost = report.total_cost_usd.or(run.total_cost_usd);
-    let tokens = report.total_tokens.or(run.total_tokens);
-    let outcome = match state.services.budgets.run_verdict(&run.workflow_name, cost, tokens) {
-        Some(why) => {
-            report.error_message = Some(match (outcome, &report.error_message) {
-                (Outcome::Failed, Some(failure)) => format!("{why} (the run reported it failed: {failure})"),
-                _ => why,
-            });
-            Outcome::OverBudget
-        }
-        None => outcome,
-    };
+    let outcome = state.services.budgets.final_outcome(&run, outcome, &mut report);
     Ok(axum::Json(state.services.store.finish_run(&id, outcome, report, None).await?))
 }
 
@@ -296,15 +286,7 @@ async fn cancel(State(state): State<AppState>, caller: Caller, RunId(id): RunId)
 #[utoipa::path(post, path = "/workflows/{id}/restart", tag = "runs", security(("token" = ["operate"])), params(("id" = uuid::Uuid, Path, description = "the run's id")),
     responses((status = CREATED, body = WorkflowRun, description = "the new run")))]
 async fn restart(State(state): State<AppState>, caller: Caller, RunId(id): RunId) -> Created<WorkflowRun> {
-    let original = state.services.store.get_run(&id).await?.ok_or_else(|| unknown_run(&id))?;
-    if original.run.status.is_active() {
-        return Err(ApiError::Conflict(format!(
-            "run {id} is still {}; cancel it or wait for it to finish before restarting",
-            original.run.status
-        )));
-    }
-    let start = Start::restart(original, caller.actor());
-    start_within_budget(&state, start).await
+    created(state.services.starts.restart(&id, caller.actor()).await?)
 }
 
 /// Starts a run on an alive agent serving the workflow (the least busy one).
@@ -331,15 +313,7 @@ async fn start_on_agent(
         config_snapshot: None,
         by: caller.actor(),
     };
-    start_within_budget(&state, start).await
-}
-
-/// Starts a run on an agent, unless its workflow is at a period budget cap (409).
-async fn start_within_budget(state: &AppState, start: Start) -> Created<WorkflowRun> {
-    if let Some(why) = state.services.budgets.refusal(&start.workflow_name).await? {
-        return Err(ApiError::Conflict(why));
-    }
-    created(state.services.dispatcher.start(start).await?)
+    created(state.services.starts.start(start).await?)
 }
 
 /// The workflows alive agents serve, with their input fields.
@@ -353,11 +327,13 @@ fn empty_inputs() -> Value {
     Value::Object(Default::default())
 }
 
-impl From<StartError> for ApiError {
-    fn from(error: StartError) -> Self {
-        match error {
-            StartError::NoAgent(message) => ApiError::Conflict(message),
-            StartError::Store(error) => ApiError::Store(error),
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::NoSuchRun(id) => unknown_run(&id),
+            Refused::Store(error) => ApiError::Store(error),
+            // A workflow at its cap, a run still going, no agent to take it.
+            other => ApiError::Conflict(other.to_string()),
         }
     }
 }
