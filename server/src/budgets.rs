@@ -6,7 +6,7 @@
 
 use chrono::{Datelike, NaiveTime, Utc};
 use serde_json::json;
-use shared::{Alert, Budget, BudgetLimits, BudgetState, Event, FinishRun, WorkflowRun};
+use shared::{Alert, Budget, BudgetLimits, BudgetState, Event, FinishRun, RunSort, RunStatus, WorkflowRun};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::EventBus;
 use crate::store::access::{Actor, Audit};
-use crate::store::{Outcome, Result, Store, StoreError, StoredBudget, Ts};
+use crate::store::{Outcome, Result, RunFilter, SortKey, Store, StoreError, StoredBudget, Ts};
 use crate::webhooks::{Notice, Webhooks};
 
 /// How often budgets are read again, for other dashboard processes' changes.
@@ -107,6 +107,44 @@ impl Budgets {
         }
     }
 
+    /// Enforces budgets on every active run of a workflow that has one.
+    async fn enforce_active(&self) {
+        let workflows: Vec<String> = self.limits.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        for workflow in workflows {
+            let mut after = None;
+            loop {
+                let filter = RunFilter {
+                    statuses: vec![RunStatus::Pending, RunStatus::Running],
+                    workflow: Some(workflow.clone()),
+                    agent: None,
+                    since: None,
+                    until: None,
+                    text: None,
+                    sort: RunSort::StartedAt,
+                    descending: true,
+                    after: after.take(),
+                    limit: 500,
+                };
+                let runs = match self.store.list_runs(&filter).await {
+                    Ok(runs) => runs,
+                    Err(error) => {
+                        tracing::warn!(%error, %workflow, "could not list active runs to hold to the budget");
+                        break;
+                    }
+                };
+                for run in &runs {
+                    self.enforce(run).await;
+                }
+                match runs.last() {
+                    Some(last) if runs.len() == 500 => {
+                        after = Some((SortKey::of(last, RunSort::StartedAt), last.id.clone()))
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+
     /// Alerts webhooks when a workflow's spend reaches 80 % of a period cap (once a
     /// day per workflow).
     fn warn(&self, workflow: &str, limits: &BudgetLimits, today: f64, month: f64) {
@@ -176,8 +214,9 @@ impl Budgets {
                                 self.enforce(run).await;
                             }
                         }
-                        // Missed changes are checked at their runs' next report.
-                        Err(RecvError::Lagged(_)) => {}
+                        // Changes went by unseen (a flood of reports): the runs they
+                        // may have been about are checked as they stand now.
+                        Err(RecvError::Lagged(_)) => self.enforce_active().await,
                         Err(RecvError::Closed) => return,
                     },
                     _ = reload.tick() => {
