@@ -214,7 +214,9 @@ fn alive_tasks() -> usize {
 /// five reads 50 ms apart.
 async fn settled_tasks() -> usize {
     let mut counts = std::collections::VecDeque::from([alive_tasks()]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
+        assert!(tokio::time::Instant::now() < deadline, "the server's tasks never settled: {counts:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
         counts.push_back(alive_tasks());
         if counts.len() > 5 {

@@ -29,6 +29,10 @@ async fn the_contract_is_public_and_complete(backend: Backend) {
     }
 
     assert_eq!(doc["openapi"], "3.1.0");
+    // The query words are documented as they are written.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Range"]["enum"], json!(["today", "24h", "7d", "30d", "all"]), "{}", schemas["Range"]);
+    assert!(schemas["Metric"]["enum"].as_array().unwrap().contains(&json!("duration_p95")), "{}", schemas["Metric"]);
     let paths = doc["paths"].as_object().unwrap();
     for path in ["/api/workflows", "/api/workflows/bulk", "/api/bulk/{id}/stop", "/api/events", "/api/views/{id}"] {
         assert!(paths.contains_key(path), "{path} is documented");

@@ -10,7 +10,7 @@ use shared::{Alert, Budget, BudgetLimits, BudgetState, Event, FinishRun, RunSort
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::events::EventBus;
 use crate::store::access::{Actor, Audit};
@@ -84,21 +84,31 @@ impl Budgets {
             return;
         }
         let Some(limits) = self.limits(&run.workflow_name) else { return };
-        let period = match limits.daily_usd.is_some() || limits.monthly_usd.is_some() {
-            false => None,
-            true => match self.spent(&run.workflow_name).await {
-                Ok((today, month)) => {
-                    self.warn(&run.workflow_name, &limits, today, month);
-                    limits.period_verdict(today, month, true)
-                }
-                Err(error) => {
-                    tracing::warn!(%error, run = %run.id, "could not read the workflow's spend");
-                    None
-                }
-            },
-        };
-        let reason = limits.run_verdict(run.total_cost_usd, run.total_tokens).or(period);
-        let Some(reason) = reason else { return };
+        let period = self.period_verdict(&run.workflow_name, &limits).await;
+        self.hold(run, &limits, period).await;
+    }
+
+    /// Why the workflow's runs must stop for its period spend, if they must; warns
+    /// webhooks near a cap.
+    async fn period_verdict(&self, workflow: &str, limits: &BudgetLimits) -> Option<String> {
+        if limits.daily_usd.is_none() && limits.monthly_usd.is_none() {
+            return None;
+        }
+        match self.spent(workflow).await {
+            Ok((today, month)) => {
+                self.warn(workflow, limits, today, month);
+                limits.period_verdict(today, month, true)
+            }
+            Err(error) => {
+                tracing::warn!(%error, %workflow, "could not read the workflow's spend");
+                None
+            }
+        }
+    }
+
+    /// Cancels `run` if it passed a per-run cap, or with `period`, its workflow's reason.
+    async fn hold(&self, run: &WorkflowRun, limits: &BudgetLimits, period: Option<String>) {
+        let Some(reason) = limits.run_verdict(run.total_cost_usd, run.total_tokens).or(period) else { return };
         let by = Actor { name: "budget".to_owned(), token_id: None };
         match self.store.cancel_run(&run.id, &by, Some(reason)).await {
             // Another report, or an operator, ended it first.
@@ -107,10 +117,14 @@ impl Budgets {
         }
     }
 
-    /// Enforces budgets on every active run of a workflow that has one.
+    /// Holds every active run of every budgeted workflow to its caps as it stands now,
+    /// reading each workflow's spend once.
     async fn enforce_active(&self) {
-        let workflows: Vec<String> = self.limits.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
-        for workflow in workflows {
+        const PAGE: i64 = 500;
+        let budgets: Vec<(String, BudgetLimits)> =
+            self.limits.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(w, l)| (w.clone(), *l)).collect();
+        for (workflow, limits) in budgets {
+            let period = self.period_verdict(&workflow, &limits).await;
             let mut after = None;
             loop {
                 let filter = RunFilter {
@@ -123,7 +137,7 @@ impl Budgets {
                     sort: RunSort::StartedAt,
                     descending: true,
                     after: after.take(),
-                    limit: 500,
+                    limit: PAGE,
                 };
                 let runs = match self.store.list_runs(&filter).await {
                     Ok(runs) => runs,
@@ -133,10 +147,10 @@ impl Budgets {
                     }
                 };
                 for run in &runs {
-                    self.enforce(run).await;
+                    self.hold(run, &limits, period.clone()).await;
                 }
                 match runs.last() {
-                    Some(last) if runs.len() == 500 => {
+                    Some(last) if runs.len() as i64 == PAGE => {
                         after = Some((SortKey::of(last, RunSort::StartedAt), last.id.clone()))
                     }
                     _ => break,
@@ -214,9 +228,13 @@ impl Budgets {
                                 self.enforce(run).await;
                             }
                         }
-                        // Changes went by unseen (a flood of reports): the runs they
-                        // may have been about are checked as they stand now.
-                        Err(RecvError::Lagged(_)) => self.enforce_active().await,
+                        // Changes went by unseen (a flood of events): what is queued
+                        // is skipped too, and every run they may have been about is
+                        // checked once, as it stands now.
+                        Err(RecvError::Lagged(_)) => {
+                            while !matches!(events.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
+                            self.enforce_active().await;
+                        }
                         Err(RecvError::Closed) => return,
                     },
                     _ = reload.tick() => {

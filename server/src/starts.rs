@@ -28,15 +28,20 @@ pub enum Refused {
     OverBudget(String),
     #[error("{0}")]
     NoAgent(String),
+    /// The rules could not be checked (the run or the spend could not be read):
+    /// nothing was started, and asking again later may do.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Unchecked(#[from] StoreError),
+    /// The start could not be recorded: the agent may have been asked.
+    #[error("{0}")]
+    NotRecorded(StoreError),
 }
 
 impl From<StartError> for Refused {
     fn from(error: StartError) -> Self {
         match error {
             StartError::NoAgent(why) => Refused::NoAgent(why),
-            StartError::Store(error) => Refused::Store(error),
+            StartError::Store(error) => Refused::NotRecorded(error),
         }
     }
 }

@@ -4,16 +4,16 @@
 //! blank field means "not given", as a browser's empty form field does.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
 use crate::{RunSort, RunStatus};
 
-/// An enum of keywords, each written as its text (with the older spellings it also
-/// reads), and a `FromStr` whose error names the field and the choices.
+/// An enum of keywords, each written as its text, and a `FromStr` whose error names
+/// the field and the choices.
 macro_rules! keyword_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal $(| $alias:literal)*),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -21,7 +21,7 @@ macro_rules! keyword_enum {
         // passed through this macro.
         #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $(#[serde(rename = $text $(, alias = $alias)*)] $variant),+
+            $(#[serde(rename = $text)] $variant),+
         }
 
         impl $name {
@@ -36,7 +36,7 @@ macro_rules! keyword_enum {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 match s {
-                    $($text $(| $alias)* => Ok($name::$variant),)+
+                    $($text => Ok($name::$variant),)+
                     other => Err(format!(
                         concat!("unknown ", $what, " `{}` (expected {})"),
                         other,
@@ -55,19 +55,37 @@ macro_rules! keyword_enum {
 }
 pub(crate) use keyword_enum;
 
-keyword_enum!(
-    /// How far back from now a list or a chart looks. The runs list once said `week`
-    /// for `7d`; it still reads so.
-    Range, "range" {
-        Today = "today",
-        Day = "24h",
-        Week = "7d" | "week",
-        Month = "30d",
-        All = "all",
-    }
-);
+/// How far back from now a list or a chart looks. Written out here rather than by
+/// `keyword_enum`, so that schema generators read its words (`24h` is no name). The
+/// runs list once said `week` for `7d`; it still reads so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Range {
+    #[serde(rename = "today")]
+    Today,
+    #[serde(rename = "24h")]
+    Day,
+    #[serde(rename = "7d", alias = "week")]
+    Week,
+    #[serde(rename = "30d")]
+    Month,
+    #[serde(rename = "all")]
+    All,
+}
 
 impl Range {
+    pub const ALL: &'static [Range] = &[Range::Today, Range::Day, Range::Week, Range::Month, Range::All];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Range::Today => "today",
+            Range::Day => "24h",
+            Range::Week => "7d",
+            Range::Month => "30d",
+            Range::All => "all",
+        }
+    }
+
     /// Where the window starts at `now` (`today`: midnight UTC); `all` has no start.
     pub fn since(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let back = |hours| now.checked_sub_signed(chrono::Duration::hours(hours));
@@ -119,6 +137,26 @@ impl FromStr for RunOrder {
 impl fmt::Display for RunOrder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", if self.descending { "-" } else { "" }, self.by.as_str())
+    }
+}
+
+impl FromStr for Range {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "week" => Ok(Range::Week),
+            _ => Range::ALL
+                .iter()
+                .copied()
+                .find(|range| range.as_str() == s)
+                .ok_or_else(|| format!("unknown range `{s}` (expected today, 24h, 7d, 30d or all)")),
+        }
+    }
+}
+
+impl fmt::Display for Range {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -187,7 +187,9 @@ impl BulkJobs {
                 }
                 Err(Refused::NoSuchRun(_)) => tally.skipped.push("no such run".to_owned()),
                 Err(Refused::StillActive(_, status)) => tally.skipped.push(BulkAction::Restart.skip_reason(status)),
-                Err(refused @ (Refused::OverBudget(_) | Refused::NoAgent(_) | Refused::Store(_))) => {
+                // Nothing started: the batch is done again once the database answers.
+                Err(Refused::Unchecked(error)) => return Err(error),
+                Err(refused @ (Refused::OverBudget(_) | Refused::NoAgent(_) | Refused::NotRecorded(_))) => {
                     tally.failures.push(failure(refused.to_string()))
                 }
             }

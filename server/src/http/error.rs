@@ -117,8 +117,18 @@ impl From<JsonRejection> for ApiError {
 }
 
 impl From<QueryRejection> for ApiError {
+    /// A query whose words the types refuse (an unknown status, range or metric, a
+    /// number that is not one) is a value the API does not take, answered as the
+    /// rules' refusals are: 422, in the refusal's own words.
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::Rejected(StatusCode::BAD_REQUEST, rejection.body_text())
+        match rejection {
+            QueryRejection::FailedToDeserializeQueryString(inner) => {
+                let text = inner.body_text();
+                let words = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
+                ApiError::Invalid(words.to_owned())
+            }
+            other => ApiError::Rejected(StatusCode::BAD_REQUEST, other.body_text()),
+        }
     }
 }
 

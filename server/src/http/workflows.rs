@@ -331,7 +331,7 @@ impl From<Refused> for ApiError {
     fn from(refused: Refused) -> Self {
         match refused {
             Refused::NoSuchRun(id) => unknown_run(&id),
-            Refused::Store(error) => ApiError::Store(error),
+            Refused::Unchecked(error) | Refused::NotRecorded(error) => ApiError::Store(error),
             // A workflow at its cap, a run still going, no agent to take it.
             other => ApiError::Conflict(other.to_string()),
         }

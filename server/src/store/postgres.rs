@@ -196,7 +196,8 @@ impl writer::Hooks for Writes {
     fn deliver(&self, _events: Numbered) {}
 }
 
-/// The store the SQL in `sql/` implements every store trait for, compiled here.
+/// The store every resource's SQL (`<resource>/sql.rs`, listed in `sql/mod.rs`)
+/// implements its trait for, compiled here.
 type Target = PgStore;
 // Deliberately compiled once per backend: sqlx queries need a concrete database.
 #[allow(clippy::duplicate_mod)]

@@ -175,7 +175,8 @@ impl writer::Hooks for Writes {
     }
 }
 
-/// The store the SQL in `sql/` implements every store trait for, compiled here.
+/// The store every resource's SQL (`<resource>/sql.rs`, listed in `sql/mod.rs`)
+/// implements its trait for, compiled here.
 type Target = SqliteStore;
 // Deliberately compiled once per backend: sqlx queries need a concrete database.
 #[allow(clippy::duplicate_mod)]

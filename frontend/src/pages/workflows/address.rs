@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use leptos_router::params::ParamsMap;
-use shared::{Range, RunQuery, Statuses};
+use shared::{RunQuery, Statuses};
 
 /// Rows per page unless the address says otherwise.
 pub const PAGE: i64 = 50;
@@ -29,6 +29,13 @@ fn kept<T>(params: &ParamsMap, ignored: &mut Vec<String>, name: &str, read: impl
     taken
 }
 
+/// A query word (`range=7d`): blank is no filter (a form's empty choice), a word the
+/// type does not know is set aside.
+fn word<T: std::str::FromStr>(params: &ParamsMap, ignored: &mut Vec<String>, name: &str) -> Option<T> {
+    params.get(name).filter(|v| !v.trim().is_empty())?;
+    kept(params, ignored, name, |v| v.trim().parse().ok())
+}
+
 /// The text itself, where `ok` says it may stand.
 fn text_if(ok: impl Fn(&str) -> bool) -> impl Fn(&str) -> Option<String> {
     move |v| ok(v).then(|| v.to_owned())
@@ -39,10 +46,9 @@ pub fn read(params: &ParamsMap) -> (RunQuery, Vec<String>) {
     let mut ignored = Vec::new();
     let field = text_if(|v| v.chars().count() <= TEXT_MAX && !v.chars().any(char::is_control));
     let mut query = RunQuery {
-        // An empty choice is no filter, not an unknown one.
-        status: kept(params, &mut ignored, "status", |v| v.parse().ok()).filter(|s: &Statuses| !s.0.is_empty()),
-        range: kept(params, &mut ignored, "range", |v| v.parse().ok().or_else(|| v.is_empty().then_some(Range::All))),
-        sort: kept(params, &mut ignored, "sort", |v| v.parse().ok()),
+        status: word(params, &mut ignored, "status").filter(|s: &Statuses| !s.0.is_empty()),
+        range: word(params, &mut ignored, "range"),
+        sort: word(params, &mut ignored, "sort"),
         ..Default::default()
     };
     let mut keep = |name: &str, read: &dyn Fn(&str) -> Option<String>| kept(params, &mut ignored, name, read);
