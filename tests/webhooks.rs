@@ -20,6 +20,7 @@ crate::on_both_databases!(
     alerts_arrive_signed_and_are_retried_until_delivered,
     a_receiver_that_hangs_delays_no_request,
     replicas_send_each_alert_once,
+    failures_inside_a_flood_are_alerted,
     webhooks_are_checked_tested_and_removed
 );
 
@@ -133,6 +134,40 @@ async fn alerts_arrive_signed_and_are_retried_until_delivered(app: TestApp) {
         receiver.of("run.failed").len() == 2 && receiver.of("run.budget_cancelled").len() == 1
     })
     .await;
+}
+
+/// Thousands of log lines at once run the event bus ahead of the alerts: failures among
+/// them are read back from the event log and alerted, each once.
+async fn failures_inside_a_flood_are_alerted(app: TestApp) {
+    let receiver = Receiver::default();
+    webhook_for(&app, &receiver.clone().start().await).await;
+    let chatty = app.create_run(json!({ "workflow_name": "chatty", "status": "running" })).await;
+    let lines: Vec<Value> = (0..1000).map(|n| json!({ "message": format!("line {n}") })).collect();
+    let logs = format!("/api/workflows/{chatty}/logs");
+    let mut failed = Vec::new();
+    for round in 0..3 {
+        let doomed = app.create_run(json!({ "workflow_name": format!("doomed-{round}"), "status": "running" })).await;
+        let flood = futures_util::future::join_all((0..6).map(|_| app.post(&logs, json!({ "lines": lines }))));
+        let fail_path = format!("/api/workflows/{doomed}/fail");
+        let fail = app.post(&fail_path, json!({ "error_message": "lost in the flood" }));
+        let (floods, (status, _)) = tokio::join!(flood, fail);
+        assert!(floods.iter().all(|(status, _)| *status == StatusCode::CREATED));
+        assert_eq!(status, StatusCode::OK);
+        failed.push(doomed);
+    }
+    eventually("every failure is alerted", || async { receiver.of("run.failed").len() >= 3 }).await;
+    holds_for("each failure is alerted once", Duration::from_millis(500), || async {
+        receiver.of("run.failed").len() == 3
+    })
+    .await;
+    let mut alerted: Vec<String> = receiver
+        .of("run.failed")
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["run"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    alerted.sort();
+    failed.sort();
+    assert_eq!(alerted, failed);
 }
 
 async fn replicas_send_each_alert_once(app: TestApp) {
