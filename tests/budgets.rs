@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use shared::{Budget, BudgetState, RunDetail, RunStatus};
 use std::time::Duration;
 
@@ -17,7 +17,8 @@ crate::on_both_databases!(
     other_writers_runs_are_held_to_budgets,
     budgets_are_checked_listed_and_removed,
     final_reports_are_held_to_the_run_caps,
-    no_report_passes_the_bound_of_one_run
+    no_report_passes_the_bound_of_one_run,
+    runs_over_their_cap_inside_a_flood_are_cancelled
 );
 
 const TS: &str = "%Y-%m-%d %H:%M:%S%.6f";
@@ -206,4 +207,26 @@ async fn no_report_passes_the_bound_of_one_run(app: TestApp) {
     let budgets: Vec<Budget> = app.fetch("/api/budgets").await;
     let reporters = &budgets.iter().find(|b| b.workflow_name == "bounded").unwrap().reporters_today;
     assert_eq!((reporters[0].reporter.as_str(), reporters[0].runs, reporters[0].cost_usd), ("local", 1, 6000.0));
+}
+
+/// Thousands of log lines at once run the event bus ahead of the budget watcher: runs
+/// whose reports crossed a cap meanwhile are still cancelled.
+async fn runs_over_their_cap_inside_a_flood_are_cancelled(app: TestApp) {
+    app.put("/api/budgets/capped", json!({ "run_max_tokens": 10 })).await;
+    let chatty = app.create_run(json!({ "workflow_name": "chatty", "status": "running" })).await;
+    let logs = format!("/api/workflows/{chatty}/logs");
+    let lines: Vec<Value> = (0..1000).map(|n| json!({ "message": format!("line {n}") })).collect();
+    let mut over = Vec::new();
+    for _ in 0..3 {
+        let run = app.create_run(json!({ "workflow_name": "capped", "status": "running" })).await;
+        let flood = futures_util::future::join_all((0..6).map(|_| app.post(&logs, json!({ "lines": lines }))));
+        let states = format!("/api/workflows/{run}/states");
+        let report = app.post(&states, json!({ "node_id": "big", "total_tokens": 50 }));
+        let (_, (status, _)) = tokio::join!(flood, report);
+        assert_eq!(status, StatusCode::CREATED);
+        over.push(run);
+    }
+    for run in &over {
+        app.run_when(run, "the budget cancels it", |d| d.run.status == RunStatus::Cancelled).await;
+    }
 }
