@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::{Budget, BudgetState, RunDetail, RunStatus};
 use std::time::Duration;
 
@@ -214,15 +214,12 @@ async fn no_report_passes_the_bound_of_one_run(app: TestApp) {
 async fn runs_over_their_cap_inside_a_flood_are_cancelled(app: TestApp) {
     app.put("/api/budgets/capped", json!({ "run_max_tokens": 10 })).await;
     let chatty = app.create_run(json!({ "workflow_name": "chatty", "status": "running" })).await;
-    let logs = format!("/api/workflows/{chatty}/logs");
-    let lines: Vec<Value> = (0..1000).map(|n| json!({ "message": format!("line {n}") })).collect();
     let mut over = Vec::new();
     for _ in 0..3 {
         let run = app.create_run(json!({ "workflow_name": "capped", "status": "running" })).await;
-        let flood = futures_util::future::join_all((0..6).map(|_| app.post(&logs, json!({ "lines": lines }))));
         let states = format!("/api/workflows/{run}/states");
         let report = app.post(&states, json!({ "node_id": "big", "total_tokens": 50 }));
-        let (_, (status, _)) = tokio::join!(flood, report);
+        let (status, _) = app.amid_a_flood(&chatty, report).await;
         assert_eq!(status, StatusCode::CREATED);
         over.push(run);
     }

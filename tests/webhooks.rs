@@ -53,6 +53,22 @@ impl Receiver {
     fn of(&self, event: &str) -> Vec<Received> {
         self.received.lock().unwrap().iter().filter(|r| r.event == event).cloned().collect()
     }
+
+    /// Waits until `run.failed` arrived for each of `failed`, then checks through
+    /// `window` that no second copy of any arrives.
+    async fn each_failure_alerted_once(&self, mut failed: Vec<String>, window: Duration) {
+        let count = failed.len();
+        eventually("each failure is alerted", || async { self.of("run.failed").len() >= count }).await;
+        holds_for("each failure is alerted once", window, || async { self.of("run.failed").len() == count }).await;
+        let mut alerted: Vec<String> = self
+            .of("run.failed")
+            .iter()
+            .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["run"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        alerted.sort();
+        failed.sort();
+        assert_eq!(alerted, failed);
+    }
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -142,32 +158,15 @@ async fn failures_inside_a_flood_are_alerted(app: TestApp) {
     let receiver = Receiver::default();
     webhook_for(&app, &receiver.clone().start().await).await;
     let chatty = app.create_run(json!({ "workflow_name": "chatty", "status": "running" })).await;
-    let lines: Vec<Value> = (0..1000).map(|n| json!({ "message": format!("line {n}") })).collect();
-    let logs = format!("/api/workflows/{chatty}/logs");
     let mut failed = Vec::new();
     for round in 0..3 {
         let doomed = app.create_run(json!({ "workflow_name": format!("doomed-{round}"), "status": "running" })).await;
-        let flood = futures_util::future::join_all((0..6).map(|_| app.post(&logs, json!({ "lines": lines }))));
         let fail_path = format!("/api/workflows/{doomed}/fail");
         let fail = app.post(&fail_path, json!({ "error_message": "lost in the flood" }));
-        let (floods, (status, _)) = tokio::join!(flood, fail);
-        assert!(floods.iter().all(|(status, _)| *status == StatusCode::CREATED));
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(app.amid_a_flood(&chatty, fail).await.0, StatusCode::OK);
         failed.push(doomed);
     }
-    eventually("every failure is alerted", || async { receiver.of("run.failed").len() >= 3 }).await;
-    holds_for("each failure is alerted once", Duration::from_millis(500), || async {
-        receiver.of("run.failed").len() == 3
-    })
-    .await;
-    let mut alerted: Vec<String> = receiver
-        .of("run.failed")
-        .iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["run"]["id"].as_str().unwrap().to_owned())
-        .collect();
-    alerted.sort();
-    failed.sort();
-    assert_eq!(alerted, failed);
+    receiver.each_failure_alerted_once(failed, Duration::from_millis(500)).await;
 }
 
 async fn replicas_send_each_alert_once(app: TestApp) {
@@ -180,20 +179,8 @@ async fn replicas_send_each_alert_once(app: TestApp) {
         server.posted(&format!("/api/workflows/{id}/fail"), json!({ "error_message": "x" })).await;
         failed.push(id);
     }
-    eventually("each failed run is alerted", || async { receiver.of("run.failed").len() >= 3 }).await;
     // Both processes saw every failure; a second copy would arrive within this wait.
-    holds_for("each failure is alerted once", Duration::from_millis(1500), || async {
-        receiver.of("run.failed").len() == 3
-    })
-    .await;
-    let mut alerted: Vec<String> = receiver
-        .of("run.failed")
-        .iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["run"]["id"].as_str().unwrap().to_owned())
-        .collect();
-    alerted.sort();
-    failed.sort();
-    assert_eq!(alerted, failed);
+    receiver.each_failure_alerted_once(failed, Duration::from_millis(1500)).await;
 }
 
 async fn a_receiver_that_hangs_delays_no_request(app: TestApp) {

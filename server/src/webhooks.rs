@@ -265,7 +265,9 @@ impl Webhooks {
             // The newest logged event handled: what went by unseen while the bus ran
             // ahead (a flood of writes) is read back from the event log after it, so no
             // alert is lost; what the bus still holds of that is then skipped.
-            let mut seen = self.store.event_bounds().await.map(|(_, newest)| newest).unwrap_or(0);
+            // Unknown while the database is away at start (reading back from the log's
+            // beginning would alert old failures again); the next logged event sets it.
+            let mut seen = self.store.event_bounds().await.ok().map(|(_, newest)| newest);
             let mut read_back = 0;
             loop {
                 tokio::select! {
@@ -275,16 +277,19 @@ impl Webhooks {
                                 if id <= read_back {
                                     continue;
                                 }
-                                seen = seen.max(id);
+                                seen = Some(seen.map_or(id, |seen| seen.max(id)));
                             }
                             if let Some(notice) = Self::notice_of(&published.event) {
                                 self.notify(notice);
                             }
                         }
-                        Err(RecvError::Lagged(_)) => {
-                            self.catch_up(&mut seen).await;
-                            read_back = seen;
-                        }
+                        Err(RecvError::Lagged(missed)) => match seen.as_mut() {
+                            Some(seen) => {
+                                self.catch_up(seen).await;
+                                read_back = *seen;
+                            }
+                            None => tracing::warn!(missed, "events went by before the alerts knew where the event log stood; their alerts were not sent"),
+                        },
                         Err(RecvError::Closed) => return,
                     },
                     // Off this loop: reading webhooks and claiming the alert wait on the

@@ -254,6 +254,18 @@ impl Api {
         run["id"].as_str().unwrap().to_owned()
     }
 
+    /// Sends `request` while 6,000 log lines go to running run `chatty` at once: more
+    /// events than the event bus holds (1,024), so its slower readers fall behind.
+    pub async fn amid_a_flood<T>(&self, chatty: &str, request: impl std::future::Future<Output = T>) -> T {
+        let logs = format!("/api/workflows/{chatty}/logs");
+        let lines: Vec<Value> = (0..1000).map(|n| serde_json::json!({ "message": format!("line {n}") })).collect();
+        let flood =
+            futures_util::future::join_all((0..6).map(|_| self.post(&logs, serde_json::json!({ "lines": lines }))));
+        let (floods, answer) = tokio::join!(flood, request);
+        assert!(floods.iter().all(|(status, _)| *status == StatusCode::CREATED), "the flood was taken");
+        answer
+    }
+
     pub async fn events(&self, path: &str, last_event_id: Option<i64>) -> EventStream {
         EventStream::connect(&self.client, &self.url(path), last_event_id).await
     }

@@ -123,9 +123,8 @@ impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         match rejection {
             QueryRejection::FailedToDeserializeQueryString(inner) => {
-                let text = inner.body_text();
-                let words = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
-                ApiError::Invalid(words.to_owned())
+                let words = std::error::Error::source(&inner).map_or_else(|| inner.body_text(), ToString::to_string);
+                ApiError::Invalid(words)
             }
             other => ApiError::Rejected(StatusCode::BAD_REQUEST, other.body_text()),
         }
