@@ -113,6 +113,9 @@ pub async fn serve(
     }
     let mut background = tasks::spawn(&services);
     let config = &services.config;
+    // Lives until the end: a PostgreSQL connection a stream's query opened is polled
+    // by the lane, and the background tasks' last queries may use it.
+    let lane = listen::Lane::start()?;
     let limits = listen::Limits {
         header_timeout: config.header_timeout,
         shutdown_grace: config.shutdown_grace,
@@ -120,6 +123,7 @@ pub async fn serve(
         uncapped: config.access.trusted_proxies.clone(),
         refused: refusals.connections_over_cap.clone(),
         event_streams: &http::stream::PATHS,
+        stream_lane: lane.handle(),
     };
     let state = AppState::new(http::Shared {
         streams: http::stream::StreamSlots::new(config.max_streams, config.max_streams_per_caller),

@@ -1,5 +1,6 @@
 //! Accepting connections: hyper's HTTP/1 server with what `axum::serve` leaves out,
-//! and event streams on a lighter connection of their own (`streams`). A client must
+//! and event streams on a lighter connection of their own (`streams`), served on a
+//! lower-priority thread (`lane`). A client must
 //! send a request's headers within `--header-timeout`, which also ends keep-alive
 //! connections left idle that long (hyper's clock for a connection's first request
 //! starts when the peek for its first bytes ends, so that one may take up to twice
@@ -9,8 +10,11 @@
 //! `body_guard`); each request carries its peer address (`ConnectInfo`); shutdown lets
 //! requests finish for the grace period and then drops what is left.
 
+mod lane;
 mod stalling;
 mod streams;
+
+pub use lane::Lane;
 
 use crate::http::auth::client_key;
 use axum::body::Body;
@@ -43,6 +47,8 @@ pub struct Limits {
     pub refused: Arc<AtomicU64>,
     /// The paths of event streams, served by `streams`.
     pub event_streams: &'static [&'static str],
+    /// Where event streams' connections are served (`Lane`).
+    pub stream_lane: tokio::runtime::Handle,
 }
 
 /// Open connections by client address.
@@ -119,11 +125,10 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
         // Held by an event stream's connection too, unwatched (streams end themselves at
         // shutdown): the drain below waits for it.
         let watcher = graceful.watcher();
-        let (http, event_streams) = (http.clone(), limits.event_streams);
+        let (http, event_streams, lane) = (http.clone(), limits.event_streams, limits.stream_lane.clone());
         let head_by = tokio::time::Instant::now() + limits.header_timeout;
         let mut closed = closed.clone();
         tokio::spawn(async move {
-            let _admitted = admitted;
             let route = tokio::select! {
                 route = streams::route(&stream, event_streams, head_by) => route,
                 _ = closed.wait_for(|closed| *closed) => Route::Gone,
@@ -131,10 +136,17 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             match route {
                 Route::Gone => {}
                 Route::Stream => {
-                    let _draining = watcher;
-                    streams::serve(Stalling::new(stream), peer, router, head_by).await;
+                    let Ok(stream) = stream.into_std() else { return };
+                    lane.spawn(async move {
+                        let (_admitted, _draining) = (admitted, watcher);
+                        match tokio::net::TcpStream::from_std(stream) {
+                            Ok(stream) => streams::serve(Stalling::new(stream), peer, router, head_by).await,
+                            Err(error) => tracing::debug!(%error, "could not hand a stream to its lane"),
+                        }
+                    });
                 }
                 Route::Hyper => {
+                    let _admitted = admitted;
                     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                         request.extensions_mut().insert(ConnectInfo(peer));
                         router.clone().oneshot(request.map(Body::new))
