@@ -57,3 +57,22 @@ fn lower_priority() {
         libc::setpriority(libc::PRIO_PROCESS, 0, (current + NICER_BY).min(19));
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn priority() -> libc::c_int {
+        // SAFETY: as in `lower_priority`.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+    }
+
+    #[test]
+    fn the_lane_runs_below_its_caller() {
+        let lane = Lane::start().expect("a runtime");
+        let (sent, received) = std::sync::mpsc::channel();
+        lane.handle().spawn(async move { sent.send(priority()).unwrap() });
+        let on_lane = received.recv().expect("the lane ran the task");
+        assert_eq!(on_lane, (priority() + NICER_BY).min(19));
+    }
+}
