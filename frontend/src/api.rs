@@ -72,6 +72,14 @@ async fn read_response<T: DeserializeOwned>(sent: Result<gloo_net::http::Respons
     Err(ApiError { status: Some(status), message })
 }
 
+/// A GET that an early request (`index.html`) may have answered already.
+async fn read_early<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
+    match crate::early::take(path).await {
+        Some(answer) => read_response(Ok(answer)).await,
+        None => read(get(path)).await,
+    }
+}
+
 fn get(path: &str) -> gloo_net::http::RequestBuilder {
     gloo_net::http::Request::get(path)
 }
@@ -93,7 +101,7 @@ fn with_csrf(request: gloo_net::http::RequestBuilder) -> gloo_net::http::Request
 
 /// Who is signed in; 401 when no one is (the app then shows the sign-in page).
 pub async fn session() -> ApiResult<Session> {
-    read(get("/api/session")).await
+    read_early("/api/session").await
 }
 
 pub async fn sign_in(token: &str) -> ApiResult<Session> {
@@ -133,7 +141,7 @@ pub fn run_query_pairs(query: &RunQuery) -> Vec<(&'static str, Option<String>)> 
 }
 
 pub async fn runs(query: &RunQuery) -> ApiResult<RunPage> {
-    read(get(&format!("/api/workflows?{}", query_string(&run_query_pairs(query))))).await
+    read_early(&format!("/api/workflows?{}", query_string(&run_query_pairs(query)))).await
 }
 
 /// The export of every run `query`'s filters and sort select (`csv` or `jsonl`).

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod components;
+mod early;
 mod format;
 mod live;
 mod merge;
