@@ -7,6 +7,7 @@
 import { chromium } from '@playwright/test';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -14,7 +15,7 @@ const runs = process.argv[2] ?? '1000';
 const binary = process.env.DASHBOARD_BIN ?? resolve(import.meta.dirname, '../../target/release/configurable-agents');
 const dir = mkdtempSync(join(tmpdir(), 'first-paint-'));
 const database = process.env.DATABASE_URL ?? `sqlite://${join(dir, 'bench.db')}`;
-const port = 20000 + Math.floor(Math.random() * 20000);
+const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 
 if (!process.env.DATABASE_URL) execFileSync(binary, ['seed', '--runs', runs, '--database-url', database], { stdio: 'ignore' });
@@ -64,6 +65,17 @@ try {
 } finally {
   server.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A port nothing listens on now, from the system (a guess could meet another server). */
+function freePort() {
+  return new Promise((done, fail) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => done(port));
+    });
+    probe.on('error', fail);
+  });
 }
 
 async function up() {

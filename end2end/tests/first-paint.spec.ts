@@ -18,7 +18,7 @@ test('a cold /workflows asks for the session and first runs while the app loads,
   await page.waitForLoadState('networkidle');
   const asked = (what: string) => events.filter((e) => e === `asked ${what}`).length;
   expect(asked('/api/session'), events.join('\n')).toBe(1);
+  // The app's `/api/workflows?` is reported without its empty query.
   expect(asked('/api/workflows'), events.join('\n')).toBe(1);
-  // Playwright reports `/api/workflows?` without its empty query.
   expect(events.indexOf('asked /api/session'), events.join('\n')).toBeLessThan(events.indexOf('wasm received'));
 });
